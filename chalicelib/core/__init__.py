@@ -1,0 +1,1 @@
+"""The functional core: models, events, planning rules and phase transitions. No I/O here."""

@@ -1,0 +1,93 @@
+"""The one place that names the workflow's events, their detail models and their rule patterns.
+
+app.py, the EventBridge publisher, the in-process bus and the Terraform post-processor all
+import from here; no event name is spelled anywhere else.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SOURCE = "docprof.course"
+
+
+class EventName(str, Enum):
+    EMBEDDING_GENERATED = "EmbeddingGenerated"
+    BOOK_SUMMARIES_FOUND = "BookSummariesFound"
+    PARTS_GENERATED = "PartsGenerated"
+    PART_SECTIONS_GENERATED = "PartSectionsGenerated"
+    ALL_PARTS_COMPLETE = "AllPartsComplete"
+    OUTLINE_REVIEW = "OutlineReview"
+    COURSE_STORED = "CourseStored"
+    COURSE_FAILED = "CourseFailed"
+
+
+class CourseDetail(BaseModel):
+    """Events carry ids, not data: the course id and, where needed, a small index."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    course_id: str = Field(min_length=1, max_length=64)
+
+
+class PartDetail(CourseDetail):
+    part_index: int = Field(ge=0)
+
+
+class FailedDetail(CourseDetail):
+    phase: str
+    reason: str = Field(max_length=1000)
+
+
+DETAIL_MODELS: dict[EventName, type[CourseDetail]] = {
+    EventName.EMBEDDING_GENERATED: CourseDetail,
+    EventName.BOOK_SUMMARIES_FOUND: CourseDetail,
+    EventName.PARTS_GENERATED: CourseDetail,
+    EventName.PART_SECTIONS_GENERATED: PartDetail,
+    EventName.ALL_PARTS_COMPLETE: CourseDetail,
+    EventName.OUTLINE_REVIEW: CourseDetail,
+    EventName.COURSE_STORED: CourseDetail,
+    EventName.COURSE_FAILED: FailedDetail,
+}
+
+# The six workflow handlers: Chalice function name -> the event it consumes.
+HANDLER_EVENTS: dict[str, EventName] = {
+    "course-embedding-handler": EventName.EMBEDDING_GENERATED,
+    "course-book-search-handler": EventName.BOOK_SUMMARIES_FOUND,
+    "course-parts-handler": EventName.PARTS_GENERATED,
+    "course-sections-handler": EventName.PART_SECTIONS_GENERATED,
+    "course-outline-reviewer": EventName.ALL_PARTS_COMPLETE,
+    "course-storage-handler": EventName.OUTLINE_REVIEW,
+}
+
+
+class Event(BaseModel):
+    """An event as the workflow publishes it: a name and its (small) detail."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: EventName
+    detail: CourseDetail
+
+    @property
+    def course_id(self) -> str:
+        return self.detail.course_id
+
+    def detail_json(self) -> dict[str, Any]:
+        return self.detail.model_dump(mode="json")
+
+
+def make_event(name: EventName, course_id: str, **fields: Any) -> Event:
+    return Event(name=name, detail=DETAIL_MODELS[name](course_id=course_id, **fields))
+
+
+def parse_detail(name: EventName, detail: dict[str, Any]) -> CourseDetail:
+    return DETAIL_MODELS[name].model_validate(detail)
+
+
+def pattern_for(name: EventName) -> dict[str, list[str]]:
+    """The EventBridge rule pattern of the handler that consumes `name`."""
+    return {"source": [SOURCE], "detail-type": [name.value]}

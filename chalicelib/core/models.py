@@ -1,0 +1,242 @@
+"""Pydantic models shared by the API, the workflow state, the planners, storage and the CLI."""
+
+from __future__ import annotations
+
+import base64
+import struct
+from enum import Enum
+from typing import Annotated
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    field_serializer,
+    field_validator,
+)
+
+MIN_HOURS = 0.25
+MAX_HOURS = 40.0
+MIN_QUERY_CHARS = 3
+MAX_QUERY_CHARS = 500
+
+
+class Depth(str, Enum):
+    OVERVIEW = "overview"
+    BALANCED = "balanced"
+    TECHNICAL = "technical"
+    EXPERT = "expert"
+
+
+class Pace(str, Enum):
+    QUICK = "quick"
+    MODERATE = "moderate"
+    THOROUGH = "thorough"
+
+
+class Status(str, Enum):
+    QUEUED = "queued"
+    SEARCHING = "searching"
+    PLANNING = "planning"
+    GENERATING_SECTIONS = "generating_sections"
+    REVIEWING = "reviewing"
+    STORING = "storing"
+    COMPLETE = "complete"
+    FAILED = "failed"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (Status.COMPLETE, Status.FAILED)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Preferences(_Strict):
+    depth: Depth = Depth.BALANCED
+    pace: Pace = Pace.MODERATE
+
+
+class CourseRequest(_Strict):
+    """What a learner asks for; validated at the edge, then carried in the state unchanged."""
+
+    query: str
+    hours: Annotated[StrictFloat | StrictInt, Field(ge=MIN_HOURS, le=MAX_HOURS)]
+    preferences: Preferences = Preferences()
+
+    @field_validator("query", mode="before")
+    @classmethod
+    def _trim_query(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        trimmed = " ".join(value.split())
+        if len(trimmed) < MIN_QUERY_CHARS:
+            raise ValueError(f"query must be at least {MIN_QUERY_CHARS} characters")
+        if len(trimmed) > MAX_QUERY_CHARS:
+            raise ValueError(f"query must be at most {MAX_QUERY_CHARS} characters")
+        return trimmed
+
+    @property
+    def target_minutes(self) -> int:
+        return round(self.hours * 60)
+
+
+class ChapterRef(_Strict):
+    """Identifies one chapter of the library: the citation key."""
+
+    book_id: str
+    chapter_number: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.book_id}#{self.chapter_number}"
+
+
+class ChapterHit(_Strict):
+    """Compact projection of a retrieved chapter: what planning needs, nothing more."""
+
+    book_id: str
+    book_title: str
+    chapter_number: int
+    chapter_title: str
+    summary: str
+    topics: list[str]
+    key_concepts: list[str]
+    similarity: float
+
+    @property
+    def ref(self) -> ChapterRef:
+        return ChapterRef(book_id=self.book_id, chapter_number=self.chapter_number)
+
+
+class PartPlan(_Strict):
+    """One part of the course: a title, its minutes and the chapters it draws on."""
+
+    title: str
+    minutes: int
+    chapters: list[ChapterRef] = []
+
+
+class SectionPlan(_Strict):
+    title: str
+    minutes: int
+    objectives: list[str]
+    sources: list[ChapterRef] = []
+
+    @property
+    def is_cited(self) -> bool:
+        return bool(self.sources)
+
+
+class PlannedPart(_Strict):
+    """A part with its sections: the unit the reviewer checks and the store saves."""
+
+    title: str
+    minutes: int
+    sections: list[SectionPlan]
+
+
+class ReviewNotes(_Strict):
+    failed_checks: list[str] = []
+    changes: list[str] = []
+    revised: bool = False
+
+
+class Failure(_Strict):
+    phase: str
+    reason: str
+
+
+# --- the outline: the stable, user-facing format (DESIGN.md section 7) ---------------------
+
+
+class SourceCitation(_Strict):
+    book_title: str
+    chapter_number: int
+    chapter_title: str
+    book_id: str
+
+
+class OutlineSection(_Strict):
+    title: str
+    minutes: int
+    objectives: list[str]
+    sources: list[SourceCitation]
+
+
+class OutlinePart(_Strict):
+    title: str
+    minutes: int
+    sections: list[OutlineSection]
+
+
+class Outline(_Strict):
+    course_id: str
+    title: str
+    query: str
+    hours: float
+    preferences: Preferences
+    total_minutes: int
+    parts: list[OutlinePart]
+
+
+# --- the workflow state ---------------------------------------------------------------------
+
+
+def pack_vector(vector: list[float]) -> str:
+    """float32 little-endian, base64: a 1536-d vector costs 8 KB instead of ~30 KB of numbers."""
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
+
+
+def unpack_vector(packed: str) -> list[float]:
+    raw = base64.b64decode(packed)
+    return list(struct.unpack(f"<{len(raw) // 4}f", raw))
+
+
+class CourseState(BaseModel):
+    """Everything a course carries between phases. Events carry only the course id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    course_id: str
+    user_id: str
+    request: CourseRequest
+    status: Status = Status.QUEUED
+    version: int = 0
+    created_at: str
+    updated_at: str
+    embedder: str = ""
+    query_embedding: list[float] = []
+    title: str = ""
+    chapters: list[ChapterHit] = []
+    parts: list[PartPlan] = []
+    sections: list[list[SectionPlan]] = []
+    reviewed: list[PlannedPart] = []
+    review: ReviewNotes | None = None
+    error: Failure | None = None
+
+    @field_validator("query_embedding", mode="before")
+    @classmethod
+    def _unpack_embedding(cls, value: object) -> object:
+        return unpack_vector(value) if isinstance(value, str) else value
+
+    @field_serializer("query_embedding", when_used="json")
+    def _pack_embedding(self, value: list[float]) -> str:
+        return pack_vector(value)
+
+    @property
+    def parts_done(self) -> int:
+        return len(self.sections)
+
+    @property
+    def parts_total(self) -> int:
+        return len(self.parts)
+
+    def chapter(self, ref: ChapterRef) -> ChapterHit | None:
+        for hit in self.chapters:
+            if hit.book_id == ref.book_id and hit.chapter_number == ref.chapter_number:
+                return hit
+        return None

@@ -1,0 +1,125 @@
+"""Ports: the small interfaces the workflow needs, named by capability.
+
+Adapters (named by technology) implement them; bootstrap.py picks one of each from config.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from chalicelib.core.events import Event
+from chalicelib.core.models import (
+    ChapterHit,
+    CourseRequest,
+    CourseState,
+    Outline,
+    PartPlan,
+    PlannedPart,
+    SectionPlan,
+)
+
+
+class StateStore(ABC):
+    """Course state between phases, with optimistic concurrency on `version`."""
+
+    @abstractmethod
+    def create(self, state: CourseState) -> CourseState:
+        """Insert a new state (version 1). Raises StaleState if the course id exists."""
+
+    @abstractmethod
+    def get(self, course_id: str) -> CourseState | None:
+        """The state, or None if unknown (or expired and removed)."""
+
+    @abstractmethod
+    def save(self, state: CourseState) -> CourseState:
+        """Write `state` if the stored version still equals state.version; return it with
+        version + 1. Raises StaleState when another writer got there first."""
+
+    @abstractmethod
+    def list_for_user(self, user_id: str, limit: int = 50) -> list[CourseState]:
+        """The user's courses, newest first."""
+
+
+class EventPublisher(ABC):
+    @abstractmethod
+    def publish(self, event: Event) -> None:
+        """Publish one event on the course bus; raise if it was not accepted."""
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    top_k: int = 24
+    min_similarity: float = 0.25
+    max_per_book: int = 12
+    ef_search: int = 64
+
+
+class Library(ABC):
+    """The learner's books, searchable by vector similarity."""
+
+    @abstractmethod
+    def search(self, embedding: list[float], embedder: str, params: SearchParams) -> list[ChapterHit]:
+        """Chapters most similar to `embedding`, grouped by book (best book first).
+        Raises EmbedderMismatch if the library was indexed by another embedder/dimension."""
+
+
+@dataclass(frozen=True)
+class StoredCourse:
+    user_id: str
+    outline: Outline
+    created_at: str
+
+
+class CourseStore(ABC):
+    """Finished outlines (Aurora / PostgreSQL)."""
+
+    @abstractmethod
+    def store(self, user_id: str, outline: Outline, created_at: str) -> None:
+        """Upsert the course and its sections in one transaction; storing twice changes nothing."""
+
+    @abstractmethod
+    def get(self, course_id: str) -> StoredCourse | None: ...
+
+
+class Embedder(ABC):
+    name: str
+    dimension: int
+
+    @abstractmethod
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        """One unit-length vector per text."""
+
+    @property
+    def kind(self) -> str:
+        """What a library records: the embedder and its dimension, e.g. 'wordllama-l2-256:256'."""
+        return f"{self.name}:{self.dimension}"
+
+
+class Planner(ABC):
+    """Decides the outline. Deterministic checks around it live in core.rules."""
+
+    @abstractmethod
+    def plan_parts(self, request: CourseRequest, chapters: list[ChapterHit]) -> tuple[str, list[PartPlan]]:
+        """The course title and its parts (titles, minutes summing to the target, chapters)."""
+
+    @abstractmethod
+    def plan_sections(
+        self,
+        request: CourseRequest,
+        chapters: list[ChapterHit],
+        parts: list[PartPlan],
+        part_index: int,
+        earlier: list[list[SectionPlan]],
+    ) -> list[SectionPlan]:
+        """The sections of part `part_index`, given the sections already planned before it."""
+
+    @abstractmethod
+    def revise(
+        self,
+        request: CourseRequest,
+        chapters: list[ChapterHit],
+        outline: list[PlannedPart],
+        failed_checks: list[str],
+    ) -> list[PlannedPart]:
+        """A revised outline addressing `failed_checks`."""
