@@ -91,3 +91,11 @@ def parse_detail(name: EventName, detail: dict[str, Any]) -> CourseDetail:
 def pattern_for(name: EventName) -> dict[str, list[str]]:
     """The EventBridge rule pattern of the handler that consumes `name`."""
     return {"source": [SOURCE], "detail-type": [name.value]}
+
+
+def handler_name(name: EventName) -> str:
+    """The Chalice (and Lambda) name of the handler that consumes `name`."""
+    for handler, consumed in HANDLER_EVENTS.items():
+        if consumed is name:
+            return handler
+    raise KeyError(f"no handler consumes {name.value}")

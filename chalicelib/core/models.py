@@ -140,9 +140,10 @@ class PlannedPart(_Strict):
 
 
 class ReviewNotes(_Strict):
-    failed_checks: list[str] = []
-    changes: list[str] = []
-    revised: bool = False
+    failed_checks: list[str] = []  # what the first check found
+    changes: list[str] = []  # what revision and rebalancing changed
+    revised: bool = False  # whether the planner was asked to revise
+    remaining: list[str] = []  # checks still failing after revision (the budget never is)
 
 
 class Failure(_Strict):

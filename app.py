@@ -1,0 +1,87 @@
+"""The Chalice app: HTTP routes and the six workflow handlers, each a thin shell over chalicelib."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Chalice, CloudWatchEvent, Response
+
+from chalicelib import bootstrap, http
+from chalicelib.core.events import EventName, handler_name, pattern_for
+from chalicelib.errors import CourseNotFound, InvalidRequest
+
+app = Chalice(app_name="coursegen")
+
+
+def _workflow() -> Any:
+    return bootstrap.workflow(app)
+
+
+# --- HTTP -------------------------------------------------------------------------------------
+
+
+@app.route("/courses", methods=["POST"])
+def create_course() -> Response:
+    request = app.current_request
+    try:
+        course_request = http.parse_course_request(request.raw_body)
+        user_id = http.caller_id(request, bootstrap.settings())
+    except InvalidRequest as error:
+        return http.error_response(error)
+    state = _workflow().submit(user_id, course_request)
+    return http.accepted(state, request)
+
+
+@app.route("/courses/{course_id}", methods=["GET"])
+def get_course(course_id: str) -> Response:
+    try:
+        user_id = http.caller_id(app.current_request, bootstrap.settings())
+        return http.course_response(_workflow().view(user_id, course_id))
+    except InvalidRequest as error:
+        return http.error_response(error)
+    except CourseNotFound:
+        return http.not_found(course_id)
+
+
+@app.route("/courses", methods=["GET"])
+def list_courses() -> Response:
+    try:
+        user_id = http.caller_id(app.current_request, bootstrap.settings())
+    except InvalidRequest as error:
+        return http.error_response(error)
+    return http.course_list_response(_workflow().list_courses(user_id))
+
+
+# --- the workflow: one handler per phase ---------------------------------------------------------
+
+
+@app.on_cw_event(pattern_for(EventName.EMBEDDING_GENERATED), name=handler_name(EventName.EMBEDDING_GENERATED))
+def course_embedding_handler(event: CloudWatchEvent) -> None:
+    _workflow().handle(EventName.EMBEDDING_GENERATED, event.detail)
+
+
+@app.on_cw_event(pattern_for(EventName.BOOK_SUMMARIES_FOUND), name=handler_name(EventName.BOOK_SUMMARIES_FOUND))
+def course_book_search_handler(event: CloudWatchEvent) -> None:
+    _workflow().handle(EventName.BOOK_SUMMARIES_FOUND, event.detail)
+
+
+@app.on_cw_event(pattern_for(EventName.PARTS_GENERATED), name=handler_name(EventName.PARTS_GENERATED))
+def course_parts_handler(event: CloudWatchEvent) -> None:
+    _workflow().handle(EventName.PARTS_GENERATED, event.detail)
+
+
+@app.on_cw_event(
+    pattern_for(EventName.PART_SECTIONS_GENERATED), name=handler_name(EventName.PART_SECTIONS_GENERATED)
+)
+def course_sections_handler(event: CloudWatchEvent) -> None:
+    _workflow().handle(EventName.PART_SECTIONS_GENERATED, event.detail)
+
+
+@app.on_cw_event(pattern_for(EventName.ALL_PARTS_COMPLETE), name=handler_name(EventName.ALL_PARTS_COMPLETE))
+def course_outline_reviewer(event: CloudWatchEvent) -> None:
+    _workflow().handle(EventName.ALL_PARTS_COMPLETE, event.detail)
+
+
+@app.on_cw_event(pattern_for(EventName.OUTLINE_REVIEW), name=handler_name(EventName.OUTLINE_REVIEW))
+def course_storage_handler(event: CloudWatchEvent) -> None:
+    _workflow().handle(EventName.OUTLINE_REVIEW, event.detail)

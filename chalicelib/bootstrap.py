@@ -1,0 +1,152 @@
+"""The composition root: builds every adapter from configuration, lazily, once per process."""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from chalicelib.config import ConfigError, Settings
+from chalicelib.ports import Embedder, Planner
+from chalicelib.workflow import Deps, Workflow
+
+log = logging.getLogger("coursegen")
+
+_lock = threading.RLock()
+_settings: Settings | None = None
+_workflow: Workflow | None = None
+
+
+def settings() -> Settings:
+    global _settings
+    with _lock:
+        if _settings is None:
+            _settings = Settings.from_env()
+        return _settings
+
+
+def workflow(app: Any) -> Workflow:
+    """The process-wide workflow, built on first use (a Lambda cold start or the first request)."""
+    global _workflow
+    with _lock:
+        if _workflow is None:
+            _workflow = build_workflow(settings(), app)
+        return _workflow
+
+
+def reset() -> None:
+    """Forget the cached settings and workflow (tests, or a CLI switching data folders)."""
+    global _settings, _workflow
+    with _lock:
+        _settings = None
+        _workflow = None
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_course_id() -> str:
+    return uuid.uuid4().hex
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    if settings.embedder == "offline":
+        from chalicelib.adapters.offline_embedder import WordLlamaEmbedder
+
+        return WordLlamaEmbedder()
+    raise ConfigError(f"COURSEGEN_EMBEDDER={settings.embedder!r} is not available")
+
+
+def make_planner(settings: Settings) -> Planner:
+    if settings.planner == "offline":
+        from chalicelib.planning.offline import OfflinePlanner
+
+        return OfflinePlanner()
+    raise ConfigError(f"COURSEGEN_PLANNER={settings.planner!r} is not available")
+
+
+def local_connection_factory(settings: Settings) -> Callable[[], Any]:
+    """Start (if needed) the embedded PostgreSQL in the data folder and migrate it. A server
+    this process started is stopped when the process exits."""
+    from chalicelib.adapters.localpg import LocalPostgres
+    from chalicelib.adapters.migrate import migrate
+    from chalicelib.adapters.pg import connect
+
+    server = LocalPostgres(settings.data_dir / "pg")
+    was_running = server.is_running()
+    info = server.ensure_running()
+    if not was_running:
+        atexit.register(server.stop)
+
+    def factory() -> Any:
+        return connect(info)
+
+    migrate(factory)
+    return factory
+
+
+def aws_connection_factory(settings: Settings) -> Callable[[], Any]:
+    """Aurora: the password comes from Secrets Manager, fetched once per cold start."""
+    import boto3
+
+    from chalicelib.adapters.pg import ConnInfo, connect
+
+    assert settings.aws is not None
+    secret = boto3.client("secretsmanager").get_secret_value(SecretId=settings.aws.db_secret_arn)
+    password = json.loads(secret["SecretString"])["password"]
+    info = ConnInfo(
+        host=settings.aws.db_endpoint,
+        port=settings.aws.db_port,
+        user=settings.aws.db_user,
+        password=password,
+        database=settings.aws.db_name,
+        ssl=True,
+    )
+    return lambda: connect(info)
+
+
+def build_workflow(settings: Settings, app: Any) -> Workflow:
+    from chalicelib.adapters.pg_course_store import PgCourseStore
+    from chalicelib.adapters.pg_library import PgLibrary
+
+    if settings.runtime == "aws":
+        from chalicelib.adapters.dynamodb_state import DynamoDBStateStore
+        from chalicelib.adapters.eventbridge import EventBridgePublisher
+
+        assert settings.aws is not None
+        connections = aws_connection_factory(settings)
+        state_store: Any = DynamoDBStateStore(settings.aws.table_name)
+        publisher: Any = EventBridgePublisher(settings.aws.bus_name)
+    else:
+        from chalicelib.adapters.local_bus import LocalBus
+        from chalicelib.adapters.sqlite_state import SqliteStateStore
+
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        connections = local_connection_factory(settings)
+        state_store = SqliteStateStore(settings.data_dir / "state.sqlite3")
+        publisher = LocalBus(app)
+
+    deps = Deps(
+        state_store=state_store,
+        publisher=publisher,
+        library=PgLibrary(connections),
+        course_store=PgCourseStore(connections),
+        planner=make_planner(settings),
+        embedder=make_embedder(settings),
+        clock=utc_now,
+        new_id=new_course_id,
+        search=settings.search,
+    )
+    flow = Workflow(deps)
+    if settings.runtime == "local":
+        # What the DLQ consumer does on AWS: a delivery that keeps failing ends the course.
+        publisher.on_dead_letter = lambda name, message, error: flow.fail_course(
+            message["detail"]["course_id"], name, f"{type(error).__name__}: {error}"
+        )
+    return flow

@@ -1,0 +1,131 @@
+"""HTTP edge helpers: request parsing, caller identity and response shapes for app.py."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalice import Response
+from pydantic import ValidationError
+
+from chalicelib.config import Settings
+from chalicelib.core.models import CourseRequest, CourseState
+from chalicelib.errors import InvalidRequest
+from chalicelib.workflow import CourseView
+
+MAX_BODY_BYTES = 16_384
+
+_CODES = {
+    "missing": "missing_field",
+    "extra_forbidden": "unknown_field",
+    "enum": "invalid_choice",
+    "literal_error": "invalid_choice",
+}
+
+
+def parse_course_request(raw_body: bytes | None) -> CourseRequest:
+    if not raw_body:
+        raise InvalidRequest("request body is empty; send a JSON object", code="invalid_body")
+    if len(raw_body) > MAX_BODY_BYTES:
+        raise InvalidRequest(f"request body exceeds {MAX_BODY_BYTES} bytes", code="body_too_large")
+    try:
+        body = json.loads(raw_body)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequest("request body is not valid JSON", code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("request body must be a JSON object", code="invalid_body")
+    try:
+        return CourseRequest.model_validate(body)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or None
+        message = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            message = f"unknown field {field!r}"
+        elif first["type"] == "missing":
+            message = f"{field} is required"
+        else:
+            message = f"{field}: {message}"
+        raise InvalidRequest(message, field=field, code=_CODES.get(first["type"], "invalid_field")) from None
+
+
+def caller_id(request: Any, settings: Settings) -> str:
+    """Who is calling: the authorizer's subject on AWS, the configured user on a laptop."""
+    context = request.context or {}
+    authorizer = context.get("authorizer") or {}
+    claims = authorizer.get("claims") or {}
+    identity = context.get("identity") or {}
+    for candidate in (
+        claims.get("sub"),
+        authorizer.get("principalId"),
+        identity.get("cognitoIdentityId"),
+        identity.get("userArn"),
+    ):
+        if candidate:
+            return str(candidate)
+    if settings.runtime == "local":
+        return settings.local_user
+    raise InvalidRequest("the request carries no caller identity", code="unauthenticated")
+
+
+def error_response(error: InvalidRequest) -> Response:
+    status = 401 if error.code == "unauthenticated" else 400
+    body = {"error": {"code": error.code, "message": error.message, "field": error.field}}
+    return Response(body=body, status_code=status)
+
+
+def not_found(course_id: str) -> Response:
+    body = {"error": {"code": "not_found", "message": f"no course {course_id!r}", "field": None}}
+    return Response(body=body, status_code=404)
+
+
+def status_url(request: Any, course_id: str) -> str:
+    # Behind API Gateway's default domain the stage is part of the path; locally it is not.
+    stage = (request.context or {}).get("stage")
+    on_api_gateway = "execute-api" in (request.headers or {}).get("host", "")
+    prefix = f"/{stage}" if stage and on_api_gateway else ""
+    return f"{prefix}/courses/{course_id}"
+
+
+def accepted(state: CourseState, request: Any) -> Response:
+    body = {"course_id": state.course_id, "status": state.status.value, "status_url": status_url(request, state.course_id)}
+    return Response(body=body, status_code=202, headers={"Location": body["status_url"]})
+
+
+def _summary(state: CourseState) -> dict[str, Any]:
+    return {
+        "course_id": state.course_id,
+        "status": state.status.value,
+        "query": state.request.query,
+        "hours": state.request.hours,
+        "preferences": state.request.preferences.model_dump(mode="json"),
+        "created_at": state.created_at,
+        "updated_at": state.updated_at,
+        "title": state.title or None,
+        "progress": {"parts_done": state.parts_done, "parts_total": state.parts_total},
+        "error": state.error.model_dump(mode="json") if state.error else None,
+    }
+
+
+def course_response(view: CourseView) -> Response:
+    if view.state is not None:
+        body = _summary(view.state)
+        if view.state.review is not None:
+            body["review"] = view.state.review.model_dump(mode="json")
+    else:
+        assert view.outline is not None
+        total = len(view.outline.parts)
+        body = {
+            "course_id": view.outline.course_id,
+            "status": "complete",
+            "query": view.outline.query,
+            "created_at": view.created_at,
+            "progress": {"parts_done": total, "parts_total": total},
+            "error": None,
+        }
+    body["course"] = view.outline.model_dump(mode="json") if view.outline else None
+    return Response(body=body, status_code=200)
+
+
+def course_list_response(states: list[CourseState]) -> Response:
+    return Response(body={"courses": [_summary(state) for state in states]}, status_code=200)

@@ -1,0 +1,206 @@
+"""The service layer: one method per entry point, each loading state, deciding, doing the I/O
+of its step and saving before it publishes. Phase decisions live in chalicelib.core.phases."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.core import phases
+from chalicelib.core.events import Event, EventName, PartDetail, make_event, parse_detail
+from chalicelib.core.models import CourseRequest, CourseState, Outline, Status
+from chalicelib.core.outline import build_outline
+from chalicelib.core.phases import Verdict
+from chalicelib.core.review import review_outline
+from chalicelib.errors import CourseNotFound, PermanentFailure, StaleState
+from chalicelib.ports import (
+    CourseStore,
+    Embedder,
+    EventPublisher,
+    Library,
+    Planner,
+    SearchParams,
+    StateStore,
+)
+
+log = logging.getLogger("coursegen.workflow")
+
+
+@dataclass
+class Deps:
+    """Everything the workflow talks to; built once per process by bootstrap.py."""
+
+    state_store: StateStore
+    publisher: EventPublisher
+    library: Library
+    course_store: CourseStore
+    planner: Planner
+    embedder: Embedder
+    clock: Callable[[], str]
+    new_id: Callable[[], str]
+    search: SearchParams = SearchParams()
+
+
+@dataclass(frozen=True)
+class CourseView:
+    """What GET /courses/{id} shows: the state, and the outline once stored."""
+
+    state: CourseState | None
+    outline: Outline | None
+    created_at: str
+
+    @property
+    def status(self) -> str:
+        return self.state.status.value if self.state else Status.COMPLETE.value
+
+
+def _log(level: int, message: str, state_or_id: CourseState | str | None, phase: str, **extra: Any) -> None:
+    course_id = state_or_id.course_id if isinstance(state_or_id, CourseState) else state_or_id
+    log.log(level, message, extra={"course_id": course_id, "phase": phase, **extra})
+
+
+class Workflow:
+    def __init__(self, deps: Deps):
+        self.deps = deps
+
+    # --- entry point: POST /courses ---------------------------------------------------------
+
+    def submit(self, user_id: str, request: CourseRequest) -> CourseState:
+        """Embed the query, create the state and announce it. Nothing is written if embedding
+        fails; the state is written before the event, so the first handler always finds it."""
+        d = self.deps
+        [embedding] = d.embedder.embed([request.query])
+        now = d.clock()
+        state = CourseState(
+            course_id=d.new_id(),
+            user_id=user_id,
+            request=request,
+            created_at=now,
+            updated_at=now,
+            embedder=d.embedder.kind,
+            query_embedding=embedding,
+        )
+        state = d.state_store.create(state)
+        _log(logging.INFO, "course queued", state, "request")
+        d.publisher.publish(make_event(EventName.EMBEDDING_GENERATED, state.course_id))
+        return state
+
+    # --- the six event handlers -------------------------------------------------------------
+
+    def handle(self, name: EventName, raw_detail: dict[str, Any]) -> None:
+        """Apply one delivered event. Duplicates are logged no-ops; permanent failures end the
+        course as failed; anything else propagates so the platform retries."""
+        detail = parse_detail(name, raw_detail)
+        event = Event(name=name, detail=detail)
+        phase = phases.PHASE_OF[name]
+        state = self.deps.state_store.get(detail.course_id)
+        decision = phases.decide(state, event)
+        if decision.verdict is Verdict.IGNORE:
+            _log(logging.INFO, f"ignored {name.value}: {decision.reason}", detail.course_id, phase)
+            return
+        if decision.verdict is Verdict.REPUBLISH:
+            assert decision.event is not None
+            _log(logging.INFO, f"republished {decision.event.name.value}: {decision.reason}", state, phase)
+            self.deps.publisher.publish(decision.event)
+            return
+        assert state is not None
+        try:
+            step = getattr(self, f"_step_{phase}")
+            state, next_event = step(state, event)
+        except StaleState:
+            _log(logging.INFO, f"ignored {name.value}: a concurrent delivery won", state, phase)
+            return
+        except PermanentFailure as error:
+            self.fail_course(state.course_id, phase, str(error))
+            return
+        _log(logging.INFO, f"{name.value} -> {next_event.name.value}", state, phase, status=state.status.value)
+        self.deps.publisher.publish(next_event)
+
+    def _step_search(self, state: CourseState, event: Event) -> tuple[CourseState, Event]:
+        d = self.deps
+        if state.status is Status.QUEUED:
+            state = d.state_store.save(phases.start_search(state, d.clock()))
+        hits = d.library.search(state.query_embedding, state.embedder, d.search)
+        state, next_event = phases.record_hits(state, hits, d.clock())
+        return d.state_store.save(state), next_event
+
+    def _step_parts(self, state: CourseState, event: Event) -> tuple[CourseState, Event]:
+        d = self.deps
+        title, parts = d.planner.plan_parts(state.request, state.chapters)
+        state, next_event = phases.record_parts(state, title, parts, d.clock())
+        return d.state_store.save(state), next_event
+
+    def _step_sections(self, state: CourseState, event: Event) -> tuple[CourseState, Event]:
+        d = self.deps
+        part_index = event.detail.part_index + 1 if isinstance(event.detail, PartDetail) else 0
+        if part_index >= state.parts_total:
+            state, next_event = phases.finish_sections(state, d.clock())
+            return d.state_store.save(state), next_event
+        sections = d.planner.plan_sections(state.request, state.chapters, state.parts, part_index, state.sections)
+        state, next_event = phases.record_sections(state, part_index, sections, d.clock())
+        return d.state_store.save(state), next_event
+
+    def _step_review(self, state: CourseState, event: Event) -> tuple[CourseState, Event]:
+        d = self.deps
+
+        def revise(outline: list[Any], failed: list[str]) -> list[Any]:
+            return d.planner.revise(state.request, state.chapters, outline, failed)
+
+        reviewed, notes = review_outline(state.request, state.chapters, phases.assemble(state), revise)
+        state, next_event = phases.record_review(state, reviewed, notes, d.clock())
+        return d.state_store.save(state), next_event
+
+    def _step_storage(self, state: CourseState, event: Event) -> tuple[CourseState, Event]:
+        d = self.deps
+        # An upsert keyed by course id with deterministic section ids: a redelivery after a
+        # crash between this write and the state save stores the same rows again.
+        d.course_store.store(state.user_id, build_outline(state), state.created_at)
+        state, next_event = phases.record_stored(state, d.clock())
+        return d.state_store.save(state), next_event
+
+    # --- failure ----------------------------------------------------------------------------
+
+    def _fail(self, state: CourseState, phase: str, reason: str) -> None:
+        failed, event = phases.record_failure(state, phase, reason, self.deps.clock())
+        self.deps.state_store.save(failed)
+        _log(logging.WARNING, f"course failed: {reason}", state, phase)
+        self.deps.publisher.publish(event)
+
+    def fail_course(self, course_id: str, phase: str, reason: str) -> bool:
+        """End a course as failed from outside a step (dead-letter queue, local bus giving up).
+        Returns False when the course is unknown or already terminal."""
+        for _ in range(5):
+            state = self.deps.state_store.get(course_id)
+            if state is None or state.status.is_terminal:
+                return False
+            try:
+                self._fail(state, phase, reason)
+                return True
+            except StaleState:
+                continue  # a step wrote meanwhile: reload and try again
+        return False
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def view(self, user_id: str, course_id: str) -> CourseView:
+        """The course as its owner sees it. Another user's course is indistinguishable from
+        a missing one."""
+        d = self.deps
+        state = d.state_store.get(course_id)
+        if state is not None:
+            if state.user_id != user_id:
+                raise CourseNotFound(course_id)
+            outline = None
+            if state.status is Status.COMPLETE:
+                stored = d.course_store.get(course_id)
+                outline = stored.outline if stored else build_outline(state)
+            return CourseView(state=state, outline=outline, created_at=state.created_at)
+        stored = d.course_store.get(course_id)  # state expired (TTL) but the course is kept
+        if stored is None or stored.user_id != user_id:
+            raise CourseNotFound(course_id)
+        return CourseView(state=None, outline=stored.outline, created_at=stored.created_at)
+
+    def list_courses(self, user_id: str, limit: int = 50) -> list[CourseState]:
+        return self.deps.state_store.list_for_user(user_id, limit)

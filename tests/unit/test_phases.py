@@ -1,0 +1,124 @@
+"""Which event each state accepts, which it treats as already handled, and which it ignores."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.core import phases
+from chalicelib.core.events import EventName, make_event
+from chalicelib.core.models import Status
+from chalicelib.core.phases import Verdict, decide
+from chalicelib.errors import NoBooksFound, PlanningError
+
+from .factories import a_hit, a_state
+
+E = EventName
+
+
+def ev(name: EventName, part_index: int | None = None):  # type: ignore[no-untyped-def]
+    fields = {} if part_index is None else {"part_index": part_index}
+    return make_event(name, "c-1", **fields)
+
+
+def test_an_event_for_an_unknown_course_is_ignored() -> None:
+    assert decide(None, ev(E.EMBEDDING_GENERATED)).verdict is Verdict.IGNORE
+
+
+@pytest.mark.parametrize(
+    ("state", "event"),
+    [
+        (a_state(Status.QUEUED), ev(E.EMBEDDING_GENERATED)),
+        (a_state(Status.SEARCHING), ev(E.EMBEDDING_GENERATED)),  # a crash after "searching" was saved
+        (a_state(Status.PLANNING), ev(E.BOOK_SUMMARIES_FOUND)),
+        (a_state(Status.GENERATING_SECTIONS, parts=3), ev(E.PARTS_GENERATED)),
+        (a_state(Status.GENERATING_SECTIONS, parts=3, parts_done=1), ev(E.PART_SECTIONS_GENERATED, 0)),
+        (a_state(Status.GENERATING_SECTIONS, parts=3, parts_done=3), ev(E.PART_SECTIONS_GENERATED, 2)),
+        (a_state(Status.REVIEWING, parts=2, parts_done=2), ev(E.ALL_PARTS_COMPLETE)),
+        (a_state(Status.STORING, parts=2, parts_done=2), ev(E.OUTLINE_REVIEW)),
+    ],
+)
+def test_the_event_a_state_expects_runs_its_step(state, event) -> None:  # type: ignore[no-untyped-def]
+    assert decide(state, event).verdict is Verdict.RUN
+
+
+@pytest.mark.parametrize(
+    ("state", "event", "republished"),
+    [
+        (a_state(Status.PLANNING), ev(E.EMBEDDING_GENERATED), ev(E.BOOK_SUMMARIES_FOUND)),
+        (a_state(Status.GENERATING_SECTIONS, parts=2), ev(E.BOOK_SUMMARIES_FOUND), ev(E.PARTS_GENERATED)),
+        (
+            a_state(Status.GENERATING_SECTIONS, parts=2, parts_done=1),
+            ev(E.PARTS_GENERATED),
+            ev(E.PART_SECTIONS_GENERATED, 0),
+        ),
+        (
+            a_state(Status.GENERATING_SECTIONS, parts=3, parts_done=2),
+            ev(E.PART_SECTIONS_GENERATED, 0),
+            ev(E.PART_SECTIONS_GENERATED, 1),
+        ),
+        (a_state(Status.REVIEWING, parts=2, parts_done=2), ev(E.PART_SECTIONS_GENERATED, 1), ev(E.ALL_PARTS_COMPLETE)),
+        (a_state(Status.STORING, parts=2, parts_done=2), ev(E.ALL_PARTS_COMPLETE), ev(E.OUTLINE_REVIEW)),
+    ],
+)
+def test_a_redelivered_event_whose_step_ran_publishes_the_next_event_again(state, event, republished) -> None:  # type: ignore[no-untyped-def]
+    decision = decide(state, event)
+    assert decision.verdict is Verdict.REPUBLISH
+    assert decision.event == republished
+
+
+@pytest.mark.parametrize(
+    ("state", "event"),
+    [
+        # far behind the state: the next step already acted, so nothing is stalled
+        (a_state(Status.GENERATING_SECTIONS, parts=3, parts_done=2), ev(E.EMBEDDING_GENERATED)),
+        (a_state(Status.COMPLETE, parts=2, parts_done=2), ev(E.OUTLINE_REVIEW)),
+        (a_state(Status.COMPLETE, parts=2, parts_done=2), ev(E.ALL_PARTS_COMPLETE)),
+        (a_state(Status.GENERATING_SECTIONS, parts=4, parts_done=3), ev(E.PART_SECTIONS_GENERATED, 0)),
+        # ahead of the state (out of order): part 3 announced before part 2 exists
+        (a_state(Status.GENERATING_SECTIONS, parts=4, parts_done=1), ev(E.PART_SECTIONS_GENERATED, 2)),
+        (a_state(Status.QUEUED), ev(E.ALL_PARTS_COMPLETE)),
+        (a_state(Status.PLANNING), ev(E.OUTLINE_REVIEW)),
+        (a_state(Status.GENERATING_SECTIONS, parts=2, parts_done=1), ev(E.ALL_PARTS_COMPLETE)),
+        # a failed course takes nothing more
+        (a_state(Status.FAILED), ev(E.EMBEDDING_GENERATED)),
+        (a_state(Status.FAILED, parts=2, parts_done=2), ev(E.OUTLINE_REVIEW)),
+    ],
+)
+def test_a_duplicate_stale_or_out_of_order_event_is_ignored(state, event) -> None:  # type: ignore[no-untyped-def]
+    assert decide(state, event).verdict is Verdict.IGNORE
+
+
+def test_no_search_hits_is_a_permanent_failure_with_a_readable_reason() -> None:
+    with pytest.raises(NoBooksFound, match="no chapter in the library"):
+        phases.record_hits(a_state(Status.SEARCHING), [], "t")
+
+
+def test_search_hits_move_the_course_to_planning_and_announce_book_summaries() -> None:
+    state, event = phases.record_hits(a_state(Status.SEARCHING), [a_hit()], "t1")
+    assert state.status is Status.PLANNING and state.updated_at == "t1"
+    assert event == ev(E.BOOK_SUMMARIES_FOUND)
+
+
+def test_sections_are_recorded_only_for_the_next_part_in_order() -> None:
+    state = a_state(Status.GENERATING_SECTIONS, parts=3, parts_done=1)
+    with pytest.raises(PlanningError, match="out of order"):
+        phases.record_sections(state, 2, list(state.sections[0]), "t")
+    new, event = phases.record_sections(state, 1, list(state.sections[0]), "t")
+    assert new.parts_done == 2 and event == ev(E.PART_SECTIONS_GENERATED, 1)
+
+
+def test_a_failure_records_phase_and_reason_and_announces_course_failed() -> None:
+    state, event = phases.record_failure(a_state(Status.PLANNING), "parts", "model said no", "t")
+    assert state.status is Status.FAILED
+    assert state.error is not None and (state.error.phase, state.error.reason) == ("parts", "model said no")
+    assert event.name is E.COURSE_FAILED
+    assert event.detail_json() == {"course_id": "c-1", "phase": "parts", "reason": "model said no"}
+
+
+def test_events_carry_ids_not_data() -> None:
+    for name in EventName:
+        fields = {"part_index": 3} if name is E.PART_SECTIONS_GENERATED else {}
+        if name is E.COURSE_FAILED:
+            fields = {"phase": "review", "reason": "x" * 1000}
+        detail = make_event(name, "c" * 32, **fields).detail_json()
+        assert len(str(detail).encode()) < 1200

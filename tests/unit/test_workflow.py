@@ -1,0 +1,122 @@
+"""The service layer over fakes: whole courses, duplicates, crashes between save and publish."""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+
+import pytest
+
+from chalicelib.adapters.memory_state import InMemoryStateStore
+from chalicelib.core.events import EventName, make_event
+from chalicelib.core.models import CourseRequest, Status
+from chalicelib.planning.offline import OfflinePlanner
+from chalicelib.workflow import Deps, Workflow
+
+from .factories import a_hit
+from .fakes import Clock, FakeCourseStore, FakeEmbedder, FakeLibrary, RecordingPublisher
+
+HANDLED = {name for name in EventName} - {EventName.COURSE_STORED, EventName.COURSE_FAILED}
+
+
+def library_hits() -> list:  # type: ignore[type-arg]
+    return [a_hit(book, n, similarity=0.9 - n / 100) for book in ("b1", "b2") for n in range(1, 9)]
+
+
+@pytest.fixture
+def world():  # type: ignore[no-untyped-def]
+    ids = (f"course-{i}" for i in itertools.count(1))
+    publisher = RecordingPublisher()
+    deps = Deps(
+        state_store=InMemoryStateStore(),
+        publisher=publisher,
+        library=FakeLibrary(library_hits()),
+        course_store=FakeCourseStore(),
+        planner=OfflinePlanner(),
+        embedder=FakeEmbedder(),
+        clock=Clock(),
+        new_id=lambda: next(ids),
+    )
+    return Workflow(deps), publisher, deps
+
+
+def run(flow: Workflow, publisher: RecordingPublisher, copies: int = 1) -> list[EventName]:
+    """Deliver every published event `copies` times, in order, until the bus is quiet."""
+    queue = deque(publisher.events)
+    publisher.events.clear()
+    seen = []
+    while queue:
+        event = queue.popleft()
+        seen.append(event.name)
+        if event.name in HANDLED:
+            for _ in range(copies):
+                flow.handle(event.name, event.detail_json())
+        queue.extend(publisher.events)
+        publisher.events.clear()
+    return seen
+
+
+def test_a_course_goes_through_every_phase_to_a_stored_outline(world) -> None:  # type: ignore[no-untyped-def]
+    flow, publisher, deps = world
+    state = flow.submit("u-1", CourseRequest(query="Learn DCF valuation", hours=3))
+    assert state.status is Status.QUEUED and state.version == 1
+    seen = run(flow, publisher)
+    final = deps.state_store.get(state.course_id)
+    assert final.status is Status.COMPLETE
+    assert seen[:3] == [EventName.EMBEDDING_GENERATED, EventName.BOOK_SUMMARIES_FOUND, EventName.PARTS_GENERATED]
+    assert seen.count(EventName.PART_SECTIONS_GENERATED) == final.parts_total
+    assert seen[-3:] == [EventName.ALL_PARTS_COMPLETE, EventName.OUTLINE_REVIEW, EventName.COURSE_STORED]
+    stored = deps.course_store.get(state.course_id)
+    assert stored.user_id == "u-1"
+    assert stored.outline.total_minutes == pytest.approx(180, rel=0.05)
+    assert deps.course_store.writes == 1
+
+
+def test_every_event_delivered_twice_stores_the_same_course_once(world) -> None:  # type: ignore[no-untyped-def]
+    flow, publisher, deps = world
+    clean = flow.submit("u-1", CourseRequest(query="Learn DCF valuation", hours=3))
+    run(flow, publisher)
+    twice = flow.submit("u-1", CourseRequest(query="Learn DCF valuation", hours=3))
+    run(flow, publisher, copies=2)
+    a = deps.course_store.get(clean.course_id).outline
+    b = deps.course_store.get(twice.course_id).outline
+    assert a.model_dump(exclude={"course_id"}) == b.model_dump(exclude={"course_id"})
+    assert deps.course_store.writes == 2  # one per course: duplicates never reached storage
+    assert deps.library.searches == 2
+
+
+def test_a_crash_between_save_and_publish_is_healed_by_redelivery(world) -> None:  # type: ignore[no-untyped-def]
+    flow, publisher, deps = world
+    state = flow.submit("u-1", CourseRequest(query="Learn DCF valuation", hours=3))
+    first = publisher.events.pop()
+    publisher.fail_next = 1  # the search step saves its state, then the publish fails
+    with pytest.raises(ConnectionError):
+        flow.handle(first.name, first.detail_json())
+    assert deps.state_store.get(state.course_id).status is Status.PLANNING
+    assert publisher.events == []
+    flow.handle(first.name, first.detail_json())  # the platform redelivers
+    assert publisher.events == [make_event(EventName.BOOK_SUMMARIES_FOUND, state.course_id)]
+    run(flow, publisher)
+    assert deps.state_store.get(state.course_id).status is Status.COMPLETE
+    assert deps.library.searches == 1
+
+
+def test_a_library_with_no_match_fails_the_course_with_a_reason(world) -> None:  # type: ignore[no-untyped-def]
+    flow, publisher, deps = world
+    deps.library.hits = []
+    state = flow.submit("u-1", CourseRequest(query="Learn underwater basket weaving", hours=1))
+    seen = run(flow, publisher)
+    final = deps.state_store.get(state.course_id)
+    assert final.status is Status.FAILED
+    assert final.error.phase == "search" and "no chapter in the library" in final.error.reason
+    assert seen[-1] is EventName.COURSE_FAILED
+    assert deps.course_store.get(state.course_id) is None
+
+
+def test_fail_course_ends_a_running_course_but_never_a_finished_one(world) -> None:  # type: ignore[no-untyped-def]
+    flow, publisher, deps = world
+    running = flow.submit("u-1", CourseRequest(query="Learn DCF valuation", hours=1))
+    assert flow.fail_course(running.course_id, "dead-letter", "retries exhausted") is True
+    assert deps.state_store.get(running.course_id).error.reason == "retries exhausted"
+    assert flow.fail_course(running.course_id, "dead-letter", "again") is False
+    assert flow.fail_course("no-such-course", "dead-letter", "x") is False
