@@ -230,11 +230,11 @@ class CourseState(BaseModel):
 
     @property
     def parts_done(self) -> int:
-        return len(self.sections)
+        return len(self.reviewed) if self.reviewed else len(self.sections)
 
     @property
     def parts_total(self) -> int:
-        return len(self.parts)
+        return len(self.reviewed) if self.reviewed else len(self.parts)
 
     def chapter(self, ref: ChapterRef) -> ChapterHit | None:
         for hit in self.chapters:

@@ -1,0 +1,174 @@
+"""DynamoDB StateStore: the workflow state in AWS, one item per course, written conditionally.
+
+The state travels as one zlib-compressed JSON binary attribute (`body`), which sidesteps
+DynamoDB's float/Decimal problem and keeps a 40-hour course's item small (JSON of outlines
+compresses about fourfold); a few plain attributes serve keys, the user index, TTL and operators.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+from botocore.client import BaseClient
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from chalicelib.core.models import CourseState
+from chalicelib.errors import StaleState
+from chalicelib.ports import StateStore
+
+USER_INDEX = "user_id-created_at-index"
+_SECONDS_PER_DAY = 86_400
+# Throttling and 5xx are retried by botocore with backoff and jitter (max_attempts counts
+# retries: up to 6 calls); what still fails raises, and Lambda's own retries take over.
+_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
+
+
+class DynamoDBStateStore(StateStore):
+    """Course states in a DynamoDB table keyed by `course_id`; `clock` returns epoch seconds."""
+
+    def __init__(
+        self,
+        table_name: str,
+        client: BaseClient | None = None,
+        ttl_days: int = 7,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self._table = table_name
+        self._client = client
+        self._client_lock = threading.Lock()
+        self._ttl_seconds = ttl_days * _SECONDS_PER_DAY
+        self._clock = clock or time.time
+
+    @property
+    def client(self) -> BaseClient:
+        # Created on first use, not at import or cold start, so tests and `chalice package`
+        # need no AWS configuration; the lock keeps threads from building two clients.
+        if self._client is None:
+            with self._client_lock:
+                if self._client is None:
+                    self._client = boto3.client("dynamodb", config=_CLIENT_CONFIG)
+        return self._client
+
+    def create(self, state: CourseState) -> CourseState:
+        stored = state.model_copy(update={"version": 1})
+        # attribute_not_exists on the hash key: the put succeeds only if no item has this id.
+        self._put(stored, condition="attribute_not_exists(course_id)")
+        return _reparsed(stored)
+
+    def get(self, course_id: str) -> CourseState | None:
+        # Consistent read: a handler must see the write of the handler that published its event.
+        item = self.client.get_item(
+            TableName=self._table, Key={"course_id": {"S": course_id}}, ConsistentRead=True
+        ).get("Item")
+        return None if item is None else _parse(item)
+
+    def save(self, state: CourseState) -> CourseState:
+        stored = state.model_copy(update={"version": state.version + 1})
+        # The stored version must still be the one this writer read; a missing item fails too.
+        self._put(
+            stored,
+            condition="#version = :expected",
+            names={"#version": "version"},
+            values={":expected": {"N": str(state.version)}},
+        )
+        return _reparsed(stored)
+
+    def list_for_user(self, user_id: str, limit: int = 50) -> list[CourseState]:
+        # The index projects ALL attributes, so the bodies come with the query. Index reads are
+        # eventually consistent: a course created a moment ago may be missing for an instant.
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": USER_INDEX,
+            "KeyConditionExpression": "user_id = :user",
+            "ExpressionAttributeValues": {":user": {"S": user_id}},
+            "ScanIndexForward": False,
+        }
+        states: list[CourseState] = []
+        # A page stops at 1 MB; large states can fill it before `limit` items.
+        while len(states) < limit:
+            page = self.client.query(**query, Limit=limit - len(states))
+            states.extend(_parse(item) for item in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                break
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return states
+
+    def _put(
+        self,
+        state: CourseState,
+        condition: str,
+        names: dict[str, str] | None = None,
+        values: dict[str, Any] | None = None,
+    ) -> None:
+        extra: dict[str, Any] = {}
+        if names:
+            extra["ExpressionAttributeNames"] = names
+        if values:
+            extra["ExpressionAttributeValues"] = values
+        try:
+            self.client.put_item(
+                TableName=self._table, Item=self._item(state), ConditionExpression=condition, **extra
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise StaleState(
+                    f"course {state.course_id}: conditional write of version {state.version} lost"
+                ) from exc
+            raise
+
+    def _item(self, state: CourseState) -> dict[str, dict[str, Any]]:
+        return {
+            "course_id": {"S": state.course_id},
+            "user_id": {"S": state.user_id},
+            "status": {"S": state.status.value},
+            "version": {"N": str(state.version)},
+            "created_at": {"S": state.created_at},
+            # Refreshed on every write, so only courses idle for ttl_days expire.
+            "ttl": {"N": str(int(self._clock()) + self._ttl_seconds)},
+            "body": {"B": zlib.compress(state.model_dump_json().encode(), 6)},
+        }
+
+
+def _parse(item: dict[str, Any]) -> CourseState:
+    return CourseState.model_validate_json(zlib.decompress(item["body"]["B"]))
+
+
+def _reparsed(state: CourseState) -> CourseState:
+    """What `get` will return: the same state after the JSON round trip (embedding as float32)."""
+    return CourseState.model_validate_json(state.model_dump_json())
+
+
+def create_table(client: BaseClient, table_name: str) -> None:
+    """Create the state table with its user index and TTL. For local use and tests only:
+    in AWS, Terraform creates the table."""
+    client.create_table(
+        TableName=table_name,
+        AttributeDefinitions=[
+            {"AttributeName": "course_id", "AttributeType": "S"},
+            {"AttributeName": "user_id", "AttributeType": "S"},
+            {"AttributeName": "created_at", "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": "course_id", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": USER_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "user_id", "KeyType": "HASH"},
+                    {"AttributeName": "created_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    client.get_waiter("table_exists").wait(TableName=table_name)
+    client.update_time_to_live(
+        TableName=table_name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"},
+    )

@@ -1,0 +1,52 @@
+"""In-memory StateStore: the fake for pure-logic tests and the reference for the contract suite.
+
+It keeps JSON copies, like the real stores, so callers can neither mutate what is stored nor
+see values the real stores would not give back (the embedding comes back as float32).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from chalicelib.core.models import CourseState
+from chalicelib.errors import StaleState
+from chalicelib.ports import StateStore
+
+
+class InMemoryStateStore(StateStore):
+    """Course states in a dict guarded by a lock: course id -> (version, JSON body)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rows: dict[str, tuple[int, str]] = {}
+
+    def create(self, state: CourseState) -> CourseState:
+        body = state.model_copy(update={"version": 1}).model_dump_json()
+        with self._lock:
+            if state.course_id in self._rows:
+                raise StaleState(f"course {state.course_id} already exists")
+            self._rows[state.course_id] = (1, body)
+        return CourseState.model_validate_json(body)
+
+    def get(self, course_id: str) -> CourseState | None:
+        with self._lock:
+            row = self._rows.get(course_id)
+        return None if row is None else CourseState.model_validate_json(row[1])
+
+    def save(self, state: CourseState) -> CourseState:
+        version = state.version + 1
+        body = state.model_copy(update={"version": version}).model_dump_json()
+        with self._lock:
+            row = self._rows.get(state.course_id)
+            if row is None or row[0] != state.version:
+                raise StaleState(f"course {state.course_id} is no longer at version {state.version}")
+            self._rows[state.course_id] = (version, body)
+        return CourseState.model_validate_json(body)
+
+    def list_for_user(self, user_id: str, limit: int = 50) -> list[CourseState]:
+        with self._lock:
+            bodies = [body for _, body in self._rows.values()]
+        states = [CourseState.model_validate_json(body) for body in bodies]
+        mine = [state for state in states if state.user_id == user_id]
+        mine.sort(key=lambda state: (state.created_at, state.course_id), reverse=True)
+        return mine[: max(limit, 0)]

@@ -1,0 +1,96 @@
+"""SQLite StateStore: the local state of the embedded default (laptop, CI), one file on disk.
+
+Safe for many threads and processes: a connection per call, WAL mode, a busy timeout, and
+every write a single conditional statement.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+
+from chalicelib.core.models import CourseState
+from chalicelib.errors import StaleState
+from chalicelib.ports import StateStore
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS course_state (
+    course_id  TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    body       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS course_state_user_created ON course_state (user_id, created_at);
+"""
+
+
+class SqliteStateStore(StateStore):
+    """Course states in one SQLite table; `body` holds the state as JSON."""
+
+    def __init__(self, path: str | os.PathLike[str], busy_timeout_seconds: float = 10.0) -> None:
+        self._path = Path(path)
+        self._timeout = busy_timeout_seconds
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as conn:
+            # WAL is a property of the file, so setting it once here covers every later
+            # connection; it lets readers (the status endpoint) run while a handler writes.
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        # A connection per call: sqlite3 connections must not cross threads, and short-lived
+        # ones leave nothing to clean up. isolation_level=None makes each statement atomic
+        # on its own, which is all the conditional writes below need.
+        with closing(sqlite3.connect(self._path, timeout=self._timeout, isolation_level=None)) as conn:
+            yield conn
+
+    def create(self, state: CourseState) -> CourseState:
+        stored = state.model_copy(update={"version": 1})
+        body = stored.model_dump_json()
+        try:
+            with self._connect() as conn:
+                conn.execute(
+                    "INSERT INTO course_state (course_id, user_id, status, version, created_at, body)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (state.course_id, state.user_id, stored.status.value, 1, state.created_at, body),
+                )
+        except sqlite3.IntegrityError as exc:  # the primary key says the id is taken
+            raise StaleState(f"course {state.course_id} already exists") from exc
+        return CourseState.model_validate_json(body)
+
+    def get(self, course_id: str) -> CourseState | None:
+        with self._connect() as conn:
+            row = conn.execute("SELECT body FROM course_state WHERE course_id = ?", (course_id,)).fetchone()
+        return None if row is None else CourseState.model_validate_json(row[0])
+
+    def save(self, state: CourseState) -> CourseState:
+        version = state.version + 1
+        body = state.model_copy(update={"version": version}).model_dump_json()
+        with self._connect() as conn:
+            # The version in the WHERE clause is the optimistic lock: no row changes if another
+            # writer has already moved the course on (or it does not exist).
+            changed = conn.execute(
+                "UPDATE course_state SET status = ?, version = ?, body = ?"
+                " WHERE course_id = ? AND version = ?",
+                (state.status.value, version, body, state.course_id, state.version),
+            ).rowcount
+        if changed == 0:
+            raise StaleState(f"course {state.course_id} is no longer at version {state.version}")
+        return CourseState.model_validate_json(body)
+
+    def list_for_user(self, user_id: str, limit: int = 50) -> list[CourseState]:
+        if limit < 1:
+            return []
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT body FROM course_state WHERE user_id = ?"
+                " ORDER BY created_at DESC, course_id DESC LIMIT ?",
+                (user_id, limit),
+            ).fetchall()
+        return [CourseState.model_validate_json(body) for (body,) in rows]

@@ -1,0 +1,473 @@
+"""One StateStore contract, run against the in-memory fake, SQLite and DynamoDB (on moto).
+
+The DynamoDB-only tests at the end check TTL and the size of the largest course's state item.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import struct
+import threading
+import uuid
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from chalicelib.adapters.dynamodb_state import DynamoDBStateStore, create_table
+from chalicelib.adapters.memory_state import InMemoryStateStore
+from chalicelib.adapters.sqlite_state import SqliteStateStore
+from chalicelib.core.models import (
+    MAX_HOURS,
+    ChapterHit,
+    ChapterRef,
+    CourseRequest,
+    CourseState,
+    Depth,
+    Pace,
+    PartPlan,
+    PlannedPart,
+    Preferences,
+    ReviewNotes,
+    SectionPlan,
+    Status,
+)
+from chalicelib.errors import StaleState
+from chalicelib.ports import StateStore
+
+REGION = "us-east-1"
+TABLE = "docprof-test-course-state"
+DYNAMODB_ITEM_LIMIT = 400 * 1024
+
+
+def as_float32(values: list[float]) -> list[float]:
+    return list(struct.unpack(f"<{len(values)}f", struct.pack(f"<{len(values)}f", *values)))
+
+
+def make_state(
+    course_id: str = "course-1", user_id: str = "user-a", created_at: str = "2025-03-01T10:00:00+00:00"
+) -> CourseState:
+    """A mid-workflow state that uses every field, with text that is not plain ASCII."""
+    book = ChapterRef(book_id="book-1", chapter_number=3)
+    section = SectionPlan(
+        title="Free cash flow \u2013 from EBIT to FCFF",
+        minutes=30,
+        objectives=["Compute free cash flow to the firm", "Explain why capex is subtracted"],
+        sources=[book],
+    )
+    return CourseState(
+        course_id=course_id,
+        user_id=user_id,
+        request=CourseRequest(
+            query="Learn DCF valuation",
+            hours=2.0,
+            preferences=Preferences(depth=Depth.EXPERT, pace=Pace.QUICK),
+        ),
+        status=Status.GENERATING_SECTIONS,
+        created_at=created_at,
+        updated_at=created_at,
+        embedder="offline-test:4",
+        # None of these is exactly representable as float32.
+        query_embedding=[0.1, 1 / 3, -2.718281828459045, 1e-9],
+        title="DCF valuation, café edition",
+        chapters=[
+            ChapterHit(
+                book_id="book-1",
+                book_title="Valuation",
+                chapter_number=3,
+                chapter_title="Cash flows",
+                summary="Modigliani\u2013Miller, WACC and the cost of capital.",
+                topics=["free cash flow"],
+                key_concepts=["FCFF", "FCFE"],
+                similarity=0.8123456789,
+            )
+        ],
+        parts=[
+            PartPlan(title="Foundations", minutes=60, chapters=[book]),
+            PartPlan(title="Practice", minutes=60),
+        ],
+        sections=[[section, section.model_copy(update={"sources": []})]],
+        reviewed=[PlannedPart(title="Foundations", minutes=60, sections=[section])],
+        review=ReviewNotes(failed_checks=["budget"], changes=["rebalanced minutes"], revised=True),
+    )
+
+
+def saved_at(state: CourseState, version: int) -> CourseState:
+    """What a store should hand back: the state at `version`, embedding rounded to float32."""
+    return state.model_copy(update={"version": version, "query_embedding": as_float32(state.query_embedding)})
+
+
+def race_to_save(store: StateStore, read: CourseState, writers: list[str]) -> list[str]:
+    """Each writer saves `read` with its own title at the same moment; returns who won or 'stale'."""
+    barrier = threading.Barrier(len(writers))
+    outcomes: list[str] = []
+
+    def save_as(writer: str) -> None:
+        barrier.wait()
+        try:
+            store.save(read.model_copy(update={"title": writer}))
+            outcomes.append(writer)
+        except StaleState:
+            outcomes.append("stale")
+
+    threads = [threading.Thread(target=save_as, args=(writer,)) for writer in writers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+class StateStoreContract:
+    """Behaviour every StateStore shares; subclasses provide the `store` fixture."""
+
+    @pytest.fixture
+    def store(self) -> StateStore:
+        raise NotImplementedError
+
+    def test_a_created_state_reads_back_with_every_field_intact(self, store: StateStore) -> None:
+        state = make_state()
+
+        created = store.create(state)
+
+        assert created == saved_at(state, 1)
+        assert store.get(state.course_id) == saved_at(state, 1)
+
+    def test_the_embedding_reads_back_exactly_as_float32(self, store: StateStore) -> None:
+        state = make_state()
+
+        store.create(state)
+
+        stored = store.get(state.course_id)
+        assert stored is not None
+        assert stored.query_embedding == as_float32(state.query_embedding)
+        assert stored.query_embedding != state.query_embedding
+
+    def test_creating_a_course_id_that_exists_raises_stale_state_and_keeps_the_first(
+        self, store: StateStore
+    ) -> None:
+        first = store.create(make_state(user_id="user-a"))
+
+        with pytest.raises(StaleState):
+            store.create(make_state(user_id="user-b"))
+
+        assert store.get(first.course_id) == first
+
+    def test_saving_bumps_the_version_and_stores_the_new_state(self, store: StateStore) -> None:
+        created = store.create(make_state())
+        changed = created.model_copy(update={"status": Status.REVIEWING, "title": "New title"})
+
+        saved = store.save(changed)
+
+        assert saved.version == 2
+        assert saved == saved_at(changed, 2)
+        assert store.get(created.course_id) == saved
+
+    def test_saving_a_stale_version_raises_and_leaves_the_stored_state_unchanged(
+        self, store: StateStore
+    ) -> None:
+        created = store.create(make_state())
+        winner = store.save(created.model_copy(update={"title": "winner"}))
+
+        with pytest.raises(StaleState):
+            store.save(created.model_copy(update={"title": "loser", "status": Status.FAILED}))
+
+        assert store.get(created.course_id) == winner
+
+    def test_saving_a_course_that_was_never_created_raises_stale_state(self, store: StateStore) -> None:
+        with pytest.raises(StaleState):
+            store.save(make_state(course_id="never-created"))
+
+        assert store.get("never-created") is None
+
+    def test_of_two_threads_saving_the_same_version_exactly_one_wins(self, store: StateStore) -> None:
+        current = store.create(make_state())
+        rounds = 10
+        for round_ in range(rounds):
+            outcomes = race_to_save(store, current, [f"writer-{round_}-1", f"writer-{round_}-2"])
+
+            assert len(outcomes) == 2 and outcomes.count("stale") == 1, outcomes
+            stored = store.get(current.course_id)
+            assert stored is not None
+            assert stored.title == next(outcome for outcome in outcomes if outcome != "stale")
+            current = stored
+        assert current.version == 1 + rounds
+
+    def test_list_for_user_returns_only_that_users_courses_newest_first(self, store: StateStore) -> None:
+        store.create(make_state("c-old", "user-a", "2025-03-01T09:00:00+00:00"))
+        store.create(make_state("c-other", "user-b", "2025-03-01T09:30:00+00:00"))
+        store.create(make_state("c-new", "user-a", "2025-03-01T11:00:00+00:00"))
+        store.create(make_state("c-mid", "user-a", "2025-03-01T10:00:00+00:00"))
+
+        listed = store.list_for_user("user-a")
+
+        assert [state.course_id for state in listed] == ["c-new", "c-mid", "c-old"]
+        assert listed[0] == saved_at(make_state("c-new", "user-a", "2025-03-01T11:00:00+00:00"), 1)
+
+    def test_list_for_user_returns_at_most_limit_courses_the_newest_ones(self, store: StateStore) -> None:
+        for hour in range(10, 15):
+            store.create(make_state(f"c-{hour}", "user-a", f"2025-03-01T{hour}:00:00+00:00"))
+
+        listed = store.list_for_user("user-a", limit=2)
+
+        assert [state.course_id for state in listed] == ["c-14", "c-13"]
+
+    def test_list_for_user_shows_the_latest_saved_version(self, store: StateStore) -> None:
+        created = store.create(make_state())
+        saved = store.save(created.model_copy(update={"status": Status.COMPLETE}))
+
+        assert store.list_for_user(created.user_id) == [saved]
+
+    def test_list_for_a_user_without_courses_is_empty(self, store: StateStore) -> None:
+        store.create(make_state(user_id="user-a"))
+
+        assert store.list_for_user("user-nobody") == []
+
+    def test_getting_an_unknown_course_returns_none(self, store: StateStore) -> None:
+        assert store.get("no-such-course") is None
+
+    def test_mutating_a_state_after_writing_or_reading_it_does_not_change_the_stored_one(
+        self, store: StateStore
+    ) -> None:
+        state = make_state()
+        created = store.create(state)
+
+        state.parts.clear()
+        created.chapters.clear()
+        read = store.get(state.course_id)
+        assert read is not None
+        read.sections.clear()
+
+        assert store.get(state.course_id) == saved_at(make_state(), 1)
+
+
+class TestInMemoryStateStore(StateStoreContract):
+    @pytest.fixture
+    def store(self) -> StateStore:
+        return InMemoryStateStore()
+
+
+class TestSqliteStateStore(StateStoreContract):
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> StateStore:
+        return SqliteStateStore(tmp_path / "state" / "courses.sqlite3")
+
+    def test_a_second_store_on_the_same_file_sees_the_first_ones_writes(self, tmp_path: Path) -> None:
+        path = tmp_path / "courses.sqlite3"
+        created = SqliteStateStore(path).create(make_state())
+
+        assert SqliteStateStore(path).get(created.course_id) == created
+
+    def test_the_database_file_uses_write_ahead_logging(self, tmp_path: Path) -> None:
+        path = tmp_path / "courses.sqlite3"
+        SqliteStateStore(path)
+
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Fake credentials and region, and no shared config, so nothing can reach a real account."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture
+def dynamodb(aws_credentials: None) -> Iterator[Any]:
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name=REGION)
+        create_table(client, TABLE)
+        yield client
+
+
+class OneCallAtATime:
+    """Proxies a moto client so its calls run one at a time. moto checks a condition and then
+    writes with no lock, so two racing conditional puts can both win; real DynamoDB applies
+    each conditional write atomically, which this restores."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return attribute(*args, **kwargs)
+
+        return call
+
+
+class TestDynamoDBStateStore(StateStoreContract):
+    @pytest.fixture
+    def store(self, dynamodb: Any) -> StateStore:
+        return DynamoDBStateStore(TABLE, client=OneCallAtATime(dynamodb))
+
+    def test_every_write_sets_ttl_to_seven_days_after_the_write(self, dynamodb: Any) -> None:
+        now = [1_750_000_000.25]
+        store = DynamoDBStateStore(TABLE, client=dynamodb, clock=lambda: now[0])
+        week = 7 * 24 * 3600
+
+        created = store.create(make_state())
+        assert raw_item(dynamodb, created.course_id)["ttl"] == {"N": str(1_750_000_000 + week)}
+
+        now[0] += 3600
+        store.save(created)
+        assert raw_item(dynamodb, created.course_id)["ttl"] == {"N": str(1_750_003_600 + week)}
+
+    def test_the_item_carries_key_index_and_status_attributes_beside_the_body(self, dynamodb: Any) -> None:
+        store = DynamoDBStateStore(TABLE, client=dynamodb)
+        saved = store.save(store.create(make_state()).model_copy(update={"status": Status.REVIEWING}))
+
+        item = raw_item(dynamodb, saved.course_id)
+
+        assert {name: item[name] for name in ("course_id", "user_id", "status", "version", "created_at")} == {
+            "course_id": {"S": saved.course_id},
+            "user_id": {"S": saved.user_id},
+            "status": {"S": "reviewing"},
+            "version": {"N": "2"},
+            "created_at": {"S": saved.created_at},
+        }
+        assert CourseState.model_validate_json(zlib.decompress(item["body"]["B"])) == saved
+
+    def test_the_table_expires_items_by_the_ttl_attribute(self, dynamodb: Any) -> None:
+        ttl = dynamodb.describe_time_to_live(TableName=TABLE)["TimeToLiveDescription"]
+
+        assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "ttl"}
+
+    def test_a_lazily_created_client_retries_in_standard_mode(self, dynamodb: Any) -> None:
+        store = DynamoDBStateStore(TABLE)
+
+        # botocore counts max_attempts=5 as retries: at most 6 calls in all.
+        assert store.client.meta.config.retries == {"mode": "standard", "total_max_attempts": 6}
+        assert store.get("no-such-course") is None
+
+    def test_the_state_item_of_the_largest_course_stays_far_below_the_item_limit(self, dynamodb: Any) -> None:
+        store = DynamoDBStateStore(TABLE, client=dynamodb)
+        state = largest_state()
+
+        store.save(store.create(state))
+        size = item_size(raw_item(dynamodb, state.course_id))
+
+        print(
+            f"\nDynamoDB item of a {MAX_HOURS:g}-hour course after review: {size} bytes"
+            f" ({size / DYNAMODB_ITEM_LIMIT:.0%} of the item limit)"
+        )
+        assert store.get(state.course_id) == saved_at(state, 2)
+        assert size < 100_000
+
+
+def raw_item(client: Any, course_id: str) -> dict[str, Any]:
+    return client.get_item(TableName=TABLE, Key={"course_id": {"S": course_id}}, ConsistentRead=True)["Item"]
+
+
+def item_size(item: dict[str, Any]) -> int:
+    """DynamoDB's item size rule: attribute names plus values (UTF-8 strings; numbers ~1 byte
+    per two significant digits, plus one)."""
+    size = 0
+    for name, value in item.items():
+        size += len(name.encode())
+        if "S" in value:
+            size += len(value["S"].encode())
+        elif "B" in value:
+            size += len(value["B"])
+        else:
+            size += (len(value["N"].strip("-").replace(".", "")) + 1) // 2 + 1
+    return size
+
+
+_PROSE = """A discounted cash flow valuation estimates what a business is worth today from the cash
+it is expected to generate in the future. The analyst forecasts revenue, operating margins, taxes
+and the reinvestment the firm needs to grow, then discounts the free cash flow to the firm at the
+weighted average cost of capital. The cost of equity comes from the risk free rate plus a premium
+for the risk of the stock, measured by its beta against the market. A terminal value captures the
+years beyond the forecast, either with a stable growth rate or with an exit multiple taken from
+comparable companies. Small changes in the discount rate or in long term growth move the result a
+great deal, so the chapter closes with sensitivity tables and scenarios that show how fragile a
+point estimate can be, and how to explain that range to a reader."""
+
+
+def largest_state() -> CourseState:
+    """A large state of the largest allowed course: a 40-hour course after review, with its
+    query embedding, 40 chapter hits and 5 parts of 12 sections (the reviewed outline replaces
+    the planned parts and sections, so they are held once)."""
+    rng = random.Random(40)
+    # Words drawn from real prose keep the lengths of English text (about 4.6 letters a word).
+    words = _PROSE.split()
+
+    def text(count: int) -> str:
+        return " ".join(rng.choice(words) for _ in range(count))
+
+    def book_id() -> str:
+        return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+    books = [book_id() for _ in range(6)]
+    chapters = [
+        ChapterHit(
+            book_id=books[n % len(books)],
+            book_title=text(5).title(),
+            chapter_number=n + 1,
+            chapter_title=text(6).title(),
+            summary=text(100),
+            topics=[text(3) for _ in range(6)],
+            key_concepts=[text(2) for _ in range(6)],
+            similarity=rng.random(),
+        )
+        for n in range(40)
+    ]
+    refs = [chapter.ref for chapter in chapters]
+    parts = [PartPlan(title=text(6).title(), minutes=480, chapters=refs[p * 8 : p * 8 + 8]) for p in range(5)]
+    sections = [
+        [
+            SectionPlan(
+                title=text(7).title(),
+                minutes=40,
+                objectives=[f"Apply {text(12)}" for _ in range(5)],
+                sources=rng.sample(refs, 3),
+            )
+            for _ in range(12)
+        ]
+        for _ in range(5)
+    ]
+    embedding = [rng.gauss(0, 1) for _ in range(1536)]
+    norm = sum(x * x for x in embedding) ** 0.5
+    created = "2025-03-01T10:00:00.123456+00:00"
+    return CourseState(
+        course_id="0f8e7d6c-5b4a-4392-8170-6e5d4c3b2a19",
+        user_id="us-east-1:3c1f2e4d-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+        request=CourseRequest(
+            query=text(60)[:500],
+            hours=MAX_HOURS,
+            preferences=Preferences(depth=Depth.EXPERT, pace=Pace.THOROUGH),
+        ),
+        status=Status.STORING,
+        created_at=created,
+        updated_at=created,
+        embedder="text-embedding-3-small:1536",
+        query_embedding=[x / norm for x in embedding],
+        title=text(8).title(),
+        chapters=chapters,
+        reviewed=[
+            PlannedPart(title=part.title, minutes=part.minutes, sections=part_sections)
+            for part, part_sections in zip(parts, sections, strict=True)
+        ],
+        review=ReviewNotes(failed_checks=[text(10) for _ in range(5)], changes=[text(15) for _ in range(10)]),
+    )
