@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Chalice, CloudWatchEvent, Response
+from chalice import Chalice, Response
+from chalice.app import CloudWatchEvent
 
 from chalicelib import bootstrap, http
 from chalicelib.core.events import EventName, handler_name, pattern_for

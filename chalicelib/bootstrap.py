@@ -39,6 +39,22 @@ def workflow(app: Any) -> Workflow:
         return _workflow
 
 
+def configure(new_settings: Settings, app: Any) -> Workflow:
+    """Build the workflow from explicit settings and make it the process-wide one."""
+    global _settings, _workflow
+    with _lock:
+        _settings = new_settings
+        _workflow = build_workflow(new_settings, app)
+        return _workflow
+
+
+def configure_workflow(flow: Workflow) -> None:
+    """Make an already built workflow the process-wide one (tests reuse one per session)."""
+    global _workflow
+    with _lock:
+        _workflow = flow
+
+
 def reset() -> None:
     """Forget the cached settings and workflow (tests, or a CLI switching data folders)."""
     global _settings, _workflow
@@ -78,7 +94,7 @@ def local_connection_factory(settings: Settings) -> Callable[[], Any]:
     from chalicelib.adapters.migrate import migrate
     from chalicelib.adapters.pg import connect
 
-    server = LocalPostgres(settings.data_dir / "pg")
+    server = LocalPostgres(settings.data_dir)
     was_running = server.is_running()
     info = server.ensure_running()
     if not was_running:

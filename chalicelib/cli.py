@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -73,14 +73,14 @@ def _load_app() -> Any:
 
 
 def _setup(args: argparse.Namespace) -> Any:
+    """The local workflow: configuration from the environment, overridden by the flags."""
     from chalicelib import bootstrap
+    from chalicelib.config import Settings
 
-    os.environ["COURSEGEN_RUNTIME"] = "local"
-    os.environ["COURSEGEN_DATA_DIR"] = str(args.data_dir)
+    settings = replace(Settings.from_env(), runtime="local", aws=None, data_dir=args.data_dir)
     if getattr(args, "planner", None):
-        os.environ["COURSEGEN_PLANNER"] = args.planner
-    bootstrap.reset()
-    return bootstrap.workflow(_load_app())
+        settings = replace(settings, planner=args.planner)
+    return bootstrap.configure(settings, _load_app())
 
 
 def _library(args: argparse.Namespace) -> int:
@@ -90,11 +90,10 @@ def _library(args: argparse.Namespace) -> int:
         books = [read_book_file(path) for path in args.files]  # all validated before any write
         flow = _setup(args)
         started = time.monotonic()
-        loaded = flow.deps.library.load(books, flow.deps.embedder)
         chapters = sum(len(book.chapters) for book in books)
+        flow.deps.library.load(books, flow.deps.embedder)
         print(
-            f"loaded {len(books)} book(s), {chapters} chapters in {time.monotonic() - started:.1f} s"
-            f" ({loaded} new or updated)",
+            f"loaded {len(books)} book(s), {chapters} chapters in {time.monotonic() - started:.1f} s",
             file=sys.stderr,
         )
         return 0
@@ -176,7 +175,7 @@ def flow_user() -> str:
 def _db(args: argparse.Namespace) -> int:
     from chalicelib.adapters.localpg import LocalPostgres
 
-    server = LocalPostgres(args.data_dir / "pg")
+    server = LocalPostgres(args.data_dir)
     if args.action == "start":
         server.ensure_running()
         print(f"PostgreSQL running, socket {server.socket_path}", file=sys.stderr)

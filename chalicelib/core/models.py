@@ -11,8 +11,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    StrictFloat,
-    StrictInt,
     field_serializer,
     field_validator,
 )
@@ -64,8 +62,16 @@ class CourseRequest(_Strict):
     """What a learner asks for; validated at the edge, then carried in the state unchanged."""
 
     query: str
-    hours: Annotated[StrictFloat | StrictInt, Field(ge=MIN_HOURS, le=MAX_HOURS)]
+    hours: Annotated[float, Field(ge=MIN_HOURS, le=MAX_HOURS, allow_inf_nan=False)]
     preferences: Preferences = Preferences()
+
+    @field_validator("hours", mode="before")
+    @classmethod
+    def _hours_is_a_number(cls, value: object) -> object:
+        # JSON numbers only: no "2", no true (a bool is an int to Python).
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError("hours must be a number")
+        return value
 
     @field_validator("query", mode="before")
     @classmethod

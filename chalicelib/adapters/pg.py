@@ -1,0 +1,133 @@
+"""PostgreSQL connections (pg8000): where to connect, how, and a transaction helper.
+
+Every adapter takes a `ConnectionFactory` and opens one short-lived connection per operation.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager, suppress
+from dataclasses import dataclass, replace
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import pg8000.exceptions
+from pg8000.native import Connection
+
+ConnectionFactory = Callable[[], Connection]
+
+SSL_MODES = ("disable", "prefer", "require", "verify-full")
+
+
+@dataclass(frozen=True)
+class ConnInfo:
+    """Where a database is: a unix socket (the embedded server) or host/port (Aurora)."""
+
+    user: str
+    database: str
+    unix_sock: str | None = None
+    host: str | None = None
+    port: int = 5432
+    password: str | None = None
+    ssl: str | bool = "prefer"  # a libpq sslmode; True means "require", False "disable"
+    ssl_root_cert: str | None = None
+    timeout: float = 30.0
+    application_name: str = "coursegen"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.ssl, bool):
+            object.__setattr__(self, "ssl", "require" if self.ssl else "disable")
+        if (self.unix_sock is None) == (self.host is None):
+            raise ValueError("ConnInfo needs exactly one of unix_sock or host")
+        if self.ssl not in SSL_MODES:
+            raise ValueError(f"ssl must be one of {', '.join(SSL_MODES)}, not {self.ssl!r}")
+
+    def with_database(self, database: str) -> ConnInfo:
+        return replace(self, database=database)
+
+    @classmethod
+    def from_url(cls, url: str) -> ConnInfo:
+        """Parse `postgresql://user:password@host:port/db?sslmode=require`."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("postgres", "postgresql"):
+            raise ValueError("a PostgreSQL URL starts with postgresql://")
+        query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+        return cls(
+            user=unquote(parts.username or "postgres"),
+            password=unquote(parts.password) if parts.password else None,
+            host=parts.hostname or "localhost",
+            port=parts.port or 5432,
+            database=unquote(parts.path.lstrip("/")) or "postgres",
+            ssl=query.get("sslmode", "prefer"),
+            ssl_root_cert=query.get("sslrootcert"),
+        )
+
+
+def _ssl_context(info: ConnInfo) -> ssl.SSLContext | bool | None:
+    """pg8000's convention: False = never, None = try and fall back, context = insist."""
+    if info.unix_sock is not None or info.ssl == "disable":
+        return False  # a unix socket never offers TLS; skip the extra round trip
+    if info.ssl == "prefer":
+        return None
+    if info.ssl == "require":
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    return ssl.create_default_context(cafile=info.ssl_root_cert)
+
+
+def _tcp_socket(info: ConnInfo) -> socket.socket:
+    assert info.host is not None
+    sock = socket.create_connection((info.host, info.port), timeout=info.timeout)
+    # pg8000 leaves Nagle on; with delayed ACKs every statement then stalls ~40 ms.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    return sock
+
+
+def connect(info: ConnInfo) -> Connection:
+    """Open a pg8000 native connection (statements autocommit unless inside `transaction`)."""
+    common = {
+        "user": info.user,
+        "database": info.database,
+        "password": info.password,
+        "timeout": info.timeout,
+        "application_name": info.application_name,
+        "ssl_context": _ssl_context(info),
+    }
+    if info.unix_sock is not None:
+        return Connection(unix_sock=info.unix_sock, **common)
+    sock = _tcp_socket(info)
+    try:
+        # host is still passed: pg8000 uses it as the TLS server name.
+        return Connection(host=info.host, port=info.port, sock=sock, **common)
+    except BaseException:
+        sock.close()
+        raise
+
+
+def connection_factory(info: ConnInfo) -> ConnectionFactory:
+    return lambda: connect(info)
+
+
+@contextmanager
+def session(factory: ConnectionFactory) -> Iterator[Connection]:
+    """One connection for one operation, closed afterwards whatever happens."""
+    with closing(factory()) as conn:
+        yield conn
+
+
+@contextmanager
+def transaction(conn: Connection) -> Iterator[Connection]:
+    """BEGIN ... COMMIT, or ROLLBACK if the block raises."""
+    conn.run("BEGIN")
+    try:
+        yield conn
+    except BaseException:
+        # A dead connection cannot roll back; the original error is the one worth seeing.
+        with suppress(pg8000.exceptions.InterfaceError):
+            conn.run("ROLLBACK")
+        raise
+    conn.run("COMMIT")

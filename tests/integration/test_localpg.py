@@ -1,0 +1,184 @@
+"""The embedded PostgreSQL server: initialised, started, reused, stopped, and clear when it fails."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import closing, contextmanager, suppress
+from pathlib import Path
+
+import pytest
+
+from chalicelib.adapters.localpg import MAX_SOCKET_PATH, LocalPostgres
+from chalicelib.adapters.pg import ConnInfo, connect
+from chalicelib.errors import LocalDatabaseError
+
+
+def test_a_started_server_serves_the_coursegen_database(pg_server: LocalPostgres) -> None:
+    with closing(connect(pg_server.conn_info())) as conn:
+        assert conn.run("SELECT current_database()") == [["coursegen"]]
+
+
+def test_the_server_has_pgvector(pg_server: LocalPostgres) -> None:
+    with closing(connect(pg_server.conn_info())) as conn:
+        [[version]] = conn.run("SELECT default_version FROM pg_available_extensions WHERE name = 'vector'")
+    assert tuple(int(part) for part in version.split(".")) >= (0, 8, 0)
+
+
+def test_the_server_listens_on_its_unix_socket_only(pg_server: LocalPostgres) -> None:
+    with closing(connect(pg_server.conn_info())) as conn:
+        assert conn.run("SHOW listen_addresses") == [[""]]
+    assert Path(pg_server.socket_path).is_socket()
+    assert len(pg_server.socket_path) < MAX_SOCKET_PATH
+
+
+def test_ensure_running_reuses_a_running_server(pg_server: LocalPostgres) -> None:
+    pid_before = (pg_server.pgdata / "postmaster.pid").read_text().splitlines()[0]
+    assert pg_server.ensure_running() == pg_server.conn_info()
+    assert (pg_server.pgdata / "postmaster.pid").read_text().splitlines()[0] == pid_before
+
+
+def test_the_server_log_is_kept_in_the_data_dir(pg_server: LocalPostgres) -> None:
+    assert pg_server.log_path.parent == pg_server.data_dir
+    assert "ready to accept connections" in pg_server.log_path.read_text()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root needs another user")
+def test_as_root_the_server_runs_as_an_unprivileged_user(pg_server: LocalPostgres) -> None:
+    assert pg_server.pgdata.stat().st_uid != 0
+    with closing(connect(pg_server.conn_info())) as conn:
+        [[pid]] = conn.run("SELECT pg_backend_pid()")
+        assert Path(f"/proc/{pid}").stat().st_uid != 0  # while connected: the backend exits after
+
+
+def test_a_server_stops_and_starts_again_with_its_data(tmp_path: Path) -> None:
+    server = LocalPostgres(tmp_path / "data", durable=False)
+    info = server.ensure_running()
+    try:
+        with closing(connect(info)) as conn:
+            conn.run("CREATE TABLE kept (note text)")
+            conn.run("INSERT INTO kept VALUES (:note)", note="still here")
+        server.stop()
+        assert not server.is_running()
+        server.stop()  # stopping a stopped server is a no-op
+        with closing(connect(server.ensure_running())) as conn:
+            assert conn.run("SELECT note FROM kept") == [["still here"]]
+    finally:
+        server.stop()
+
+
+def test_two_callers_starting_one_server_at_once_share_it(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    results: list[ConnInfo | BaseException] = []
+
+    def start() -> None:
+        try:
+            results.append(LocalPostgres(data_dir, durable=False).ensure_running())
+        except BaseException as error:
+            results.append(error)
+
+    threads = [threading.Thread(target=start) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert len(results) == 2 and results[0] == results[1], results
+    finally:
+        LocalPostgres(data_dir).stop()
+
+
+def test_a_failed_start_names_the_log_file_and_shows_its_tail(tmp_path: Path) -> None:
+    server = LocalPostgres(tmp_path / "data", durable=False)
+    server.ensure_running()
+    server.stop()
+    with (server.pgdata / "postgresql.conf").open("a") as conf:
+        conf.write("\nnot_a_real_setting = 1\n")
+    with pytest.raises(LocalDatabaseError) as raised:
+        server.ensure_running()
+    message = str(raised.value)
+    assert str(server.log_path) in message
+    assert "not_a_real_setting" in message
+
+
+def test_missing_binaries_say_how_to_install_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COURSEGEN_PG_BIN", str(tmp_path / "empty-bin"))
+    with pytest.raises(LocalDatabaseError, match=r"pip install -r requirements-dev\.txt"):
+        LocalPostgres(tmp_path / "data").ensure_running()
+
+
+def test_a_data_dir_with_a_long_path_keeps_the_socket_path_short(tmp_path: Path) -> None:
+    deep = tmp_path.joinpath(*["a-rather-long-folder-name"] * 6)
+    server = LocalPostgres(deep)
+    assert len(server.socket_path) < MAX_SOCKET_PATH
+    assert not server.socket_path.startswith(str(deep))
+    assert LocalPostgres(deep).socket_path == server.socket_path  # stable for one data dir
+    assert LocalPostgres(deep / "other").socket_path != server.socket_path
+
+
+def test_a_non_empty_folder_that_is_not_a_cluster_is_left_alone(tmp_path: Path) -> None:
+    server = LocalPostgres(tmp_path / "data")
+    server.pgdata.mkdir(parents=True)
+    (server.pgdata / "precious.txt").write_text("mine")
+    with pytest.raises(LocalDatabaseError, match="no PG_VERSION"):
+        server.ensure_running()
+    assert (server.pgdata / "precious.txt").read_text() == "mine"
+
+
+# --- connecting over TCP (the Aurora path), through a relay to the server's unix socket -------
+
+
+@contextmanager
+def tcp_relay(unix_socket: str) -> Iterator[int]:
+    """A loopback TCP port whose connections are piped to `unix_socket`."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    seen: list[socket.socket] = []
+
+    def pipe(source: socket.socket, target: socket.socket) -> None:
+        with suppress(OSError):
+            while data := source.recv(65536):
+                target.sendall(data)
+        with suppress(OSError):
+            target.shutdown(socket.SHUT_WR)
+
+    def serve() -> None:
+        with suppress(OSError):
+            while True:
+                client, _ = listener.accept()
+                seen.append(client)
+                upstream = socket.socket(socket.AF_UNIX)
+                upstream.connect(unix_socket)
+                threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
+                threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
+
+
+def test_a_tcp_connection_works_and_disables_nagle(pg_server: LocalPostgres) -> None:
+    with tcp_relay(pg_server.socket_path) as port:
+        info = ConnInfo(host="127.0.0.1", port=port, user="postgres", database="coursegen")
+        with closing(connect(info)) as conn:
+            assert conn.run("SELECT :greeting", greeting="hello") == [["hello"]]
+            sock = conn._usock  # pg8000 keeps the socket we handed it
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+
+
+def test_conn_info_reads_a_postgres_url() -> None:
+    info = ConnInfo.from_url("postgresql://app%40x:p%3Ass@db.example.com:6543/courses?sslmode=verify-full")
+    assert (info.user, info.password, info.host, info.port) == ("app@x", "p:ss", "db.example.com", 6543)
+    assert (info.database, info.ssl, info.unix_sock) == ("courses", "verify-full", None)
+
+
+def test_conn_info_takes_ssl_as_a_flag_or_an_sslmode() -> None:
+    assert ConnInfo(host="h", user="u", database="d", ssl=True).ssl == "require"
+    assert ConnInfo(host="h", user="u", database="d", ssl=False).ssl == "disable"
+    with pytest.raises(ValueError, match="ssl must be one of"):
+        ConnInfo(host="h", user="u", database="d", ssl="sometimes")
+    with pytest.raises(ValueError, match="exactly one of"):
+        ConnInfo(user="u", database="d")
