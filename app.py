@@ -61,7 +61,9 @@ def course_embedding_handler(event: CloudWatchEvent) -> None:
     _workflow().handle(EventName.EMBEDDING_GENERATED, event.detail)
 
 
-@app.on_cw_event(pattern_for(EventName.BOOK_SUMMARIES_FOUND), name=handler_name(EventName.BOOK_SUMMARIES_FOUND))
+@app.on_cw_event(
+    pattern_for(EventName.BOOK_SUMMARIES_FOUND), name=handler_name(EventName.BOOK_SUMMARIES_FOUND)
+)
 def course_book_search_handler(event: CloudWatchEvent) -> None:
     _workflow().handle(EventName.BOOK_SUMMARIES_FOUND, event.detail)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import atexit
 import json
 import logging
+import signal
+import sys
 import threading
 import uuid
 from collections.abc import Callable
@@ -99,12 +101,23 @@ def local_connection_factory(settings: Settings) -> Callable[[], Any]:
     info = server.ensure_running()
     if not was_running:
         atexit.register(server.stop)
+        _exit_on_sigterm()
 
     def factory() -> Any:
         return connect(info)
 
     migrate(factory)
     return factory
+
+
+def _exit_on_sigterm() -> None:
+    """Turn SIGTERM (what `kill` and process managers send) into a normal exit, so the atexit
+    hook stops the server this process started. Leaves any handler someone else set alone."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) in (
+        signal.SIG_DFL,
+        None,
+    ):
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 def aws_connection_factory(settings: Settings) -> Callable[[], Any]:

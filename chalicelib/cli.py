@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from chalicelib.core.models import CourseRequest, Depth, Pace, Status
+from chalicelib.core.models import CourseRequest, Depth, Pace, Preferences, Status
 from chalicelib.errors import CourseGenError
 
 APP_FILE = Path(__file__).resolve().parent.parent / "app.py"
@@ -137,7 +137,7 @@ def _generate(args: argparse.Namespace) -> int:
 
     try:
         request = CourseRequest(
-            query=args.query, hours=args.hours, preferences={"depth": args.depth, "pace": args.pace}
+            query=args.query, hours=args.hours, preferences=Preferences(depth=args.depth, pace=args.pace)
         )
     except ValidationError as error:
         first = error.errors()[0]

@@ -77,8 +77,13 @@ class Settings:
             min_similarity=_number(
                 env, "COURSEGEN_SEARCH_MIN_SIMILARITY", SearchParams.min_similarity, -1.0, 1.0
             ),
-            max_per_book=int(_number(env, "COURSEGEN_SEARCH_MAX_PER_BOOK", SearchParams.max_per_book, 1, 200)),
+            max_per_book=int(
+                _number(env, "COURSEGEN_SEARCH_MAX_PER_BOOK", SearchParams.max_per_book, 1, 200)
+            ),
             ef_search=int(_number(env, "COURSEGEN_SEARCH_EF", SearchParams.ef_search, 1, 1000)),
+            relative_floor=_number(
+                env, "COURSEGEN_SEARCH_RELATIVE_FLOOR", SearchParams.relative_floor, 0.0, 1.0
+            ),
         )
         aws = None
         if runtime == "aws":

@@ -44,7 +44,7 @@ def parse_course_request(raw_body: bytes | None) -> CourseRequest:
             message = f"unknown field {field!r}"
         elif first["type"] == "missing":
             message = f"{field} is required"
-        else:
+        elif not message.startswith(str(field).rsplit(".", 1)[-1]):
             message = f"{field}: {message}"
         raise InvalidRequest(message, field=field, code=_CODES.get(first["type"], "invalid_field")) from None
 
@@ -88,7 +88,11 @@ def status_url(request: Any, course_id: str) -> str:
 
 
 def accepted(state: CourseState, request: Any) -> Response:
-    body = {"course_id": state.course_id, "status": state.status.value, "status_url": status_url(request, state.course_id)}
+    body = {
+        "course_id": state.course_id,
+        "status": state.status.value,
+        "status_url": status_url(request, state.course_id),
+    }
     return Response(body=body, status_code=202, headers={"Location": body["status_url"]})
 
 

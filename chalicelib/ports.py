@@ -53,6 +53,7 @@ class SearchParams:
     min_similarity: float = 0.25
     max_per_book: int = 12
     ef_search: int = 64
+    relative_floor: float = 0.7  # keep hits with similarity >= best hit's x this
 
 
 class Library(ABC):

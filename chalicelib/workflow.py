@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.core import phases
@@ -13,6 +13,7 @@ from chalicelib.core.events import Event, EventName, PartDetail, make_event, par
 from chalicelib.core.models import CourseRequest, CourseState, Outline, Status
 from chalicelib.core.outline import build_outline
 from chalicelib.core.phases import Verdict
+from chalicelib.core.retrieval import search_text, select_relevant
 from chalicelib.core.review import review_outline
 from chalicelib.errors import CourseNotFound, PermanentFailure, StaleState
 from chalicelib.ports import (
@@ -40,7 +41,7 @@ class Deps:
     embedder: Embedder
     clock: Callable[[], str]
     new_id: Callable[[], str]
-    search: SearchParams = SearchParams()
+    search: SearchParams = field(default_factory=SearchParams)
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class Workflow:
         """Embed the query, create the state and announce it. Nothing is written if embedding
         fails; the state is written before the event, so the first handler always finds it."""
         d = self.deps
-        [embedding] = d.embedder.embed([request.query])
+        [embedding] = d.embedder.embed([search_text(request.query)])
         now = d.clock()
         state = CourseState(
             course_id=d.new_id(),
@@ -115,14 +116,18 @@ class Workflow:
         except PermanentFailure as error:
             self.fail_course(state.course_id, phase, str(error))
             return
-        _log(logging.INFO, f"{name.value} -> {next_event.name.value}", state, phase, status=state.status.value)
+        _log(
+            logging.INFO, f"{name.value} -> {next_event.name.value}", state, phase, status=state.status.value
+        )
         self.deps.publisher.publish(next_event)
 
     def _step_search(self, state: CourseState, event: Event) -> tuple[CourseState, Event]:
         d = self.deps
         if state.status is Status.QUEUED:
             state = d.state_store.save(phases.start_search(state, d.clock()))
-        hits = d.library.search(state.query_embedding, state.embedder, d.search)
+        hits = select_relevant(
+            d.library.search(state.query_embedding, state.embedder, d.search), d.search.relative_floor
+        )
         state, next_event = phases.record_hits(state, hits, d.clock())
         return d.state_store.save(state), next_event
 
@@ -138,7 +143,9 @@ class Workflow:
         if part_index >= state.parts_total:
             state, next_event = phases.finish_sections(state, d.clock())
             return d.state_store.save(state), next_event
-        sections = d.planner.plan_sections(state.request, state.chapters, state.parts, part_index, state.sections)
+        sections = d.planner.plan_sections(
+            state.request, state.chapters, state.parts, part_index, state.sections
+        )
         state, next_event = phases.record_sections(state, part_index, sections, d.clock())
         return d.state_store.save(state), next_event
 

@@ -31,7 +31,7 @@ DeadLetter = Callable[[str, dict[str, Any], BaseException], None]
 @dataclass(frozen=True)
 class _Target:
     name: str
-    matches: Callable[[dict[str, Any]], bool]
+    matches: Callable[[Any], bool]
 
 
 @dataclass(frozen=True)

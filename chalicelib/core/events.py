@@ -6,7 +6,7 @@ import from here; no event name is spelled anywhere else.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 SOURCE = "docprof.course"
 
 
-class EventName(str, Enum):
+class EventName(StrEnum):
     EMBEDDING_GENERATED = "EmbeddingGenerated"
     BOOK_SUMMARIES_FOUND = "BookSummariesFound"
     PARTS_GENERATED = "PartsGenerated"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import struct
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import (
@@ -21,20 +21,20 @@ MIN_QUERY_CHARS = 3
 MAX_QUERY_CHARS = 500
 
 
-class Depth(str, Enum):
+class Depth(StrEnum):
     OVERVIEW = "overview"
     BALANCED = "balanced"
     TECHNICAL = "technical"
     EXPERT = "expert"
 
 
-class Pace(str, Enum):
+class Pace(StrEnum):
     QUICK = "quick"
     MODERATE = "moderate"
     THOROUGH = "thorough"
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     QUEUED = "queued"
     SEARCHING = "searching"
     PLANNING = "planning"

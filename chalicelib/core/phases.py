@@ -7,7 +7,7 @@ runs the step's I/O, then calls one `record_*` function to get the new state and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from chalicelib.core.events import Event, EventName, PartDetail, make_event
 from chalicelib.core.models import (
@@ -33,7 +33,7 @@ PHASE_OF: dict[EventName, str] = {
 }
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     RUN = "run"
     REPUBLISH = "republish"
     IGNORE = "ignore"
@@ -91,15 +91,16 @@ def decide(state: CourseState | None, event: Event) -> Decision:
         if status is Status.GENERATING_SECTIONS and done == k + 2:
             return _republish(f"part {k + 2} already planned", _sections_event(course_id, k + 1))
         if status is Status.REVIEWING and k + 1 == state.parts_total:
-            return _republish("all parts already complete", make_event(EventName.ALL_PARTS_COMPLETE, course_id))
+            return _republish(
+                "all parts already complete", make_event(EventName.ALL_PARTS_COMPLETE, course_id)
+            )
     elif name is EventName.ALL_PARTS_COMPLETE:
         if status is Status.REVIEWING:
             return _run("review pending")
         if status is Status.STORING:
             return _republish("review already done", make_event(EventName.OUTLINE_REVIEW, course_id))
-    elif name is EventName.OUTLINE_REVIEW:
-        if status is Status.STORING:
-            return _run("storage pending")
+    elif name is EventName.OUTLINE_REVIEW and status is Status.STORING:
+        return _run("storage pending")
     return _ignore(f"duplicate or stale: course is {status.value} with {done}/{state.parts_total} parts")
 
 
@@ -125,7 +126,9 @@ def record_hits(state: CourseState, hits: list[ChapterHit], now: str) -> tuple[C
     return new, make_event(EventName.BOOK_SUMMARIES_FOUND, state.course_id)
 
 
-def record_parts(state: CourseState, title: str, parts: list[PartPlan], now: str) -> tuple[CourseState, Event]:
+def record_parts(
+    state: CourseState, title: str, parts: list[PartPlan], now: str
+) -> tuple[CourseState, Event]:
     if not parts:
         raise PlanningError("the planner returned no parts")
     new = _advance(state, now, status=Status.GENERATING_SECTIONS, title=title, parts=parts, sections=[])

@@ -1,5 +1,6 @@
 """The review step: deterministic checks first, a planner revision only if one fails, then the
-final rebalance that guarantees the budget whatever the planner returned."""
+deterministic fixes (citations, duplicates, rebalance) that guarantee the budget whatever the
+planner returned."""
 
 from __future__ import annotations
 
@@ -15,20 +16,12 @@ Revise = Callable[[list[PlannedPart], list[str]], list[PlannedPart]]
 def review_outline(
     request: CourseRequest, chapters: list[ChapterHit], outline: list[PlannedPart], revise: Revise
 ) -> tuple[list[PlannedPart], ReviewNotes]:
-    changes: list[str] = []
-    outline, dropped = rules.drop_unknown_citations(chapters, outline)
-    changes += dropped
     failed = rules.check_outline(request, chapters, outline)
     if failed:
         outline = revise(outline, failed)
-        outline, dropped = rules.drop_unknown_citations(chapters, outline)
-        changes += dropped
-        outline, merged = rules.merge_near_duplicates(outline)
-        changes += merged
     if not any(part.sections for part in outline):
         raise PlanningError("the reviewed outline has no sections")
-    outline, rebalanced = rules.rebalance(request, outline)
-    changes += rebalanced
+    outline, changes = rules.apply_fixes(request, chapters, outline)
     remaining = rules.check_outline(request, chapters, outline)
     notes = ReviewNotes(failed_checks=failed, changes=changes, revised=bool(failed), remaining=remaining)
     return outline, notes

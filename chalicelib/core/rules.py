@@ -73,7 +73,7 @@ _STOPWORDS = frozenset(
 )
 _CONTINUATION = re.compile(r"^(?P<base>.*\S)\s+\(part (?P<n>\d+)\)$", re.IGNORECASE)
 
-Outline = list[PlannedPart]
+Sections = list[PlannedPart]  # an outline in the making: parts with their sections
 
 
 # --- the rules as numbers ---------------------------------------------------------------------
@@ -169,11 +169,11 @@ def apportion(total: int, weights: Sequence[float], lo: int, hi: int) -> list[in
 # --- checks -------------------------------------------------------------------------------------
 
 
-def _sections(outline: Outline) -> list[SectionPlan]:
+def _sections(outline: Sections) -> list[SectionPlan]:
     return [s for part in outline for s in part.sections]
 
 
-def check_budget(request: CourseRequest, outline: Outline) -> list[str]:
+def check_budget(request: CourseRequest, outline: Sections) -> list[str]:
     total, target = sum(s.minutes for s in _sections(outline)), request.target_minutes
     if not _sections(outline):
         return ["outline: no sections at all"]
@@ -181,7 +181,7 @@ def check_budget(request: CourseRequest, outline: Outline) -> list[str]:
     return [] if ok else [f"budget: {total} min vs target {target} (±{BUDGET_TOLERANCE:.0%})"]
 
 
-def check_part_count(request: CourseRequest, outline: Outline) -> list[str]:
+def check_part_count(request: CourseRequest, outline: Sections) -> list[str]:
     lo, hi = part_count_range(request.hours)
     if lo <= len(outline) <= hi:
         return []
@@ -189,7 +189,7 @@ def check_part_count(request: CourseRequest, outline: Outline) -> list[str]:
     return [f"parts: {len(outline)} for {request.hours:g} h, expected {expected}"]
 
 
-def check_part_sums(outline: Outline) -> list[str]:
+def check_part_sums(outline: Sections) -> list[str]:
     failures = []
     for k, part in enumerate(outline, 1):
         total = sum(s.minutes for s in part.sections)
@@ -200,7 +200,7 @@ def check_part_sums(outline: Outline) -> list[str]:
     return failures
 
 
-def check_section_minutes(request: CourseRequest, outline: Outline) -> list[str]:
+def check_section_minutes(request: CourseRequest, outline: Sections) -> list[str]:
     pace = Pace(request.preferences.pace)
     lo, hi = section_minutes_range(pace)
     relax = pace_may_relax(request, len(outline))
@@ -216,7 +216,7 @@ def check_section_minutes(request: CourseRequest, outline: Outline) -> list[str]
     return failures
 
 
-def check_objectives(request: CourseRequest, outline: Outline) -> list[str]:
+def check_objectives(request: CourseRequest, outline: Sections) -> list[str]:
     depth = Depth(request.preferences.depth)
     targets = depth_levels(depth)
     floor = BLOOM_LEVELS.index(targets[0]) - 1  # one level below the depth's range is tolerated
@@ -239,7 +239,7 @@ def check_objectives(request: CourseRequest, outline: Outline) -> list[str]:
     return failures
 
 
-def check_citations(chapters: Sequence[ChapterHit], outline: Outline) -> list[str]:
+def check_citations(chapters: Sequence[ChapterHit], outline: Sections) -> list[str]:
     retrieved = {hit.ref.key for hit in chapters}
     failures = [
         f"section '{s.title}': cites chapter {ref.key} which was not retrieved"
@@ -252,7 +252,7 @@ def check_citations(chapters: Sequence[ChapterHit], outline: Outline) -> list[st
     return failures
 
 
-def check_duplicates(outline: Outline) -> list[str]:
+def check_duplicates(outline: Sections) -> list[str]:
     sections = _sections(outline)
     return [
         f"sections '{a.title}' and '{b.title}' are near-duplicates"
@@ -262,7 +262,7 @@ def check_duplicates(outline: Outline) -> list[str]:
     ]
 
 
-def check_outline(request: CourseRequest, chapters: Sequence[ChapterHit], outline: Outline) -> list[str]:
+def check_outline(request: CourseRequest, chapters: Sequence[ChapterHit], outline: Sections) -> list[str]:
     """Every failed rule, as a readable line; empty when the outline is good."""
     return [
         *check_budget(request, outline),
@@ -342,7 +342,7 @@ def merge_sections(keep: SectionPlan, other: SectionPlan) -> SectionPlan:
     )
 
 
-def drop_unknown_citations(chapters: Sequence[ChapterHit], outline: Outline) -> tuple[Outline, list[str]]:
+def drop_unknown_citations(chapters: Sequence[ChapterHit], outline: Sections) -> tuple[Sections, list[str]]:
     """Remove citations to chapters that were not retrieved; never invents a replacement."""
     retrieved = {hit.ref.key for hit in chapters}
     changes: list[str] = []
@@ -358,32 +358,40 @@ def drop_unknown_citations(chapters: Sequence[ChapterHit], outline: Outline) -> 
     return parts, changes
 
 
-def merge_near_duplicates(outline: Outline) -> tuple[Outline, list[str]]:
+def merge_near_duplicates(outline: Sections) -> tuple[Sections, list[str]]:
     """Merge each later near-duplicate into the first; part minutes follow the moved minutes."""
-    parts = [[part.title, part.minutes, list(part.sections)] for part in outline]
+    sections = [list(part.sections) for part in outline]
+    minutes = [part.minutes for part in outline]
     changes: list[str] = []
-    while pair := _first_duplicate_pair(parts):
+    while pair := _first_duplicate_pair(sections):
         (pa, sa), (pb, sb) = pair
-        keep, gone = parts[pa][2][sa], parts[pb][2][sb]
-        parts[pa][2][sa] = merge_sections(keep, gone)
-        del parts[pb][2][sb]
-        parts[pa][1] += gone.minutes
-        parts[pb][1] -= gone.minutes
+        keep, gone = sections[pa][sa], sections[pb].pop(sb)
+        sections[pa][sa] = merge_sections(keep, gone)
+        minutes[pa] += gone.minutes
+        minutes[pb] -= gone.minutes
         changes.append(f"merged section '{gone.title}' into its near-duplicate '{keep.title}'")
-    changes += [f"dropped part '{title}': all its sections were merged" for title, _, s in parts if not s]
-    return [PlannedPart(title=t, minutes=m, sections=s) for t, m, s in parts if s], changes
+    merged = []
+    for part, kept, total in zip(outline, sections, minutes, strict=True):
+        if kept:
+            merged.append(PlannedPart(title=part.title, minutes=total, sections=kept))
+        elif part.sections:
+            changes.append(f"dropped part '{part.title}': all its sections were merged")
+    return merged, changes
 
 
-def _first_duplicate_pair(parts: list[list]) -> tuple[tuple[int, int], tuple[int, int]] | None:
-    flat = [(p, i) for p, part in enumerate(parts) for i in range(len(part[2]))]
+_Position = tuple[int, int]  # (part index, section index)
+
+
+def _first_duplicate_pair(sections: list[list[SectionPlan]]) -> tuple[_Position, _Position] | None:
+    flat = [(p, i) for p, part in enumerate(sections) for i in range(len(part))]
     for x, (pa, sa) in enumerate(flat):
         for pb, sb in flat[x + 1 :]:
-            if is_near_duplicate(parts[pa][2][sa], parts[pb][2][sb]):
+            if is_near_duplicate(sections[pa][sa], sections[pb][sb]):
                 return (pa, sa), (pb, sb)
     return None
 
 
-def rebalance(request: CourseRequest, outline: Outline) -> tuple[Outline, list[str]]:
+def rebalance(request: CourseRequest, outline: Sections) -> tuple[Sections, list[str]]:
     """The final guarantee: integer minutes, each part's sections summing exactly to the part,
     the total exactly the target, sections within 10-90 and within the pace range unless
     `pace_may_relax`. Merges surplus parts and short sections, splits long ones as needed."""
@@ -453,7 +461,7 @@ def _resize(sections: list[SectionPlan], fewest: int, most: int, changes: list[s
     return sections
 
 
-def _renumber_continuations(outline: Outline) -> Outline:
+def _renumber_continuations(outline: Sections) -> Sections:
     """Number the pieces of each split section 1..n in order (a lone piece loses its marker),
     so repeated splits never leave two pieces with the same number."""
     pieces: dict[str, list[tuple[int, int, str]]] = {}
@@ -470,8 +478,8 @@ def _renumber_continuations(outline: Outline) -> Outline:
 
 
 def apply_fixes(
-    request: CourseRequest, chapters: Sequence[ChapterHit], outline: Outline
-) -> tuple[Outline, list[str]]:
+    request: CourseRequest, chapters: Sequence[ChapterHit], outline: Sections
+) -> tuple[Sections, list[str]]:
     """The deterministic fixes: drop unknown citations, then merge duplicates and rebalance. A
     merge of short sections inside `rebalance` can make two objective sets equal, so repeat."""
     outline, changes = drop_unknown_citations(chapters, outline)

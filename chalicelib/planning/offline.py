@@ -35,7 +35,7 @@ class _Unit:
     @property
     def subjects(self) -> list[str]:
         mixed = [x for pair in itertools.zip_longest(self.topics, self.concepts) for x in pair if x]
-        return mixed or [self.hit.chapter_title]
+        return mixed or [self.hit.chapter_title.strip() or f"chapter {self.hit.chapter_number}"]
 
     @property
     def title(self) -> str:
@@ -88,6 +88,8 @@ class OfflinePlanner(Planner):
         units = _units(parts, part_index, _foundations_first(chapters))
         if not units:
             raise PlanningError(f"part {part_index + 1} '{part.title}' names no retrieved chapter")
+        if part.minutes < rules.MIN_SECTION_MINUTES:
+            raise PlanningError(f"part {part_index + 1} '{part.title}' is too short for a section")
         fewest, most = rules.section_count_range(part.minutes, pace)
         lo, hi = rules.section_minutes_range(pace)
         count = min(most, max(fewest, int(part.minutes / ((lo + hi) / 2) + 0.5)))
@@ -123,7 +125,7 @@ def _foundations_first(chapters: Sequence[ChapterHit]) -> list[ChapterHit]:
     for hit in chapters:
         if hit.ref.key not in best or hit.similarity > best[hit.ref.key].similarity:
             best[hit.ref.key] = hit
-    top = {}
+    top: dict[str, int] = {}
     for hit in sorted(best.values(), key=lambda h: (-h.similarity, h.book_id)):
         top.setdefault(hit.book_id, len(top))
     return sorted(best.values(), key=lambda h: (h.chapter_number, top[h.book_id]))

@@ -14,7 +14,11 @@ from chalicelib.core.events import EventName
 from chalicelib.core.models import Status
 from chalicelib.workflow import Workflow
 
-REQUEST = {"query": "Learn DCF valuation", "hours": 2.0, "preferences": {"depth": "balanced", "pace": "moderate"}}
+REQUEST = {
+    "query": "Learn DCF valuation",
+    "hours": 2.0,
+    "preferences": {"depth": "balanced", "pace": "moderate"},
+}
 
 
 @pytest.fixture
@@ -85,7 +89,9 @@ def test_every_event_delivered_twice_gives_the_same_course(client: Client, workf
     assert state is not None and state.status is Status.COMPLETE
 
 
-def test_bad_input_is_a_400_naming_the_field_and_nothing_is_stored(client: Client, workflow: Workflow) -> None:
+def test_bad_input_is_a_400_naming_the_field_and_nothing_is_stored(
+    client: Client, workflow: Workflow
+) -> None:
     before = len(workflow.deps.state_store.list_for_user("local-user", limit=1000))
     published = len(workflow.deps.publisher.history)
     response = post(client, {**REQUEST, "hours": 41})

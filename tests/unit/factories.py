@@ -13,7 +13,9 @@ from chalicelib.core.models import (
 )
 
 
-def a_state(status: Status = Status.QUEUED, parts: int = 0, parts_done: int = 0, **changes: object) -> CourseState:
+def a_state(
+    status: Status = Status.QUEUED, parts: int = 0, parts_done: int = 0, **changes: object
+) -> CourseState:
     part_plans = [PartPlan(title=f"Part {i + 1}", minutes=60, chapters=[]) for i in range(parts)]
     sections = [
         [SectionPlan(title=f"Section {i + 1}", minutes=60, objectives=["Explain x", "Apply y"])]

@@ -40,7 +40,9 @@ class FakeCourseStore(CourseStore):
 
     def store(self, user_id: str, outline: Outline, created_at: str) -> None:
         self.writes += 1
-        self.courses[outline.course_id] = StoredCourse(user_id=user_id, outline=outline, created_at=created_at)
+        self.courses[outline.course_id] = StoredCourse(
+            user_id=user_id, outline=outline, created_at=created_at
+        )
 
     def get(self, course_id: str) -> StoredCourse | None:
         return self.courses.get(course_id)

@@ -7,7 +7,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.core import rules
-from chalicelib.core.models import ChapterHit, ChapterRef, CourseRequest, Depth, Pace, PartPlan, PlannedPart
+from chalicelib.core.models import (
+    ChapterHit,
+    ChapterRef,
+    CourseRequest,
+    Depth,
+    Pace,
+    PartPlan,
+    PlannedPart,
+    SectionPlan,
+)
 from chalicelib.errors import PlanningError
 from chalicelib.planning import OfflinePlanner
 from chalicelib.planning.offline import course_title
@@ -28,7 +37,7 @@ def a_request(
 def plan(request: CourseRequest, chapters: list[ChapterHit]) -> tuple[str, list[PlannedPart]]:
     """The whole workflow's planning: parts, then each part's sections given the earlier ones."""
     title, parts = PLANNER.plan_parts(request, chapters)
-    done: list[list] = []  # type: ignore[type-arg]
+    done: list[list[SectionPlan]] = []
     for k in range(len(parts)):
         done.append(PLANNER.plan_sections(request, chapters, parts, k, done))
     return title, [
@@ -116,26 +125,15 @@ def test_planning_without_chapters_is_a_planning_error() -> None:
 def test_revise_repairs_what_the_rules_can_fix() -> None:
     request, hits = a_request(), dcf_hits()
     _, outline = plan(request, hits)
-    first = outline[0].sections[0]
-    broken = [
-        outline[0].model_copy(
-            update={
-                "sections": [
-                    first.model_copy(
-                        update={
-                            "minutes": 70,
-                            "sources": [*first.sources, ChapterRef(book_id="x", chapter_number=1)],
-                        }
-                    ),
-                    first.model_copy(update={"title": f"{first.title}!", "minutes": 12}),
-                    *outline[0].sections[1:],
-                ]
-            }
-        ),
-        *outline[1:],
-    ]
-    assert rules.check_outline(request, hits, broken)
-    assert rules.check_outline(request, hits, PLANNER.revise(request, hits, broken, [])) == []
+    first, ghost = outline[0].sections[0], ChapterRef(book_id="x", chapter_number=1)
+    too_long_and_miscited = first.model_copy(update={"minutes": 70, "sources": [*first.sources, ghost]})
+    duplicate = first.model_copy(update={"title": f"{first.title}!", "minutes": 12})
+    sections = [too_long_and_miscited, duplicate, *outline[0].sections[1:]]
+    broken = [outline[0].model_copy(update={"sections": sections}), *outline[1:]]
+    failures = rules.check_outline(request, hits, broken)
+    for defect in ("budget:", "part 1 ", "outside", "not retrieved", "near-duplicates"):
+        assert any(defect in failure for failure in failures), defect
+    assert rules.check_outline(request, hits, PLANNER.revise(request, hits, broken, failures)) == []
 
 
 def test_revise_leaves_a_good_outline_unchanged() -> None:
@@ -175,3 +173,33 @@ def test_every_offline_plan_passes_every_rule(
     if depth is Depth.OVERVIEW:
         assert 2 * sum(level in ("remember", "understand") for level in levels) >= len(levels)
     assert plan(request, list(chapters)) == (title, outline)
+
+
+# Odd but structurally valid chapters: empty or clashing titles, repeated topics, formulas,
+# duplicate refs, similarities of any sign.
+ODD_TEXT = st.sampled_from(["Intro", "Chapter 1", "", "Basics", "A: b", "x = y + 1", "the", "values"])
+ODD_CHAPTERS = st.lists(
+    st.builds(
+        ChapterHit,
+        book_id=st.sampled_from(["a", "b"]),
+        book_title=st.just("Notes"),
+        chapter_number=st.integers(0, 6),
+        chapter_title=ODD_TEXT,
+        summary=st.just(""),
+        topics=st.lists(ODD_TEXT, max_size=4),
+        key_concepts=st.lists(ODD_TEXT, max_size=4),
+        similarity=st.floats(-1, 1),
+    ),
+    min_size=1,
+    max_size=10,
+)
+
+
+@given(HOURS, st.sampled_from(Depth), st.sampled_from(Pace), ODD_CHAPTERS)
+@settings(max_examples=40, deadline=None)
+def test_even_odd_chapters_give_an_outline_that_passes_every_rule(
+    hours: float, depth: Depth, pace: Pace, chapters: list[ChapterHit]
+) -> None:
+    request = a_request(hours, depth, pace)
+    _, outline = plan(request, chapters)
+    assert rules.check_outline(request, chapters, outline) == []

@@ -56,7 +56,11 @@ def test_the_event_a_state_expects_runs_its_step(state, event) -> None:  # type:
             ev(E.PART_SECTIONS_GENERATED, 0),
             ev(E.PART_SECTIONS_GENERATED, 1),
         ),
-        (a_state(Status.REVIEWING, parts=2, parts_done=2), ev(E.PART_SECTIONS_GENERATED, 1), ev(E.ALL_PARTS_COMPLETE)),
+        (
+            a_state(Status.REVIEWING, parts=2, parts_done=2),
+            ev(E.PART_SECTIONS_GENERATED, 1),
+            ev(E.ALL_PARTS_COMPLETE),
+        ),
         (a_state(Status.STORING, parts=2, parts_done=2), ev(E.ALL_PARTS_COMPLETE), ev(E.OUTLINE_REVIEW)),
     ],
 )

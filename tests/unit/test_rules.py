@@ -95,7 +95,7 @@ def test_the_objective_mix_is_mostly_at_each_depths_levels(count: int) -> None:
     st.integers(0, 80),
     st.data(),
 )
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 def test_apportion_hits_the_total_exactly_within_the_bounds(
     weights: list[float], lo: int, span: int, data: st.DataObject
 ) -> None:
@@ -351,7 +351,7 @@ HOURS = st.one_of(st.sampled_from([0.25, 1.99, 2, 4, 4.01, 40]), st.floats(0.25,
 
 
 @given(OUTLINES, HOURS, st.sampled_from(Pace), st.sampled_from(Depth))
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 def test_rebalance_always_leaves_exact_integer_minutes_within_bounds(
     outline: list[PlannedPart], hours: float, pace: Pace, depth: Depth
 ) -> None:
@@ -367,7 +367,7 @@ def test_rebalance_always_leaves_exact_integer_minutes_within_bounds(
 
 
 @given(OUTLINES, HOURS, st.sampled_from(Pace))
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 def test_the_fixes_together_leave_no_duplicates_and_no_unknown_citations(
     outline: list[PlannedPart], hours: float, pace: Pace
 ) -> None:

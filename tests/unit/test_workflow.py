@@ -63,7 +63,11 @@ def test_a_course_goes_through_every_phase_to_a_stored_outline(world) -> None:  
     seen = run(flow, publisher)
     final = deps.state_store.get(state.course_id)
     assert final.status is Status.COMPLETE
-    assert seen[:3] == [EventName.EMBEDDING_GENERATED, EventName.BOOK_SUMMARIES_FOUND, EventName.PARTS_GENERATED]
+    assert seen[:3] == [
+        EventName.EMBEDDING_GENERATED,
+        EventName.BOOK_SUMMARIES_FOUND,
+        EventName.PARTS_GENERATED,
+    ]
     assert seen.count(EventName.PART_SECTIONS_GENERATED) == final.parts_total
     assert seen[-3:] == [EventName.ALL_PARTS_COMPLETE, EventName.OUTLINE_REVIEW, EventName.COURSE_STORED]
     stored = deps.course_store.get(state.course_id)
@@ -114,7 +118,7 @@ def test_a_library_with_no_match_fails_the_course_with_a_reason(world) -> None: 
 
 
 def test_fail_course_ends_a_running_course_but_never_a_finished_one(world) -> None:  # type: ignore[no-untyped-def]
-    flow, publisher, deps = world
+    flow, _publisher, deps = world
     running = flow.submit("u-1", CourseRequest(query="Learn DCF valuation", hours=1))
     assert flow.fail_course(running.course_id, "dead-letter", "retries exhausted") is True
     assert deps.state_store.get(running.course_id).error.reason == "retries exhausted"
