@@ -63,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _load_app() -> Any:
     """The Chalice app in app.py: the same handlers the cloud runs, dispatched in process."""
+    loaded = sys.modules.get("app")
+    if loaded is not None and Path(getattr(loaded, "__file__", "") or "").resolve() == APP_FILE:
+        return loaded.app
     spec = importlib.util.spec_from_file_location("app", APP_FILE)
     if spec is None or spec.loader is None:
         raise CliError(f"cannot find the Chalice app at {APP_FILE}")
@@ -111,9 +114,9 @@ def _library(args: argparse.Namespace) -> int:
 class Progress:
     """One line on stderr per change of phase or part (rewritten in place on a terminal)."""
 
-    def __init__(self, stream: Any = sys.stderr):
-        self.stream = stream
-        self.tty = stream.isatty()
+    def __init__(self, stream: Any = None):
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
         self.last = ""
 
     def show(self, status: Status, parts_done: int, parts_total: int, elapsed: float) -> None:

@@ -105,8 +105,6 @@ def test_bad_input_is_a_400_naming_the_field_and_nothing_is_stored(
 
 def test_a_query_the_library_cannot_answer_fails_with_a_reason(client: Client) -> None:
     body = poll(client, post(client, {"query": "zxqv wblorf snarg", "hours": 1}).json_body["course_id"])
-    if body["status"] == "complete":
-        pytest.skip("the offline embedder found this nonsense query similar to a chapter")
     assert body["status"] == "failed"
     assert body["error"]["phase"] == "search"
     assert "no chapter" in body["error"]["reason"]

@@ -1,0 +1,103 @@
+"""The coursegen command: loading a library, listing it, generating with progress, failing clearly."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chalicelib.adapters.localpg import LocalPostgres
+from chalicelib.cli import main
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "library"
+
+
+@pytest.fixture(scope="module")
+def data_dir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="coursegen-cli-"))
+    os.chmod(path, 0o755)  # reachable by the unprivileged PostgreSQL user when tests run as root
+    LocalPostgres(path).ensure_running()  # kept running across commands, as `db start` would
+    yield path
+    LocalPostgres(path).stop()
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def coursegen(data_dir: Path, *args: str) -> int:
+    return main(["--data-dir", str(data_dir), *args])
+
+
+def test_loading_listing_and_generating_a_course_as_json(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    books = sorted(str(p) for p in SAMPLES.glob("*.json"))
+    assert coursegen(data_dir, "library", "load", *books) == 0
+    assert "loaded 9 book(s), 97 chapters" in capsys.readouterr().err
+
+    assert coursegen(data_dir, "library", "list") == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert len(listing) == 9 and any("Pricing the Enterprise" in line for line in listing)
+
+    code = coursegen(
+        data_dir, "generate", "Learn DCF valuation", "--hours", "1.5", "--pace", "quick", "--json"
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    outline = json.loads(captured.out)
+    assert outline["query"] == "Learn DCF valuation" and outline["hours"] == 1.5
+    assert outline["preferences"] == {"depth": "balanced", "pace": "quick"}
+    assert abs(outline["total_minutes"] - 90) <= 4
+    assert all(s["sources"] for p in outline["parts"] for s in p["sections"])
+    assert "queued" in captured.err and captured.err.rstrip().endswith("complete")
+
+
+def test_generate_prints_markdown_by_default(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert coursegen(data_dir, "library", "load", str(SAMPLES / "databases-sql-data-engineering.json")) == 0
+    assert coursegen(data_dir, "generate", "Learn SQL joins and indexing", "--hours", "1") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# ") and "## Part 1." in out and "Sources: Rows, Joins and Pipelines" in out
+
+
+def test_a_bad_book_file_is_named_and_leaves_the_library_unchanged(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert coursegen(data_dir, "library", "list") == 0
+    before = capsys.readouterr().out
+    good = tmp_path / "good.json"
+    good.write_text(
+        json.dumps(
+            {
+                "title": "New Book",
+                "author": "A. Writer",
+                "chapters": [
+                    {"number": 1, "title": "One", "summary": "s", "topics": ["t"], "key_concepts": ["k"]}
+                ],
+            }
+        )
+    )
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"title": "Broken", "author": "B", "chapters": [{"number": "one"}]}))
+    assert coursegen(data_dir, "library", "load", str(good), str(bad)) == 1
+    err = capsys.readouterr().err
+    assert "bad.json" in err and "chapters[0]" in err
+    assert coursegen(data_dir, "library", "list") == 0
+    assert capsys.readouterr().out == before
+
+
+def test_an_invalid_request_exits_non_zero_with_the_reason(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert coursegen(data_dir, "generate", "Learn DCF valuation", "--hours", "41") == 1
+    assert "hours" in capsys.readouterr().err
+
+
+def test_a_course_the_library_cannot_ground_fails_with_the_reason(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert coursegen(data_dir, "generate", "zxqv wblorf snarg", "--hours", "1") == 1
+    err = capsys.readouterr().err
+    assert "failed in search" in err and "no chapter in the library" in err
