@@ -9,7 +9,7 @@ from chalice import Response
 from pydantic import ValidationError
 
 from chalicelib.config import Settings
-from chalicelib.core.models import CourseRequest, CourseState
+from chalicelib.core.models import CourseRequest, CourseState, Status
 from chalicelib.errors import InvalidRequest
 from chalicelib.workflow import CourseView
 
@@ -96,40 +96,44 @@ def accepted(state: CourseState, request: Any) -> Response:
     return Response(body=body, status_code=202, headers={"Location": body["status_url"]})
 
 
-def _summary(state: CourseState) -> dict[str, Any]:
+def _summary(view: CourseView) -> dict[str, Any]:
+    """The fields every course shows, whether its state is still kept or only its outline."""
+    state, outline = view.state, view.outline
+    if state is not None:
+        return {
+            "course_id": state.course_id,
+            "status": state.status.value,
+            "title": state.title or None,
+            "query": state.request.query,
+            "hours": state.request.hours,
+            "preferences": state.request.preferences.model_dump(mode="json"),
+            "created_at": state.created_at,
+            "updated_at": state.updated_at,
+            "progress": {"parts_done": state.parts_done, "parts_total": state.parts_total},
+            "error": state.error.model_dump(mode="json") if state.error else None,
+        }
+    assert outline is not None
     return {
-        "course_id": state.course_id,
-        "status": state.status.value,
-        "query": state.request.query,
-        "hours": state.request.hours,
-        "preferences": state.request.preferences.model_dump(mode="json"),
-        "created_at": state.created_at,
-        "updated_at": state.updated_at,
-        "title": state.title or None,
-        "progress": {"parts_done": state.parts_done, "parts_total": state.parts_total},
-        "error": state.error.model_dump(mode="json") if state.error else None,
+        "course_id": outline.course_id,
+        "status": Status.COMPLETE.value,
+        "title": outline.title,
+        "query": outline.query,
+        "hours": outline.hours,
+        "preferences": outline.preferences.model_dump(mode="json"),
+        "created_at": view.created_at,
+        "updated_at": view.created_at,
+        "progress": {"parts_done": len(outline.parts), "parts_total": len(outline.parts)},
+        "error": None,
     }
 
 
 def course_response(view: CourseView) -> Response:
-    if view.state is not None:
-        body = _summary(view.state)
-        if view.state.review is not None:
-            body["review"] = view.state.review.model_dump(mode="json")
-    else:
-        assert view.outline is not None
-        total = len(view.outline.parts)
-        body = {
-            "course_id": view.outline.course_id,
-            "status": "complete",
-            "query": view.outline.query,
-            "created_at": view.created_at,
-            "progress": {"parts_done": total, "parts_total": total},
-            "error": None,
-        }
+    body = _summary(view)
+    if view.state is not None and view.state.review is not None:
+        body["review"] = view.state.review.model_dump(mode="json")
     body["course"] = view.outline.model_dump(mode="json") if view.outline else None
     return Response(body=body, status_code=200)
 
 
-def course_list_response(states: list[CourseState]) -> Response:
-    return Response(body={"courses": [_summary(state) for state in states]}, status_code=200)
+def course_list_response(views: list[CourseView]) -> Response:
+    return Response(body={"courses": [_summary(view) for view in views]}, status_code=200)

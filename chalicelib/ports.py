@@ -82,6 +82,10 @@ class CourseStore(ABC):
     @abstractmethod
     def get(self, course_id: str) -> StoredCourse | None: ...
 
+    @abstractmethod
+    def list_for_user(self, user_id: str, limit: int = 50) -> list[StoredCourse]:
+        """The user's stored courses, newest first."""
+
 
 class Embedder(ABC):
     name: str

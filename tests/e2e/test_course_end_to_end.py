@@ -126,3 +126,24 @@ def test_another_users_course_is_not_found(client: Client, workflow: Workflow) -
 
 def test_an_unknown_course_is_not_found(client: Client) -> None:
     assert client.http.get("/courses/does-not-exist").status_code == 404
+
+
+def test_a_stored_course_whose_state_expired_is_still_readable_and_listed(
+    client: Client, workflow: Workflow
+) -> None:
+    finished = poll(client, post(client, REQUEST).json_body["course_id"])
+    outline = workflow.deps.course_store.get(finished["course_id"])
+    assert outline is not None
+    # The same outline under an id the state store has never seen: what remains after the TTL.
+    expired = outline.outline.model_copy(update={"course_id": "expired-state"})
+    workflow.deps.course_store.store("local-user", expired, "2020-01-01T00:00:00.000Z")
+    body = client.http.get("/courses/expired-state").json_body
+    assert body["status"] == "complete" and body["course"]["course_id"] == "expired-state"
+    assert body["course"]["parts"] == finished["course"]["parts"]
+    listed = [c["course_id"] for c in client.http.get("/courses").json_body["courses"]]
+    assert listed[-1] == "expired-state"  # the oldest comes last
+    assert listed.index(finished["course_id"]) < listed.index("expired-state")
+    workflow.deps.course_store.store(
+        "another-user", expired.model_copy(update={"course_id": "theirs"}), "2020-01-01"
+    )
+    assert client.http.get("/courses/theirs").status_code == 404

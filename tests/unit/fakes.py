@@ -47,6 +47,10 @@ class FakeCourseStore(CourseStore):
     def get(self, course_id: str) -> StoredCourse | None:
         return self.courses.get(course_id)
 
+    def list_for_user(self, user_id: str, limit: int = 50) -> list[StoredCourse]:
+        mine = [c for c in self.courses.values() if c.user_id == user_id]
+        return sorted(mine, key=lambda c: c.created_at, reverse=True)[:limit]
+
 
 class FakeEmbedder(Embedder):
     name = "fake"
