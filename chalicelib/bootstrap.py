@@ -141,6 +141,9 @@ def aws_connection_factory(settings: Settings) -> Callable[[], Any]:
 
 
 def build_workflow(settings: Settings, app: Any) -> Workflow:
+    from chalicelib import logs
+
+    logs.configure(force=False)
     from chalicelib.adapters.pg_course_store import PgCourseStore
     from chalicelib.adapters.pg_library import PgLibrary
 

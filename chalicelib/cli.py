@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import sys
 import time
 from dataclasses import replace
@@ -191,7 +192,12 @@ def _db(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from chalicelib import logs
+
     args = _parser().parse_args(argv)
+    # stdout carries the outline; the progress line says what is happening, so only
+    # warnings and errors are logged, to stderr.
+    logs.configure(level=os.environ.get("COURSEGEN_LOG_LEVEL", "WARNING"), stream=sys.stderr)
     try:
         if args.command == "library":
             return _library(args)
