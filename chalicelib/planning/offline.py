@@ -1,22 +1,34 @@
 """Offline planner: a deterministic outline built from the retrieved chapters, with no model.
 
 Chapters go foundations-first and are cut into parts by relevance and topic overlap; each part
-becomes paced sections whose objectives come from the chapters' topics and key concepts.
+becomes paced sections (two chapters of one book share a section when time is short) whose
+objectives come from the chapters' topics and key concepts; `wording` words the titles and
+`objectives` the objectives.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from chalicelib.core import rules
 from chalicelib.core.models import ChapterHit, CourseRequest, Depth, PartPlan, PlannedPart, SectionPlan
 from chalicelib.errors import PlanningError
+from chalicelib.planning import objectives, wording
+from chalicelib.planning.wording import course_title
 from chalicelib.ports import Planner
+
+__all__ = ["OfflinePlanner", "course_title"]
 
 LINK_WEIGHT = 0.5  # how much keeping related chapters together counts against balanced parts
 RELEVANCE_FLOOR = 0.5  # chapters less than half as similar as the best one are left out
+# What a section made of several chapters costs, against one more (shorter) section in the part.
+CROSS_BOOK = 3.0  # per change of book inside a section
+CROWDED = 2.0  # per chapter beyond two in a section
+EXTRA_SECTION = 1.0  # per section beyond the count the part's minutes suggest
+CHAPTER_GAP = 0.1  # per chapter skipped between two chapters of a book sharing a section
 
 
 @dataclass(frozen=True)
@@ -26,6 +38,7 @@ class _Unit:
     hit: ChapterHit
     topics: tuple[str, ...]
     concepts: tuple[str, ...]
+    formulas: tuple[tuple[str, str], ...]  # (topic or concept, the formula a key concept gives it)
     shares: int
 
     @property
@@ -38,16 +51,27 @@ class _Unit:
         return mixed or [self.hit.chapter_title.strip() or f"chapter {self.hit.chapter_number}"]
 
     @property
+    def names(self) -> list[str]:
+        """Short names, the most faithful first (see `wording.name_options`)."""
+        if self.shares > 1:
+            labels = [wording.title_case(x) for x in self.subjects[:2]]
+            return list(dict.fromkeys([wording.join(labels), labels[0]]))
+        names = wording.name_options(self.hit.chapter_title, self.hit.topics)
+        return [wording.title_case(n) for n in names if n] or [f"Chapter {self.hit.chapter_number}"]
+
+    @property
     def title(self) -> str:
+        whole = " ".join(self.hit.chapter_title.split())
         if self.shares == 1:
-            return self.hit.chapter_title
-        return _facet_title(self.hit.chapter_title, list(self.topics or self.concepts)[:2] or self.subjects)
+            return wording.title_case(whole if 0 < len(whole) <= wording.TITLE_LIMIT else self.names[0])
+        facets = list(self.topics or self.concepts)[:2] or self.subjects
+        return wording.facet_title(_facet_head(self.hit), facets)
 
 
 @dataclass(frozen=True)
 class _Draft:
     title: str
-    subjects: tuple[str, ...]
+    subjects: tuple[tuple[str, _Unit], ...]  # what the objectives teach, and from which chapter
     phrase: str
     order: tuple[int, int, int]
 
@@ -66,10 +90,7 @@ class OfflinePlanner(Planner):
         minutes = rules.apportion(request.target_minutes, weights, floor, request.target_minutes)
         titles: list[str] = []
         for k, part in enumerate(units):
-            title = _part_title(part, k, count)
-            while title in titles:
-                title += " (continued)"
-            titles.append(title)
+            titles.append(_part_title(part, k, count, titles))
         parts = [
             p.model_copy(update={"title": t, "minutes": m})
             for p, t, m in zip(skeleton, titles, minutes, strict=True)
@@ -93,14 +114,15 @@ class OfflinePlanner(Planner):
         fewest, most = rules.section_count_range(part.minutes, pace)
         lo, hi = rules.section_minutes_range(pace)
         count = min(most, max(fewest, int(part.minutes / ((lo + hi) / 2) + 0.5)))
-        blocks = _blocks(units, count)
+        blocks = _blocks(units, count, most)
         slot_weights = [sum(u.relevance for u in block) / n for block, n in blocks for _ in range(n)]
         bounds = rules.section_minutes_bounds(part.minutes, pace)
         minutes = iter(rules.apportion(part.minutes, slot_weights, *bounds))
         before = [s for sections in earlier for s in sections]
+        writer = _Writer(request, chapters, [o for s in before for o in s.objectives])
         planned: list[SectionPlan] = []
         for block, n in blocks:
-            planned += _take(request, block, [next(minutes) for _ in range(n)], [*before, *planned])
+            planned += _take(writer, block, [next(minutes) for _ in range(n)], [*before, *planned])
         return planned
 
     def revise(
@@ -125,10 +147,16 @@ def _foundations_first(chapters: Sequence[ChapterHit]) -> list[ChapterHit]:
     for hit in chapters:
         if hit.ref.key not in best or hit.similarity > best[hit.ref.key].similarity:
             best[hit.ref.key] = hit
-    top: dict[str, int] = {}
-    for hit in sorted(best.values(), key=lambda h: (-h.similarity, h.book_id)):
-        top.setdefault(hit.book_id, len(top))
-    return sorted(best.values(), key=lambda h: (h.chapter_number, top[h.book_id]))
+    ranks = _book_ranks(list(best.values()))
+    return sorted(best.values(), key=lambda h: (h.chapter_number, ranks[h.book_id]))
+
+
+def _book_ranks(hits: Sequence[ChapterHit]) -> dict[str, int]:
+    """Books by their most relevant chapter, best first."""
+    ranks: dict[str, int] = {}
+    for hit in sorted(hits, key=lambda h: (-h.similarity, h.book_id)):
+        ranks.setdefault(hit.book_id, len(ranks))
+    return ranks
 
 
 def _most_relevant(request: CourseRequest, hits: list[ChapterHit]) -> list[ChapterHit]:
@@ -165,10 +193,10 @@ def _affinity(a: ChapterHit, b: ChapterHit) -> float:
     return len(ta & tb) / max(1, len(ta | tb)) + (0.5 if a.book_id == b.book_id else 0.0)
 
 
-def _split(items: Sequence[ChapterHit | _Unit], count: int, links: Sequence[float]) -> list[range]:
+def _split(items: Sequence[ChapterHit], count: int, links: Sequence[float]) -> list[range]:
     """Cut `items` into `count` runs balancing relevance, preferring cuts between weakly
     linked neighbours (dynamic programming over the cut positions)."""
-    weights = [max(x.similarity, 0.05) if isinstance(x, ChapterHit) else x.relevance for x in items]
+    weights = [max(x.similarity, 0.05) for x in items]
     prefix, n, mean = [0.0, *itertools.accumulate(weights)], len(items), sum(weights) / count
     best: dict[tuple[int, int], tuple[float, int]] = {(0, 0): (0.0, 0)}
     for g in range(1, count + 1):
@@ -183,6 +211,10 @@ def _split(items: Sequence[ChapterHit | _Unit], count: int, links: Sequence[floa
                 for start in range(g - 1, end)
                 if (g - 1, start) in best
             )
+    return _runs(best, count, n)
+
+
+def _runs(best: dict[tuple[int, int], tuple[float, int]], count: int, n: int) -> list[range]:
     cuts, end = [], n
     for g in range(count, 0, -1):
         start = best[g, end][1]
@@ -199,52 +231,124 @@ def _units(parts: Sequence[PartPlan], index: int, hits: list[ChapterHit]) -> lis
     for hit in (h for h in hits if h.ref.key in keys):
         owners = [k for k, p in enumerate(parts) if any(r.key == hit.ref.key for r in p.chapters)]
         m, j = len(owners), owners.index(index)
-        topics, concepts = _dedupe(hit.topics), _dedupe(map(_concept_label, hit.key_concepts), hit.topics)
+        topics, concepts, formulas = objectives.chapter_subjects(hit)
         sliced = topics[j * len(topics) // m : (j + 1) * len(topics) // m]
         picked = concepts[j * len(concepts) // m : (j + 1) * len(concepts) // m]
         if sliced or picked:
             topics, concepts = sliced, picked
-        units.append(_Unit(hit, tuple(topics), tuple(concepts), m))
+        units.append(_Unit(hit, tuple(topics), tuple(concepts), tuple(formulas.items()), m))
     return units
 
 
-def _part_title(units: list[_Unit], index: int, count: int) -> str:
-    """The leading topics of the part's most relevant chapters, in course order."""
-    ranked = sorted(units, key=lambda u: -u.relevance)[:3]
-    labels = list(dict.fromkeys(u.subjects[0] for u in units if u in ranked))
-    if len(labels) == 1 and len(units[0].subjects) > 1:
-        labels.append(units[0].subjects[1])
-    title = _sentence_case(_join(labels))
-    if count > 1 and index == 0:
-        return f"Foundations: {title}"
-    return f"Advanced: {title}" if count > 2 and index == count - 1 else title
+def _part_title(units: list[_Unit], index: int, count: int, taken: Sequence[str]) -> str:
+    """A short title from the part's chapters: a lone chapter's title, the span of several
+    ("From Value Creation to Enterprise Value") or the two most relevant, with "Foundations:"
+    or "Advanced:" in front unless the title says so already."""
+    last = count > 2 and index == count - 1
+    prefix = "Foundations: " if count > 1 and index == 0 else "Advanced: " if last else ""
+    top = [u for u in units if u in sorted(units, key=lambda u: -u.relevance)[:2]]
+    bodies = [units[0].title] if len(units) == 1 and units[0].shares == 1 else []
+    spans = [wording.span_title(units[0].names[0], end) for end in units[-1].names] if len(units) > 2 else []
+    pairs = [wording.pair_title(top[0].names, top[1].names, top[1].subjects[0])] if len(top) == 2 else []
+    topics = [wording.span_title(units[0].names[0], wording.title_case(t)) for t in units[-1].topics[:1]]
+    bodies += spans + pairs + (topics if spans else [])
+    bodies += [name for u in top[::-1] for name in u.names]
+    used = {t.lower() for t in taken}
+    limit = wording.PART_TITLE_LIMIT
+    for body in bodies:
+        said = prefix.rstrip(": ").lower()[:7] in body.lower()  # "Foundations" or "Advanced"
+        if len(title := ("" if said else prefix) + body) <= limit and title.lower() not in used:
+            return title
+    base = wording.clip(prefix + bodies[0], limit - len(" (continued)"))
+    return next(t for t in _continued(base) if t.lower() not in used)
+
+
+def _continued(base: str) -> Iterator[str]:
+    yield base
+    yield f"{base} (continued)"
+    for n in itertools.count(2):
+        yield f"{base} ({n})"
 
 
 # --- sections -----------------------------------------------------------------------------------
 
 
-def _blocks(units: list[_Unit], count: int) -> list[tuple[list[_Unit], int]]:
-    """What each section is built from: runs of whole chapters when the part has at least as
-    many chapters as sections, else each chapter spread over several sections by relevance."""
-    if count <= len(units):
-        links = [_affinity(a.hit, b.hit) for a, b in itertools.pairwise(units)]
-        return [(units[r.start : r.stop], 1) for r in _split(units, count, links)]
-    spread = rules.apportion(count, [u.relevance for u in units], 1, count)
-    return [([u], n) for u, n in zip(units, spread, strict=True)]
+def _blocks(units: list[_Unit], count: int, most: int) -> list[tuple[list[_Unit], int]]:
+    """What each section is built from: each chapter spread over several sections by relevance
+    when the part has fewer chapters than sections; else single chapters, and pairs of chapters
+    of one book where time is short, in course order (one more section may spare a pairing)."""
+    if count >= len(units):
+        spread = rules.apportion(count, [u.relevance for u in units], 1, count)
+        return [([u], n) for u, n in zip(units, spread, strict=True)]
+    ranks = _book_ranks([u.hit for u in units])
+    order = sorted(
+        range(len(units)), key=lambda i: (ranks[units[i].hit.book_id], units[i].hit.chapter_number)
+    )
+    runs = _pairing([units[i] for i in order], count, min(most, len(units)))
+    blocks = [sorted(order[r.start : r.stop]) for r in runs]
+    return [([units[i] for i in block], 1) for block in sorted(blocks)]
+
+
+def _pairing(units: list[_Unit], fewest: int, most: int) -> list[range]:
+    """Cut `units` (book by book, chapters in order) into fewest..most runs, preferring runs of
+    one or two chapters of one book; each section above `fewest` costs EXTRA_SECTION."""
+
+    def cost(start: int, end: int) -> float:
+        run = units[start:end]
+        pairs = [(a.hit, b.hit) for a, b in itertools.pairwise(run)]
+        books = sum(a.book_id != b.book_id for a, b in pairs)
+        gaps = sum(max(0, b.chapter_number - a.chapter_number - 1) for a, b in pairs)
+        return CROSS_BOOK * books + CROWDED * max(0, len(run) - 2) + CHAPTER_GAP * min(gaps, 5)
+
+    n = len(units)
+    best: dict[tuple[int, int], tuple[float, int]] = {(0, 0): (0.0, 0)}
+    for g in range(1, most + 1):
+        for end in range(g, n + 1):
+            options = [(best[g - 1, s][0] + cost(s, end), s) for s in range(g - 1, end) if (g - 1, s) in best]
+            best[g, end] = min(options)
+    count = min(range(fewest, most + 1), key=lambda g: (best[g, n][0] + EXTRA_SECTION * (g - fewest), g))
+    return _runs(best, count, n)
+
+
+class _Writer:
+    """Turns a draft's subjects into terms and objectives; one per `plan_sections` call, seeded
+    with the objectives of earlier parts so none repeats across the course."""
+
+    def __init__(self, request: CourseRequest, chapters: Sequence[ChapterHit], earlier: list[str]) -> None:
+        self.depth = Depth(request.preferences.depth)
+        self.vocabulary = wording.Vocabulary.of(chapters)
+        subject = wording.course_subject(request.query)
+        if len(subject.split()) > 4:  # "serverless event-driven design on AWS" -> "... design"
+            subject = re.split(r" (?:on|for|in|with|using|at) ", subject, maxsplit=1)[0]
+        short = len(subject.split()) <= 4 and len(subject) <= 32
+        self.context = wording.lower_inside(subject, self.vocabulary) if short else ""
+        self.objectives = objectives.ObjectiveWriter(earlier)
+
+    def terms(self, subjects: Sequence[tuple[str, _Unit]]) -> list[objectives.Term]:
+        terms = []
+        for label, unit in subjects:
+            name = unit.names[0] if unit.shares == 1 else wording.chapter_name(unit.hit.chapter_title)
+            context = self.context or wording.lower_inside(name, self.vocabulary) or "this chapter"
+            formula = dict(unit.formulas).get(label, "")
+            terms.append(
+                objectives.make_term(label, formula, unit.hit.ref.key, name, context, self.vocabulary)
+            )
+        return terms
 
 
 def _take(
-    request: CourseRequest, block: list[_Unit], minutes: list[int], taken: list[SectionPlan]
+    writer: _Writer, block: list[_Unit], minutes: list[int], taken: list[SectionPlan]
 ) -> list[SectionPlan]:
     """The first len(minutes) drafts of the block that duplicate no section planned so far."""
     sources = list({u.hit.ref.key: u.hit.ref for u in block}.values())
-    depth, subject = Depth(request.preferences.depth), _course_subject(request.query)
     picked: list[tuple[tuple[int, int, int], SectionPlan]] = []
     for draft in _drafts(block, len(minutes)):
         count = max(2, min(6, len(draft.subjects), 1 + min(minutes) // 12))
-        lines = _objectives(depth, list(draft.subjects), draft.phrase, count, subject)
+        levels = rules.objective_levels(writer.depth, count)
+        lines = writer.objectives.draft(levels, writer.terms(draft.subjects), draft.phrase)
         section = SectionPlan(title=draft.title, minutes=0, objectives=lines, sources=sources)
         if not any(rules.is_near_duplicate(section, s) for s in [*taken, *(s for _, s in picked)]):
+            writer.objectives.commit(lines)
             picked.append((draft.order, section))
             if len(picked) == len(minutes):
                 break
@@ -258,177 +362,49 @@ def _drafts(block: list[_Unit], n: int) -> Iterator[_Draft]:
     ranked = sorted(block, key=lambda u: -u.relevance)
     lead = ranked[0]
     if n == 1:
-        mixed = [x for row in itertools.zip_longest(*(u.subjects for u in ranked)) for x in row if x]
-        yield _Draft(_block_title(block), tuple(dict.fromkeys(mixed)), "", (0, 0, 0))
+        rows = itertools.zip_longest(*([(x, u) for x in u.subjects] for u in ranked))
+        mixed: dict[str, tuple[str, _Unit]] = {}
+        for x, unit in (p for row in rows for p in row if p):
+            mixed.setdefault(x, (x, unit))
+        yield _Draft(_block_title(block), tuple(mixed.values()), "", (0, 0, 0))
     primary = list(lead.topics) if len(lead.topics) >= n else lead.subjects
     rest = [s for s in lead.subjects if s not in primary]
     size = min(n, len(primary))
     groups = [primary[i * len(primary) // size : (i + 1) * len(primary) // size] for i in range(size)]
     extras = [[r for j, r in enumerate(rest) if j * size // len(rest) == i] for i in range(size)]
     group_of = {f: i for i, g in enumerate(groups) for f in g}
+    head = _facet_head(lead.hit)
     for i, group in enumerate(groups):
-        yield _Draft(_facet_title(lead.hit.chapter_title, group), (*group, *extras[i]), "", (i, 0, 0))
-    for a, angle in enumerate(_ANGLES, 1):
+        subjects = tuple((x, lead) for x in (*group, *extras[i]))
+        yield _Draft(wording.facet_title(head, group), subjects, "", (i, 0, 0))
+    for a, angle in enumerate(wording.ANGLES, 1):
         for f in primary:
-            subjects = (f, *extras[group_of[f]][:1])
-            yield _Draft(f"{_sentence_case(f)}: {angle.title}", subjects, angle.phrase, (group_of[f], a, 0))
+            subjects = tuple((x, lead) for x in (f, *extras[group_of[f]][:1]))
+            title = wording.clip(f"{wording.title_case(f)}: {angle.title}", wording.TITLE_LIMIT)
+            yield _Draft(title, subjects, angle.phrase, (group_of[f], a, 0))
     for r in itertools.count(1):
         for i, f in enumerate(primary):
-            title = f"{_sentence_case(_first_words(f, 3))} workshop {r}"
-            yield _Draft(title, (f,), f"in practice workshop {r}", (size + r, i, 0))
+            title = f"{wording.title_case(_first_words(f, 3))} Workshop {r}"
+            yield _Draft(title, ((f, lead),), f"in practice workshop {r}", (size + r, i, 0))
+
+
+def _facet_head(hit: ChapterHit) -> str:
+    """What a section on part of a chapter is headed by: the chapter's title, or the part before
+    its colon, when that is short ("Terminal Value: Gordon Growth Model")."""
+    head = hit.chapter_title.split(":", 1)[0].strip()
+    head = re.sub(r"^(?:the|an?)\s+(?=\S+\s)", "", head, flags=re.IGNORECASE)
+    return head if len(head.split()) <= 4 else ""
 
 
 def _block_title(block: list[_Unit]) -> str:
-    """Two chapters read as "A and B" when that stays short; otherwise the most relevant one."""
-    names = list(dict.fromkeys(u.title.split(":", 1)[0].strip() for u in block))
-    joined = _join(names)
-    if len(block) > 1 and len(names) <= 2 and len(joined.split()) <= 10:
-        return joined
-    return max(block, key=lambda u: u.relevance).title
-
-
-# --- small text helpers -------------------------------------------------------------------------
-
-
-def _concept_label(concept: str) -> str:
-    """A formula reads as its name: "TV = FCFF / (WACC - g)" -> "TV formula"."""
-    if ":" in concept:
-        return concept.split(":", 1)[0].strip()
-    if "=" in concept:
-        return f"{concept.split('=', 1)[0].strip()} formula"
-    return concept.strip()
-
-
-def _dedupe(items: Iterator[str] | Sequence[str], existing: Sequence[str] = ()) -> list[str]:
-    seen = {rules.title_tokens(x) for x in existing}
-    out = []
-    for item in items:
-        tokens = rules.title_tokens(item)
-        if item.strip() and tokens not in seen:
-            seen.add(tokens)
-            out.append(item.strip())
-    return out
-
-
-# --- wording: titles and objectives -------------------------------------------------------------
-
-_LEAD_INS = (
-    "i want to learn", "i would like to learn", "i'd like to learn", "teach me about", "teach me",
-    "help me understand", "learn about", "learning", "learn", "an introduction to", "introduction to",
-    "intro to", "a course on", "a course about", "course on", "the basics of", "basics of", "how to",
-    "understand", "master", "study", "about", "the", "an", "a",
-)  # fmt: skip
-_SMALL_WORDS = frozenset(
-    ["a", "an", "and", "as", "at", "by", "for", "in", "of", "on", "or", "the", "to", "vs"]
-)
-
-
-@dataclass(frozen=True)
-class _Angle:
-    """A way to revisit a topic when a chapter must fill more sections than it has topics."""
-
-    title: str
-    phrase: str
-
-
-_ANGLES = (
-    _Angle("worked example", "through a worked example"),
-    _Angle("guided practice", "in guided practice problems"),
-    _Angle("common pitfalls", "while avoiding common pitfalls"),
-    _Angle("case study", "in a real-world case study"),
-    _Angle("comparing approaches", "by comparing it with alternatives"),
-    _Angle("hands-on exercise", "in a hands-on exercise"),
-    _Angle("review and self-check", "in a self-check review"),
-    _Angle("going further", "in more advanced settings"),
-)
-
-# Objective wordings per Bloom level; each begins with a verb of that level in rules.BLOOM_VERBS.
-_TEMPLATES: dict[str, tuple[str, ...]] = {
-    "remember": ("Define {s}", "Identify the key elements of {s}", "List the main ideas behind {s}",
-                 "Recall how {s} is used in {c}"),
-    "understand": ("Explain {s}", "Describe the role of {s} in {c}", "Summarize the main ideas of {s}",
-                   "Interpret {s} in a short example"),
-    "apply": ("Apply {s} to a realistic problem", "Use {s} to work through an example",
-              "Demonstrate {s} step by step", "Solve a practice problem with {s}"),
-    "analyze": ("Analyze the effect of {s} on the result", "Compare {s} with related approaches",
-                "Examine the assumptions behind {s}", "Differentiate the situations that call for {s}"),
-    "evaluate": ("Evaluate the strengths and limits of {s}", "Assess when {s} is the right tool",
-                 "Critique a real-world use of {s}", "Justify key choices about {s}"),
-    "create": ("Design an analysis that uses {s}", "Build a small model around {s}",
-               "Develop a plan for applying {s} in {c}", "Propose an extension of {s}"),
-}  # fmt: skip
-# The first objective of an angle or workshop section names the angle, so it reads differently.
-_LEAD = {
-    "remember": "Identify {s} {p}",
-    "understand": "Explain {s} {p}",
-    "apply": "Apply {s} {p}",
-    "analyze": "Analyze {s} {p}",
-    "evaluate": "Evaluate {s} {p}",
-    "create": "Design a solution using {s} {p}",
-}
-
-
-def _objectives(depth: Depth, subjects: list[str], phrase: str, count: int, context: str) -> list[str]:
-    """`count` objectives over `subjects`, at the Bloom levels `rules.objective_levels` asks for."""
-    lines: list[str] = []
-    used: dict[str, int] = {}
-    for i, level in enumerate(rules.objective_levels(depth, count)):
-        subject = subjects[i % len(subjects)]
-        if i == 0 and phrase:
-            lines.append(_LEAD[level].format(s=subject, p=phrase))
-            continue
-        options = _TEMPLATES[level]
-        for j in range(used.get(level, 0), used.get(level, 0) + len(options)):
-            line = options[j % len(options)].format(s=subject, c=context)
-            if line not in lines:
-                used[level] = j + 1
-                break
-        lines.append(line)
-    return lines
-
-
-def _course_subject(query: str) -> str:
-    """The query without its lead-in: "Learn DCF valuation" -> "DCF valuation"."""
-    text = " ".join(query.split()).strip(" .!?")
-    stripped = True
-    while stripped:
-        stripped = False
-        for lead in _LEAD_INS:
-            rest = text[len(lead) :].strip()
-            if text.lower().startswith(lead + " ") and len(rest) >= 3:
-                text, stripped = rest, True
-                break
-    return text
-
-
-def course_title(query: str) -> str:
-    """A title-cased course title from the query; acronyms and mixed-case words keep their case."""
-    words = _course_subject(query).split()
-    return " ".join(
-        w if w.isupper() or any(c.isupper() for c in w[1:])
-        else w.lower() if i and w.lower() in _SMALL_WORDS
-        else w[:1].upper() + w[1:]
-        for i, w in enumerate(words)
-    )  # fmt: skip
-
-
-def _facet_title(chapter_title: str, labels: Sequence[str]) -> str:
-    """ "Terminal Value: Gordon growth model": the chapter's short name (when it has one) and topics."""
-    head = chapter_title.split(":", 1)[0].strip()
-    body = _sentence_case(_join(list(labels)[:2]))
-    return f"{head}: {body}" if 0 < len(head.split()) <= 4 else body
-
-
-def _join(labels: Sequence[str]) -> str:
-    if len(labels) < 2:
-        return "".join(labels)
-    if any(" and " in x for x in labels):
-        return ", ".join(labels)
-    return f"{', '.join(labels[:-1])} and {labels[-1]}"
-
-
-def _sentence_case(text: str) -> str:
-    return text[:1].upper() + text[1:]
+    """One chapter by its title; two by `wording.pair_title`; more by their span, or by the two
+    most relevant of them when the span is too long."""
+    if len(block) == 1:
+        return block[0].title
+    if len(block) > 2 and len(span := wording.span_title(block[0].names[0], block[-1].names[0])) <= 60:
+        return span
+    first, second = (u for u in block if u in sorted(block, key=lambda u: -u.relevance)[:2])
+    return wording.pair_title(first.names, second.names, next(iter(second.topics), ""))
 
 
 def _first_words(text: str, n: int) -> str:

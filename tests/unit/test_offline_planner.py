@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chalicelib.adapters.book_files import read_book_file
 from chalicelib.core import rules
 from chalicelib.core.models import (
     ChapterHit,
@@ -18,7 +21,7 @@ from chalicelib.core.models import (
     SectionPlan,
 )
 from chalicelib.errors import PlanningError
-from chalicelib.planning import OfflinePlanner
+from chalicelib.planning import OfflinePlanner, objectives, wording
 from chalicelib.planning.offline import course_title
 
 from .chapter_fixtures import all_chapters, bare_chapter, chapter, dcf_hits
@@ -87,7 +90,8 @@ def test_a_single_chapter_is_split_by_its_topics_into_distinct_sections() -> Non
     _, outline = plan(request, [terminal])
     titles = [s.title for p in outline for s in p.sections]
     assert len(titles) >= 4 and len(set(titles)) == len(titles)
-    assert any("Gordon growth model" in t for t in titles) and any("Exit multiples" in t for t in titles)
+    lowered = [t.lower() for t in titles]  # section titles are in title case
+    assert any("gordon growth model" in t for t in lowered) and any("exit multiples" in t for t in lowered)
     assert all(s.sources == [terminal.ref] for p in outline for s in p.sections)
     assert rules.check_outline(request, [terminal], outline) == []
 
@@ -172,6 +176,7 @@ def test_every_offline_plan_passes_every_rule(
         assert not {"remember", "understand"} & set(levels)
     if depth is Depth.OVERVIEW:
         assert 2 * sum(level in ("remember", "understand") for level in levels) >= len(levels)
+    assert_reads_well(outline)
     assert plan(request, list(chapters)) == (title, outline)
 
 
@@ -203,3 +208,172 @@ def test_even_odd_chapters_give_an_outline_that_passes_every_rule(
     request = a_request(hours, depth, pace)
     _, outline = plan(request, chapters)
     assert rules.check_outline(request, chapters, outline) == []
+    assert_reads_well(outline)
+
+
+# --- how the outline reads ----------------------------------------------------------------------
+
+
+def assert_reads_well(outline: list[PlannedPart]) -> None:
+    """The limits any outline keeps, whatever its chapters: short titles, distinct part titles,
+    objectives unique across the course and of a readable length."""
+    sections = [s for p in outline for s in p.sections]
+    assert all(len(s.title) <= wording.TITLE_LIMIT for s in sections), [s.title for s in sections]
+    assert all(len(p.title) <= wording.PART_TITLE_LIMIT for p in outline), [p.title for p in outline]
+    assert len({p.title.lower() for p in outline}) == len(outline)
+    lines = [o for s in sections for o in s.objectives]
+    assert len({" ".join(o.lower().split()) for o in lines}) == len(lines), lines
+
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "library"
+VALUATION, STATEMENTS = "corporate-finance-valuation", "financial-statement-analysis"
+# What the library retrieved for "Learn DCF valuation" from the sample books (chapter, similarity).
+DCF_SAMPLE = [
+    (VALUATION, 12, 0.407), (VALUATION, 1, 0.38), (VALUATION, 7, 0.358), (VALUATION, 8, 0.354),
+    (VALUATION, 11, 0.352), (VALUATION, 3, 0.335), (STATEMENTS, 11, 0.331), (STATEMENTS, 9, 0.321),
+    (VALUATION, 6, 0.307), (STATEMENTS, 4, 0.305),
+]  # fmt: skip
+SAMPLE_REQUESTS = [
+    (2, "balanced", "moderate"), (6, "expert", "thorough"), (1, "overview", "quick"),
+    (4, "technical", "moderate"), (20, "balanced", "quick"), (0.5, "overview", "thorough"),
+]  # fmt: skip
+
+
+def sample_hits(picks: list[tuple[str, int, float]]) -> list[ChapterHit]:
+    books = {stem: read_book_file(SAMPLES / f"{stem}.json") for stem in {stem for stem, _, _ in picks}}
+    hits = []
+    for stem, number, similarity in picks:
+        book = books[stem]
+        chapter = next(c for c in book.chapters if c.number == number)
+        hits.append(
+            ChapterHit(
+                book_id=stem,
+                book_title=book.title,
+                chapter_number=number,
+                chapter_title=chapter.title,
+                summary=chapter.summary,
+                topics=list(chapter.topics),
+                key_concepts=list(chapter.key_concepts),
+                similarity=similarity,
+            )
+        )
+    return hits
+
+
+def plan_sample(hours: float, depth: str, pace: str) -> tuple[list[ChapterHit], list[PlannedPart]]:
+    hits = sample_hits(DCF_SAMPLE)
+    request = a_request(hours, depth, pace)
+    _, outline = plan(request, hits)
+    assert rules.check_outline(request, hits, outline) == []
+    return hits, outline
+
+
+def is_title_case(title: str) -> bool:
+    words = title.replace("-", " ").replace(":", " ").split()
+    return all(not w[0].isalpha() or w[0].isupper() or w in wording.SMALL_WORDS for w in words)
+
+
+@pytest.mark.parametrize(("hours", "depth", "pace"), SAMPLE_REQUESTS)
+def test_no_section_title_glues_two_chapter_titles_together_with_a_comma(
+    hours: float, depth: str, pace: str
+) -> None:
+    hits, outline = plan_sample(hours, depth, pace)
+    titles = [s.title for p in outline for s in p.sections]
+    chapter_titles = [h.chapter_title for h in hits]
+    for a in chapter_titles:
+        for b in chapter_titles:
+            assert not any(f"{a}, {b}" in t for t in titles if a != b), (a, b)
+    assert all(is_title_case(t) for t in titles), titles
+    assert_reads_well(outline)
+
+
+@pytest.mark.parametrize(("hours", "depth", "pace"), SAMPLE_REQUESTS)
+def test_objectives_are_unique_and_open_in_varied_ways(hours: float, depth: str, pace: str) -> None:
+    _, outline = plan_sample(hours, depth, pace)
+    lines = [o for p in outline for s in p.sections for o in s.objectives]
+    openings = [" ".join(o.lower().split()[:2]) for o in lines]
+    assert len(set(openings)) > 1 and 2 * len(set(openings)) >= len(lines), openings
+    assert len({o.split()[0] for o in lines}) >= min(len(lines), 6)
+    assert all(len(o) <= objectives.OBJECTIVE_LIMIT for o in lines)
+    assert not any(" roic" in o or " wacc" in o or " capm" in o for o in lines)  # acronyms kept
+
+
+def test_objectives_draw_on_topics_key_concepts_and_their_formulas() -> None:
+    _, outline = plan_sample(6, "expert", "thorough")
+    lines = [o for p in outline for s in p.sections for o in s.objectives]
+    text = " ".join(lines)
+    assert "FCFF = EBIT(1 - t) + D&A - CapEx - change in NWC" in text or "WACC = E/V" in text
+    assert "treasury stock method" in text or "Merton model" in text  # key concepts, not topics
+    assert "going-concern risk" in text  # a topic
+
+
+def test_the_two_hour_dcf_course_pairs_chapters_of_one_book_under_short_titles() -> None:
+    _, outline = plan_sample(2, "balanced", "moderate")
+    paired = [s for p in outline for s in p.sections if len(s.sources) > 1]
+    assert paired and all(len({r.book_id for r in s.sources}) == 1 for s in paired)
+    titles = {s.title for s in paired}
+    assert "Valuing Young Companies and Distressed Firms" in titles
+    assert all(len(p.title) <= wording.PART_TITLE_LIMIT for p in outline)
+
+
+def test_a_section_pairs_chapters_of_the_same_book_when_one_is_available() -> None:
+    # Course order interleaves the books (7, 7, 8, 8); an hour has room for two sections.
+    hits = [
+        chapter("valuation", 7, 0.8), chapter("systems", 7, 0.78),
+        chapter("valuation", 8, 0.77), chapter("systems", 8, 0.76),
+    ]  # fmt: skip
+    request = a_request(1)
+    _, outline = plan(request, hits)
+    sections = [s for p in outline for s in p.sections]
+    assert rules.check_outline(request, hits, outline) == []
+    assert any(len(s.sources) == 2 for s in sections)
+    assert all(len({r.book_id for r in s.sources}) == 1 for s in sections)
+    assert {tuple(r.chapter_number for r in s.sources) for s in sections if len(s.sources) == 2} == {(7, 8)}
+
+
+def test_every_objective_shape_begins_with_a_verb_of_its_bloom_level() -> None:
+    for kind, shapes in objectives.TEMPLATES.items():
+        for level, lines in shapes.items():
+            assert all(rules.verb_level(line) == level for line in lines), (kind, level)
+    for level, verbs in objectives.ANGLE_VERBS.items():
+        assert all(rules.verb_level(verb) == level for verb in verbs)
+
+
+@pytest.mark.parametrize(
+    ("title", "name"),
+    [
+        ("Value Creation and the Purpose of the Firm", "Value Creation"),
+        ("From Accounting Earnings to Free Cash Flow to the Firm", "Free Cash Flow to the Firm"),
+        ("Terminal Value: Gordon Growth and Exit Multiples", "Terminal Value"),
+        ("Inventory, Depreciation and Accounting Choices", "Accounting Choices"),
+        ("Valuing Young and High-Growth Companies", "Valuing Young and High-Growth Companies"),
+    ],
+)
+def test_a_chapter_has_a_short_name(title: str, name: str) -> None:
+    assert wording.chapter_name(title) == name
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "title"),
+    [
+        ("Valuing Young and High-Growth Companies", "Valuing Distressed and Declining Firms",
+         "Valuing Young Companies and Distressed Firms"),
+        ("Linear Regression and Gradient Descent", "Logistic Regression and Classification",
+         "Linear and Logistic Regression"),
+        ("Cost of Debt, Capital Structure and WACC", "The Cost of Equity and the CAPM",
+         "Cost of Debt and Cost of Equity"),
+        ("Querying with SQL: Selecting, Filtering and Sorting", "Joins and Set Operations",
+         "From Querying with SQL to Joins and Set Operations"),
+    ],
+)  # fmt: skip
+def test_two_chapters_make_one_short_title(first: str, second: str, title: str) -> None:
+    assert wording.pair_title(wording.name_options(first), wording.name_options(second)) == title
+
+
+def test_mid_sentence_words_keep_acronyms_and_names_but_lower_ordinary_words() -> None:
+    vocabulary = wording.Vocabulary.of(sample_hits(DCF_SAMPLE))
+    assert wording.lower_inside("Growing perpetuity", vocabulary) == "growing perpetuity"
+    assert wording.lower_inside("Merton model", vocabulary) == "Merton model"
+    assert wording.lower_inside("Implied ROIC check", vocabulary) == "implied ROIC check"
+    assert wording.lower_inside("Top-down revenue build", vocabulary) == "top-down revenue build"
+    assert wording.title_case("exit multiple method vs. EV/EBITDA") == "Exit Multiple Method vs. EV/EBITDA"
