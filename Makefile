@@ -44,3 +44,32 @@ db-stop: setup
 clean: ## stop the local server and remove local data
 	-$(BIN)/coursegen --data-dir $(DATA_DIR) db stop
 	rm -rf $(DATA_DIR)
+
+# --- Deploy to AWS (README "Deploy to AWS") ---------------------------------------------------
+STAGE ?= dev
+IAC := $(VENV)/iac
+TF ?= terraform
+TF_ENV := terraform/environments/$(STAGE)
+TF_OFFLINE := TF_CLI_CONFIG_FILE=$(CURDIR)/build/terraformrc
+
+.PHONY: iac-setup package tf-check
+
+# checkov pins an older boto3 than the app, so it gets its own venv inside .venv.
+$(IAC)/.installed: requirements-iac.txt
+	$(PYTHON) -m venv $(IAC)
+	$(IAC)/bin/pip install --quiet --disable-pip-version-check -r requirements-iac.txt
+	touch $@
+
+iac-setup: $(IAC)/.installed  ## checkov for tf-check and the deployment tests
+
+test: iac-setup
+
+package: setup  ## chalice package + post-process into terraform/environments/$(STAGE)/app
+	$(BIN)/python -m deploy package --stage $(STAGE)
+
+tf-check: package iac-setup  ## terraform fmt and validate (offline, local provider mirror), checkov
+	$(BIN)/python -m deploy tf-config build/terraformrc
+	$(TF) fmt -check -recursive terraform
+	$(TF_OFFLINE) $(TF) -chdir=$(TF_ENV) init -backend=false -input=false
+	$(TF_OFFLINE) $(TF) -chdir=$(TF_ENV) validate
+	$(BIN)/python -m deploy checkov terraform

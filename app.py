@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from chalice import Chalice, Response
-from chalice.app import CloudWatchEvent
+from chalice.app import CloudWatchEvent, SQSEvent
 
-from chalicelib import bootstrap, http
+from chalicelib import bootstrap, dead_letters, http
 from chalicelib.core.events import EventName, handler_name, pattern_for
 from chalicelib.errors import CourseNotFound, InvalidRequest
 
@@ -88,3 +88,11 @@ def course_outline_reviewer(event: CloudWatchEvent) -> None:
 @app.on_cw_event(pattern_for(EventName.OUTLINE_REVIEW), name=handler_name(EventName.OUTLINE_REVIEW))
 def course_storage_handler(event: CloudWatchEvent) -> None:
     _workflow().handle(EventName.OUTLINE_REVIEW, event.detail)
+
+
+# --- the dead-letter queue: events that failed for good end their course as failed -----------------
+
+
+@app.on_sqs_message(queue=dead_letters.QUEUE_PLACEHOLDER, name=dead_letters.HANDLER_NAME)
+def course_dead_letter_handler(event: SQSEvent) -> None:
+    dead_letters.handle((record.to_dict() for record in event), _workflow().fail_course)

@@ -1,0 +1,87 @@
+"""`python -m deploy package` (Chalice -> Terraform child module) and `python -m deploy migrate`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from deploy.package import PROJECT_DIR, app_name, assemble, chalice_package, load_app
+from deploy.postprocess import Options, PostProcessError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m deploy")
+    commands = parser.add_subparsers(dest="command", required=True)
+    package = commands.add_parser("package", help="chalice package + post-process into the environment")
+    package.add_argument("--stage", default="dev")
+    package.add_argument("--build-dir", type=Path, help="raw chalice output (default build/chalice-STAGE)")
+    package.add_argument("--out", type=Path, help="module dir (default terraform/environments/STAGE/app)")
+    tf_config = commands.add_parser("tf-config", help="write a Terraform CLI config using the local mirror")
+    tf_config.add_argument("path", type=Path)
+    checkov = commands.add_parser("checkov", help="checkov, with the generated module's justifications")
+    checkov.add_argument("root", type=Path)
+    migrate = commands.add_parser("migrate", help="apply the schema migrations to Aurora")
+    env = os.environ.get
+    migrate.add_argument("--host", default=env("DB_CLUSTER_ENDPOINT"), help="endpoint, or a tunnel to it")
+    migrate.add_argument("--port", type=int, default=5432)
+    migrate.add_argument("--database", default=env("DB_NAME"))
+    migrate.add_argument("--user", default=env("DB_MASTER_USERNAME"))
+    migrate.add_argument("--secret-arn", default=env("DB_PASSWORD_SECRET_ARN"))
+    args = parser.parse_args(argv)
+
+    if args.command == "package":
+        raw = args.build_dir or PROJECT_DIR / "build" / f"chalice-{args.stage}"
+        out = args.out or PROJECT_DIR / "terraform" / "environments" / args.stage / "app"
+        try:
+            chalice_package(args.stage, raw)
+            assemble(raw, out, Options(app_name(), args.stage), load_app())
+        except PostProcessError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        print(f"wrote {out}")
+        return 0
+
+    if args.command == "tf-config":
+        from deploy.terraform_cli import TerraformSetupError, cli_config, find_mirror
+
+        try:
+            args.path.parent.mkdir(parents=True, exist_ok=True)
+            args.path.write_text(cli_config(find_mirror()), encoding="utf-8")
+        except TerraformSetupError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        print(args.path)
+        return 0
+
+    if args.command == "checkov":
+        from deploy.checkov_scan import find_checkov, scan
+
+        binary = find_checkov()
+        if binary is None:
+            print("error: checkov not found: run `make iac-setup`", file=sys.stderr)
+            return 1
+        result = scan(args.root, binary)
+        for line in [*result.skipped, *result.justified]:
+            print(f"justified: {line}")
+        for line in result.unjustified:
+            print(f"FAILED: {line}")
+        print(
+            f"{result.passed} passed, {len(result.skipped) + len(result.justified)} justified, "
+            f"{len(result.unjustified)} failed, {result.parsing_errors} parsing errors"
+        )
+        return 1 if result.unjustified or result.parsing_errors else 0
+
+    missing = [name for name in ("host", "database", "user", "secret_arn") if not getattr(args, name)]
+    if missing:
+        parser.error(f"missing --{', --'.join(m.replace('_', '-') for m in missing)} (or the DB_* variables)")
+    from deploy.aurora import migrate_aurora
+
+    applied = migrate_aurora(args.host, args.port, args.database, args.user, args.secret_arn)
+    print(f"applied {', '.join(applied)}" if applied else "schema up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,272 @@
+"""Rewrites the Terraform JSON of `chalice package --pkg-format terraform` into a child module that
+terraform/environments/<stage> composes with our modules.
+
+Chalice puts `on_cw_event` rules on the default bus with bare names, gives targets no retry policy
+or DLQ, pins Terraform < 1.4 and AWS provider < 5, needs the `null` provider, and derives the SQS
+consumer's queue ARN from a name. Each rewrite below fixes one of those; a handler of the app
+without a rule (or a rule without a handler) stops the rewrite with an error.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib import dead_letters
+from chalicelib.core.events import HANDLER_EVENTS, pattern_for
+from deploy import justifications
+
+Doc = dict[str, Any]
+Pattern = dict[str, Any]
+
+BUS_VAR = "${var.event_bus_name}"
+DLQ_VAR = "${var.dead_letter_queue_arn}"
+_REF = re.compile(r"^\$\{aws_(?:lambda_function|cloudwatch_event_rule)\.([A-Za-z0-9_-]+)\.(?:arn|name)\}$")
+_VAR = re.compile(r"\bvar\.([A-Za-z_][A-Za-z0-9_-]*)")
+_DATA = re.compile(r"\bdata\.([a-z0-9_]+)\.([A-Za-z0-9_-]+)")
+
+# Variables the rewrite itself introduces; the rest come from `${var.x}` in .chalice/config.json.
+_OWN_VARIABLES: dict[str, Doc] = {
+    "event_bus_name": {"type": "string", "description": "The custom bus the workflow rules live on."},
+    "dead_letter_queue_arn": {
+        "type": "string",
+        "description": "SQS queue for events that failed for good: target DLQ, on-failure "
+        "destination, and the queue course-dead-letter-handler consumes.",
+    },
+    "log_retention_days": {
+        "type": "number",
+        "default": 30,
+        "description": "Retention of the functions' CloudWatch log groups.",
+    },
+}
+
+
+class PostProcessError(Exception):
+    """The generated Terraform does not match the app; the message says what is missing."""
+
+
+@dataclass(frozen=True)
+class Options:
+    app_name: str
+    stage: str
+    # EventBridge -> Lambda delivery (throttling, Lambda unavailable). AWS defaults: 24 h, 185 tries;
+    # a learner waiting for an outline is better served by failing within the hour.
+    delivery_max_age_seconds: int = 3600
+    delivery_max_attempts: int = 24
+    # Lambda's own retries of a handler that raised (2 is AWS's maximum); then the DLQ.
+    invoke_max_retries: int = 2
+    invoke_max_age_seconds: int = 3600
+
+
+def expected_rules(app: Any | None = None) -> dict[str, Pattern]:
+    """Handler name -> rule pattern, from chalicelib.core.events; with `app`, also checked
+    against the handlers app.py registers, so the two cannot drift apart."""
+    expected = {handler: pattern_for(event) for handler, event in HANDLER_EVENTS.items()}
+    if app is not None:
+        from chalice.app import CloudWatchEventConfig
+
+        declared = {
+            source.name: source.event_pattern
+            for source in app.event_sources
+            if isinstance(source, CloudWatchEventConfig)
+        }
+        if declared != expected:
+            raise PostProcessError(
+                f"app.py's event handlers {sorted(declared)} differ from HANDLER_EVENTS {sorted(expected)}"
+            )
+    return expected
+
+
+def postprocess(doc: Doc, options: Options, expected: Mapping[str, Pattern] | None = None) -> Doc:
+    """The rewritten module; `doc` is left unchanged."""
+    out = copy.deepcopy(doc)
+    resources = out.setdefault("resource", {})
+    rules = _rules_by_handler(resources, expected_rules() if expected is None else expected)
+    for handler, key in rules.items():
+        _place_on_bus(resources, key, handler, options)
+        _add_invoke_config(resources, handler, options)
+    _consume_dead_letters(resources)
+    _add_log_groups(resources)
+    _explicit_api_stage(out, options.stage)
+    out["terraform"] = {
+        "required_version": ">= 1.3.0",
+        "required_providers": {"aws": {"source": "hashicorp/aws", "version": ">= 5.0"}},
+    }
+    _drop_unused_data(out)
+    _add_outputs(out, rules, options)
+    justifications.annotate(resources)
+    out["variable"] = _variables(out, options.stage)
+    return out
+
+
+def _rules_by_handler(resources: Doc, expected: Mapping[str, Pattern]) -> dict[str, str]:
+    """Handler -> rule resource key, matched through the targets; every mismatch is an error."""
+    rules = resources.get("aws_cloudwatch_event_rule", {})
+    handler_of: dict[str, str] = {}
+    for target in resources.get("aws_cloudwatch_event_target", {}).values():
+        rule, function = _ref(target.get("rule")), _ref(target.get("arn"))
+        if rule and function:
+            handler_of[rule] = function
+    problems = [f"rule {key} has no handler" for key in rules if key not in handler_of]
+    by_handler = {handler: rule for rule, handler in handler_of.items() if rule in rules}
+    problems += [
+        f"rule {by_handler[h]} targets {h}, which app.py does not declare"
+        for h in by_handler
+        if h not in expected
+    ]
+    problems += [f"handler {h} has no rule" for h in expected if h not in by_handler]
+    for handler, key in by_handler.items():
+        declared = json.loads(rules[key].get("event_pattern", "null"))
+        if handler in expected and declared != expected[handler]:
+            problems.append(f"rule {key} has pattern {declared}, app.py declares {expected[handler]}")
+    if problems:
+        raise PostProcessError("chalice output does not match the app: " + "; ".join(sorted(problems)))
+    return dict(sorted(by_handler.items()))
+
+
+def _ref(value: Any) -> str | None:
+    match = _REF.match(value) if isinstance(value, str) else None
+    return match.group(1) if match else None
+
+
+def _place_on_bus(resources: Doc, key: str, handler: str, options: Options) -> None:
+    name = f"{options.app_name}-{options.stage}-{handler}"
+    if len(name) > 64:
+        raise PostProcessError(f"rule name {name} is longer than EventBridge's 64 characters")
+    rule = resources["aws_cloudwatch_event_rule"][key]
+    rule.update(name=name, event_bus_name=BUS_VAR, description=f"Workflow events for {handler}")
+    target = resources["aws_cloudwatch_event_target"][key]
+    target.update(
+        event_bus_name=BUS_VAR,
+        dead_letter_config={"arn": DLQ_VAR},
+        retry_policy={
+            "maximum_event_age_in_seconds": options.delivery_max_age_seconds,
+            "maximum_retry_attempts": options.delivery_max_attempts,
+        },
+    )
+
+
+def _add_invoke_config(resources: Doc, handler: str, options: Options) -> None:
+    # EventBridge invokes asynchronously: errors raised by the handler are retried by Lambda and
+    # then sent to the on-failure destination, which the target's DLQ does not cover.
+    resources.setdefault("aws_lambda_function_event_invoke_config", {})[handler] = {
+        "function_name": f"${{aws_lambda_function.{handler}.function_name}}",
+        "maximum_retry_attempts": options.invoke_max_retries,
+        "maximum_event_age_in_seconds": options.invoke_max_age_seconds,
+        "destination_config": {"on_failure": {"destination": DLQ_VAR}},
+    }
+
+
+def _consume_dead_letters(resources: Doc) -> None:
+    mappings = resources.get("aws_lambda_event_source_mapping", {})
+    function = f"${{aws_lambda_function.{dead_letters.HANDLER_NAME}.arn}}"
+    found = [m for m in mappings.values() if m.get("function_name") == function]
+    if len(found) != 1 or not str(found[0].get("event_source_arn", "")).endswith(
+        f":{dead_letters.QUEUE_PLACEHOLDER}"
+    ):
+        raise PostProcessError(f"expected one SQS event source for {dead_letters.HANDLER_NAME}")
+    found[0]["event_source_arn"] = DLQ_VAR
+
+
+def _add_log_groups(resources: Doc) -> None:
+    # Created before the functions, so Lambda does not create them first with no retention.
+    groups = resources.setdefault("aws_cloudwatch_log_group", {})
+    for key, function in resources.get("aws_lambda_function", {}).items():
+        groups[key] = {
+            "name": f"/aws/lambda/{function['function_name']}",
+            "retention_in_days": "${var.log_retention_days}",
+        }
+        function["depends_on"] = [f"aws_cloudwatch_log_group.{key}"]
+
+
+def _explicit_api_stage(out: Doc, stage: str) -> None:
+    """An `aws_api_gateway_stage` instead of the deployment's `stage_name`, which the AWS
+    provider deprecates in 5.x and removes in 6.0; the stage gets X-Ray tracing."""
+    deployment = out["resource"].get("aws_api_gateway_deployment", {}).get("rest_api")
+    if deployment is None:
+        return
+    deployment.pop("stage_name", None)
+    deployment.pop("stage_description", None)
+    deployment["triggers"] = {"redeployment": "${md5(local.chalice_api_swagger)}"}
+    # A replaced API is created first, so its stage and permission never point at nothing.
+    out["resource"]["aws_api_gateway_rest_api"]["rest_api"]["lifecycle"] = {"create_before_destroy": True}
+    out["resource"]["aws_api_gateway_stage"] = {
+        "rest_api": {
+            "rest_api_id": "${aws_api_gateway_rest_api.rest_api.id}",
+            "deployment_id": "${aws_api_gateway_deployment.rest_api.id}",
+            "stage_name": stage,
+            "xray_tracing_enabled": True,
+        }
+    }
+    url = "${aws_api_gateway_stage.rest_api.invoke_url}"
+    out.setdefault("output", {})["EndpointURL"] = {"value": url}
+    out["output"]["course_request_endpoint"] = {
+        "value": url + "/courses",
+        "description": "POST a course request here.",
+    }
+
+
+def _drop_unused_data(out: Doc) -> None:
+    data = out.get("data", {})
+    data.pop("null_data_source", None)  # Chalice's only use of the null provider, read by nothing
+    rest = json.dumps({key: value for key, value in out.items() if key != "data"})
+    used = set(_DATA.findall(rest))
+    for kind in list(data):
+        for name in list(data[kind]):
+            if (kind, name) not in used:
+                del data[kind][name]
+        if not data[kind]:
+            del data[kind]
+    if not data:
+        out.pop("data", None)
+
+
+def _add_outputs(out: Doc, rules: Mapping[str, str], options: Options) -> None:
+    resources = out["resource"]
+    outputs = out.setdefault("output", {})
+    outputs["function_name_prefix"] = {
+        "value": f"{options.app_name}-{options.stage}",
+        "description": "Every function name starts with this (log group and IAM scoping).",
+    }
+    outputs["rule_names"] = {
+        "value": {h: resources["aws_cloudwatch_event_rule"][key]["name"] for h, key in rules.items()},
+        "description": "Handler -> EventBridge rule name on the custom bus.",
+    }
+    outputs["function_names"] = {
+        "value": {key: f["function_name"] for key, f in resources.get("aws_lambda_function", {}).items()},
+        "description": "Chalice function name -> Lambda function name.",
+    }
+
+
+def _variables(out: Doc, stage: str) -> Doc:
+    found: dict[str, Doc] = {}
+    for key, value in _strings(out):
+        for name in _VAR.findall(value):
+            if name in _OWN_VARIABLES or name in found:
+                continue
+            # A reference that is a whole list-valued setting (subnet_ids) is a list.
+            whole = value == f"${{var.{name}}}"
+            found[name] = {
+                "type": "list(string)" if whole and key.endswith("_ids") else "string",
+                "description": f"From .chalice/config.json (stage {stage}), as `{key.removesuffix('[]')}`.",
+            }
+    used = {name for _, value in _strings(out) for name in _VAR.findall(value)}
+    own = {name: spec for name, spec in _OWN_VARIABLES.items() if name in used}
+    return dict(sorted({**own, **found}.items()))
+
+
+def _strings(node: Any, key: str = "") -> Iterator[tuple[str, str]]:
+    """(nearest key, string) for every string in the document; list elements get `key[]`."""
+    if isinstance(node, str):
+        yield key, node
+    elif isinstance(node, dict):
+        for child_key, child in node.items():
+            if child_key != "//":
+                yield from _strings(child, child_key)
+    elif isinstance(node, list):
+        for child in node:
+            yield from _strings(child, f"{key}[]")  # an element of a list, not the list

@@ -1,0 +1,88 @@
+# The dev environment: our modules plus the app as Chalice packaged it. `make package` writes
+# ./app (post-processed `chalice package --pkg-format terraform` output and the Lambda zip).
+
+data "aws_caller_identity" "current" {}
+
+data "aws_availability_zones" "available" {
+  #checkov:skip=CKV_AWS_394:Only the first two zones in name order are used; new zones get later letters, so the choice does not move. Set network.availability_zones to pin them.
+  state = "available"
+}
+
+locals {
+  naming = { project = var.project, environment = var.environment }
+  zones  = coalesce(var.network.availability_zones, slice(data.aws_availability_zones.available.names, 0, 2))
+}
+
+module "network" {
+  source = "../../modules/network"
+  naming = local.naming
+  network = {
+    cidr_block          = var.network.cidr_block
+    availability_zones  = local.zones
+    interface_endpoints = var.network.interface_endpoints
+    nat_gateway         = var.network.nat_gateway
+  }
+}
+
+module "course_state" {
+  source = "../../modules/dynamodb-course-state"
+  naming = local.naming
+}
+
+module "events" {
+  source = "../../modules/eventbridge"
+  naming = local.naming
+  dead_letters = {
+    sender_role_arns = [module.iam.role_arn]
+  }
+  alarms = {
+    rule_names = values(module.app.rule_names)
+    actions    = var.alarm_actions
+  }
+}
+
+module "database" {
+  source = "../../modules/aurora"
+  naming = local.naming
+  network = {
+    vpc_id                    = module.network.vpc_id
+    subnet_ids                = module.network.private_subnet_ids
+    client_security_group_ids = [module.network.function_security_group_id]
+  }
+  database = var.database
+}
+
+module "iam" {
+  source = "../../modules/iam"
+  naming = local.naming
+  grants = {
+    event_bus_arn         = module.events.bus_arn
+    table_arn             = module.course_state.table_arn
+    table_index_arns      = [module.course_state.user_index_arn]
+    db_secret_arn         = module.database.master_password_secret_arn
+    dead_letter_queue_arn = module.events.dead_letter_queue_arn
+    function_name_prefix  = module.app.function_name_prefix
+  }
+}
+
+# The app. Its inputs are the ${var.*} references of .chalice/config.json (stage dev) and the
+# bus and queue the post-processor put the rules and targets on.
+module "app" {
+  source = "./app"
+
+  event_bus_name        = module.events.bus_name
+  dead_letter_queue_arn = module.events.dead_letter_queue_arn
+  log_retention_days    = var.log_retention_days
+
+  lambda_role_arn         = module.iam.role_arn
+  course_state_table_name = module.course_state.table_name
+  aws_account_id          = data.aws_caller_identity.current.account_id
+  db_cluster_endpoint     = module.database.endpoint
+  db_name                 = module.database.database_name
+  db_master_username      = module.database.master_username
+  db_password_secret_arn  = module.database.master_password_secret_arn
+
+  # Only the handlers that use the database run in the VPC (see .chalice/config.json).
+  vpc_subnet_ids        = module.network.private_subnet_ids
+  vpc_security_group_id = module.network.function_security_group_id
+}

@@ -1,0 +1,44 @@
+output "course_request_endpoint" {
+  description = "POST /courses of the deployed API: the seed's curl test."
+  value       = module.app.course_request_endpoint
+}
+
+output "api_url" {
+  description = "Base URL of the API stage."
+  value       = module.app.EndpointURL
+}
+
+output "event_bus_name" {
+  description = "The workflow's custom bus."
+  value       = module.events.bus_name
+}
+
+output "course_state_table_name" {
+  description = "The course state table."
+  value       = module.course_state.table_name
+}
+
+output "dead_letter_queue_url" {
+  description = "The dead-letter queue (its consumer marks courses failed)."
+  value       = module.events.dead_letter_queue_url
+}
+
+output "db_cluster_endpoint" {
+  description = "Aurora writer endpoint (private: reach it from the VPC or through a tunnel)."
+  value       = module.database.endpoint
+}
+
+output "db_name" {
+  description = "Aurora database name."
+  value       = module.database.database_name
+}
+
+output "db_master_username" {
+  description = "Aurora master user."
+  value       = module.database.master_username
+}
+
+output "db_password_secret_arn" {
+  description = "Secrets Manager secret with the Aurora master password."
+  value       = module.database.master_password_secret_arn
+}

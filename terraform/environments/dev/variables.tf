@@ -1,0 +1,56 @@
+variable "region" {
+  description = "AWS region to deploy to."
+  type        = string
+  default     = "us-east-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.region))
+    error_message = "region must look like us-east-1."
+  }
+}
+
+variable "project" {
+  description = "Prefix of every resource name (docprof-dev-course-state, docprof-dev-course-events)."
+  type        = string
+  default     = "docprof"
+}
+
+variable "environment" {
+  description = "Environment name; the Chalice stage of the same name is in ./app."
+  type        = string
+  default     = "dev"
+}
+
+variable "network" {
+  description = "VPC options: two availability zones (null: the region's first two), endpoints, NAT gateway."
+  type = object({
+    cidr_block          = optional(string, "10.40.0.0/16")
+    availability_zones  = optional(list(string))
+    interface_endpoints = optional(bool, true)
+    nat_gateway         = optional(bool, true)
+  })
+  default = {}
+}
+
+variable "database" {
+  description = "Aurora options passed to the aurora module (capacity, engine version, snapshots)."
+  type = object({
+    min_capacity        = optional(number, 0.5)
+    max_capacity        = optional(number, 2)
+    deletion_protection = optional(bool, false)
+    skip_final_snapshot = optional(bool, true)
+  })
+  default = {}
+}
+
+variable "alarm_actions" {
+  description = "Alarm actions (e.g. an SNS topic ARN) for the dead-letter and delivery alarms."
+  type        = list(string)
+  default     = []
+}
+
+variable "log_retention_days" {
+  description = "Retention of the functions' log groups."
+  type        = number
+  default     = 30
+}

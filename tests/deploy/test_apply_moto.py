@@ -1,0 +1,199 @@
+"""The dev environment applied to moto (moto_apply.py), read back through boto3, then destroyed.
+
+What moto accepts but does not emulate (Aurora itself, VPC networking, Lambda execution, alarm
+evaluation) is checked only as configuration read back.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chalicelib import dead_letters
+from chalicelib.adapters.dynamodb_state import USER_INDEX
+from chalicelib.core.events import HANDLER_EVENTS, pattern_for
+
+from .moto_apply import REGION, Deployment, MotoApply
+from .support import Terraform, names
+
+DB_HANDLERS = {
+    "coursegen-dev",
+    "coursegen-dev-course-embedding-handler",
+    "coursegen-dev-course-storage-handler",
+}
+
+
+@pytest.fixture(scope="module")
+def deployed(moto_apply: MotoApply) -> Deployment:
+    return moto_apply.deployment()
+
+
+def function_arn(deployed: Deployment, name: str) -> str:
+    return str(deployed.client("lambda").get_function(FunctionName=name)["Configuration"]["FunctionArn"])
+
+
+def queue_arn(deployed: Deployment) -> str:
+    url = deployed.outputs["dead_letter_queue_url"]
+    attributes = deployed.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    return str(attributes["Attributes"]["QueueArn"])
+
+
+def test_the_six_rules_are_on_the_custom_bus_with_exactly_the_patterns_app_py_declares(
+    deployed: Deployment,
+) -> None:
+    events = deployed.client("events")
+    bus = deployed.outputs["event_bus_name"]
+    assert bus == "docprof-dev-course-events"
+    rules = events.list_rules(EventBusName=bus)["Rules"]
+    assert names(rules) == {f"coursegen-dev-{handler}" for handler in HANDLER_EVENTS}
+    for rule in rules:
+        handler = rule["Name"].removeprefix("coursegen-dev-")
+        assert json.loads(rule["EventPattern"]) == pattern_for(HANDLER_EVENTS[handler])
+    assert not [r for r in events.list_rules()["Rules"] if r["Name"].startswith("coursegen")]  # default bus
+
+
+def test_each_rule_targets_its_function_with_the_dead_letter_queue_and_retry_policy(
+    deployed: Deployment,
+) -> None:
+    events, dlq = deployed.client("events"), queue_arn(deployed)
+    for handler in HANDLER_EVENTS:
+        [target] = events.list_targets_by_rule(
+            Rule=f"coursegen-dev-{handler}", EventBusName=deployed.outputs["event_bus_name"]
+        )["Targets"]
+        assert target["Arn"] == function_arn(deployed, f"coursegen-dev-{handler}")
+        assert target["DeadLetterConfig"] == {"Arn": dlq}
+        assert target["RetryPolicy"] == {"MaximumRetryAttempts": 24, "MaximumEventAgeInSeconds": 3600}
+
+
+def test_each_handler_retries_then_sends_failures_to_the_dead_letter_queue(deployed: Deployment) -> None:
+    awslambda, dlq = deployed.client("lambda"), queue_arn(deployed)
+    for handler in HANDLER_EVENTS:
+        config = awslambda.get_function_event_invoke_config(FunctionName=f"coursegen-dev-{handler}")
+        assert config["MaximumRetryAttempts"] == 2
+        assert config["MaximumEventAgeInSeconds"] == 3600
+        assert config["DestinationConfig"]["OnFailure"]["Destination"] == dlq
+
+
+def test_the_dead_letter_consumer_reads_the_dead_letter_queue(deployed: Deployment) -> None:
+    function = function_arn(deployed, f"coursegen-dev-{dead_letters.HANDLER_NAME}")
+    mappings = deployed.client("lambda").list_event_source_mappings()["EventSourceMappings"]
+    assert [m["EventSourceArn"] for m in mappings if m["FunctionArn"] == function] == [queue_arn(deployed)]
+
+
+def test_functions_get_the_seed_environment_and_only_database_handlers_sit_in_the_vpc(
+    deployed: Deployment,
+) -> None:
+    functions = deployed.client("lambda").list_functions()["Functions"]
+    assert len(functions) == 8  # API, six phase handlers, the dead-letter consumer
+    for function in functions:
+        variables = function["Environment"]["Variables"]
+        assert variables["DYNAMODB_COURSE_STATE_TABLE_NAME"] == "docprof-dev-course-state"
+        assert variables["EVENT_BUS_NAME"] == deployed.outputs["event_bus_name"]
+        assert variables["AWS_ACCOUNT_ID"] == "123456789012"  # moto's account
+        assert variables["DB_PASSWORD_SECRET_ARN"] == deployed.outputs["db_password_secret_arn"]
+        assert variables["DB_CLUSTER_ENDPOINT"] == deployed.outputs["db_cluster_endpoint"]
+        assert function["Role"].endswith(":role/docprof-dev-course-app")
+        in_vpc = bool(function.get("VpcConfig", {}).get("SubnetIds"))
+        assert in_vpc == (function["FunctionName"] in DB_HANDLERS), function["FunctionName"]
+
+
+def test_the_state_table_has_the_key_index_ttl_and_point_in_time_recovery(deployed: Deployment) -> None:
+    dynamodb, table = deployed.client("dynamodb"), deployed.outputs["course_state_table_name"]
+    description = dynamodb.describe_table(TableName=table)["Table"]
+    assert description["KeySchema"] == [{"AttributeName": "course_id", "KeyType": "HASH"}]
+    assert description["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert [index["IndexName"] for index in description["GlobalSecondaryIndexes"]] == [USER_INDEX]
+    assert description["SSEDescription"]["Status"] == "ENABLED"
+    ttl = dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "ttl"}
+    backups = dynamodb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
+    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+
+
+def test_the_queue_policy_admits_only_rules_of_the_bus_and_the_app_role(deployed: Deployment) -> None:
+    attributes = deployed.client("sqs").get_queue_attributes(
+        QueueUrl=deployed.outputs["dead_letter_queue_url"], AttributeNames=["All"]
+    )["Attributes"]
+    assert attributes["SqsManagedSseEnabled"] == "true"
+    statements = {s["Sid"]: s for s in json.loads(attributes["Policy"])["Statement"]}
+    rules = statements["EventBridgeRulesOnTheBus"]
+    assert rules["Principal"] == {"Service": "events.amazonaws.com"}
+    assert rules["Resource"] == queue_arn(deployed)
+    bus_rules = f"arn:aws:events:{REGION}:123456789012:rule/{deployed.outputs['event_bus_name']}/*"
+    assert rules["Condition"] == {"ArnLike": {"aws:SourceArn": bus_rules}}
+    role = deployed.client("iam").get_role(RoleName="docprof-dev-course-app")["Role"]["Arn"]
+    assert statements["LambdaOnFailureDestinations"]["Principal"] == {"AWS": role}
+    assert statements["DenyWithoutTLS"]["Effect"] == "Deny"
+
+
+def test_the_alarms_watch_dead_letters_and_every_rule_s_failed_invocations(deployed: Deployment) -> None:
+    alarms = {a["AlarmName"]: a for a in deployed.client("cloudwatch").describe_alarms()["MetricAlarms"]}
+    assert alarms["docprof-dev-course-dead-letters-received"]["MetricName"] == "NumberOfMessagesSent"
+    assert (
+        alarms["docprof-dev-course-dead-letters-stuck"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    )
+    for handler in HANDLER_EVENTS:
+        alarm = alarms[f"coursegen-dev-{handler}-failed-invocations"]
+        assert alarm["Namespace"] == "AWS/Events" and alarm["MetricName"] == "FailedInvocations"
+        dimensions = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+        assert dimensions == {
+            "EventBusName": deployed.outputs["event_bus_name"],
+            "RuleName": f"coursegen-dev-{handler}",
+        }
+    assert len(alarms) == 8
+
+
+def test_the_app_role_grants_named_actions_on_named_resources(deployed: Deployment) -> None:
+    iam = deployed.client("iam")
+    document = iam.get_role_policy(RoleName="docprof-dev-course-app", PolicyName="course-app")[
+        "PolicyDocument"
+    ]
+    statements = {
+        s["Sid"]: s for s in (json.loads(document) if isinstance(document, str) else document)["Statement"]
+    }
+    for statement in statements.values():
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        assert not [a for a in actions if "*" in a], statement["Sid"]
+    star_resources = {sid for sid, s in statements.items() if s["Resource"] == "*"}
+    assert star_resources == {"Tracing", "VpcDescribeNetworkInterfaces"}  # no resource-level permissions
+    assert statements["PublishWorkflowEvents"]["Resource"].endswith(
+        f":event-bus/{deployed.outputs['event_bus_name']}"
+    )
+    assert statements["DatabasePassword"]["Resource"] == deployed.outputs["db_password_secret_arn"]
+
+
+def test_aurora_serverless_v2_keeps_its_password_in_secrets_manager(deployed: Deployment) -> None:
+    [cluster] = deployed.client("rds").describe_db_clusters(DBClusterIdentifier="docprof-dev-courses")[
+        "DBClusters"
+    ]
+    assert cluster["Engine"] == "aurora-postgresql"
+    assert cluster["StorageEncrypted"] is True
+    assert cluster["ServerlessV2ScalingConfiguration"] == {"MinCapacity": 0.5, "MaxCapacity": 2.0}
+    assert cluster["MasterUserSecret"]["SecretArn"] == deployed.outputs["db_password_secret_arn"]
+    assert deployed.outputs["db_name"] == "coursegen"
+
+
+def test_the_seed_output_course_request_endpoint_is_the_post_courses_url(deployed: Deployment) -> None:
+    endpoint = deployed.outputs["course_request_endpoint"]
+    assert endpoint.startswith("https://") and endpoint.endswith(
+        ".execute-api.us-east-1.amazonaws.com/dev/courses"
+    )
+    [api] = deployed.client("apigateway").get_rest_apis()["items"]
+    paths = {r["path"] for r in deployed.client("apigateway").get_resources(restApiId=api["id"])["items"]}
+    assert {"/courses", "/courses/{course_id}"} <= paths
+
+
+def test_terraform_destroy_removes_every_resource(deployed: Deployment, terraform: Terraform) -> None:
+    terraform.run(deployed.directory, "destroy", "-auto-approve", "-no-color", "-parallelism=20")
+    assert deployed.client("events").list_event_buses()["EventBuses"] == [
+        bus for bus in deployed.client("events").list_event_buses()["EventBuses"] if bus["Name"] == "default"
+    ]
+    assert deployed.client("lambda").list_functions()["Functions"] == []
+    assert deployed.client("dynamodb").list_tables()["TableNames"] == []
+    assert deployed.client("sqs").list_queues().get("QueueUrls", []) == []
+    assert deployed.client("cloudwatch").describe_alarms()["MetricAlarms"] == []
+    assert deployed.client("rds").describe_db_clusters()["DBClusters"] == []
+    assert deployed.client("apigateway").get_rest_apis()["items"] == []
+    roles = deployed.client("iam").list_roles()["Roles"]
+    assert not [role for role in roles if role["RoleName"].startswith("docprof-")]

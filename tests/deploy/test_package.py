@@ -1,0 +1,52 @@
+"""The assembled module directory and the offline Terraform setup."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from deploy.aurora import password_from_secret
+from deploy.terraform_cli import TerraformSetupError, cli_config, find_mirror
+
+from .support import STAGE
+
+
+def test_the_assembled_module_holds_the_rewritten_json_its_versions_and_the_zip(assembled: Path) -> None:
+    app = assembled / "environments" / STAGE / "app"
+    assert sorted(p.name for p in app.iterdir()) == ["chalice.tf.json", "deployment.zip", "versions.tf"]
+    module = json.loads((app / "chalice.tf.json").read_text(encoding="utf-8"))
+    assert "terraform" not in module  # in versions.tf, where checkov's JSON parser does not choke on it
+    versions = (app / "versions.tf").read_text(encoding="utf-8")
+    assert 'required_version = ">= 1.3.0"' in versions and 'version = ">= 5.0"' in versions
+
+
+def test_a_missing_mirror_fails_with_a_message_saying_how_to_make_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TF_PLUGIN_MIRROR", str(tmp_path / "nothing-here"))
+    with pytest.raises(TerraformSetupError, match="terraform providers mirror"):
+        find_mirror()
+
+
+def test_the_cli_config_installs_hashicorp_providers_from_the_mirror_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "registry.terraform.io" / "hashicorp" / "aws" / "5.100.0").mkdir(parents=True)
+    monkeypatch.setenv("TF_PLUGIN_MIRROR", str(tmp_path))
+    config = cli_config(find_mirror())
+    assert f'path    = "{tmp_path}"' in config
+    assert 'exclude = ["registry.terraform.io/hashicorp/*"]' in config  # never the registry
+
+
+@pytest.mark.usefixtures("aws_credentials")
+def test_the_aurora_migration_reads_the_password_from_the_rds_managed_secret() -> None:
+    with mock_aws():
+        client = boto3.client("secretsmanager")
+        arn = client.create_secret(Name="rds!cluster-1", SecretString='{"username": "u", "password": "p w"}')[
+            "ARN"
+        ]
+        assert password_from_secret(arn, client) == "p w"

@@ -1,0 +1,184 @@
+"""The post-processor on the real `chalice package --pkg-format terraform` output of this app."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from app import app
+from chalicelib import dead_letters
+from chalicelib.core.events import HANDLER_EVENTS, pattern_for
+from deploy.postprocess import BUS_VAR, DLQ_VAR, Options, PostProcessError, expected_rules, postprocess
+
+Doc = dict[str, Any]
+
+
+@pytest.fixture
+def module(raw_module: Doc, options: Options) -> Doc:
+    return postprocess(raw_module, options)
+
+
+def rule_of(module: Doc, handler: str) -> Doc:
+    return module["resource"]["aws_cloudwatch_event_rule"][f"{handler}-event"]
+
+
+def test_every_handler_of_the_app_has_its_rule_on_the_custom_bus_named_by_app_and_stage(module: Doc) -> None:
+    rules = module["resource"]["aws_cloudwatch_event_rule"]
+    assert len(rules) == len(HANDLER_EVENTS) == 6
+    for handler, event in HANDLER_EVENTS.items():
+        rule = rule_of(module, handler)
+        assert rule["event_bus_name"] == BUS_VAR
+        assert rule["name"] == f"coursegen-dev-{handler}"
+        assert json.loads(rule["event_pattern"]) == pattern_for(event)
+
+
+def test_every_target_gets_the_dead_letter_queue_and_a_retry_policy(module: Doc) -> None:
+    targets = module["resource"]["aws_cloudwatch_event_target"]
+    assert len(targets) == 6
+    for handler in HANDLER_EVENTS:
+        target = targets[f"{handler}-event"]
+        assert target["arn"] == f"${{aws_lambda_function.{handler}.arn}}"
+        assert target["event_bus_name"] == BUS_VAR
+        assert target["dead_letter_config"] == {"arn": DLQ_VAR}
+        assert target["retry_policy"] == {"maximum_event_age_in_seconds": 3600, "maximum_retry_attempts": 24}
+
+
+def test_every_event_handler_retries_twice_then_sends_its_failure_to_the_dead_letter_queue(
+    module: Doc,
+) -> None:
+    configs = module["resource"]["aws_lambda_function_event_invoke_config"]
+    assert set(configs) == set(HANDLER_EVENTS)
+    for handler, config in configs.items():
+        assert config["function_name"] == f"${{aws_lambda_function.{handler}.function_name}}"
+        assert config["maximum_retry_attempts"] == 2
+        assert config["destination_config"] == {"on_failure": {"destination": DLQ_VAR}}
+
+
+def test_the_dead_letter_consumer_reads_the_queue_of_the_eventbridge_module(module: Doc) -> None:
+    [mapping] = module["resource"]["aws_lambda_event_source_mapping"].values()
+    assert mapping["function_name"] == f"${{aws_lambda_function.{dead_letters.HANDLER_NAME}.arn}}"
+    assert mapping["event_source_arn"] == DLQ_VAR
+
+
+def test_version_constraints_are_minimums_that_allow_terraform_1_11_and_aws_provider_5(
+    raw_module: Doc, module: Doc
+) -> None:
+    assert "< 1.4.0" in raw_module["terraform"]["required_version"]  # what Chalice 1.34 emits
+    assert module["terraform"] == {
+        "required_version": ">= 1.3.0",
+        "required_providers": {"aws": {"source": "hashicorp/aws", "version": ">= 5.0"}},
+    }
+
+
+def test_the_null_data_source_and_every_data_source_nothing_reads_are_dropped(
+    raw_module: Doc, module: Doc
+) -> None:
+    assert "null_data_source" in raw_module["data"]
+    assert "data" not in module  # the caller identity/region/partition only built the queue ARN
+    assert "data." not in json.dumps(module)
+
+
+def test_every_variable_the_module_references_is_declared_with_a_type(module: Doc) -> None:
+    referenced = set(re.findall(r"var\.([a-z_]+)", json.dumps(module["resource"])))
+    assert referenced == set(module["variable"])
+    assert module["variable"]["vpc_subnet_ids"]["type"] == "list(string)"
+    assert module["variable"]["vpc_security_group_id"]["type"] == "string"
+    assert all(spec["description"] for spec in module["variable"].values())
+
+
+def test_only_the_database_handlers_run_in_the_vpc(module: Doc) -> None:
+    in_vpc = {key for key, f in module["resource"]["aws_lambda_function"].items() if "vpc_config" in f}
+    assert in_vpc == {"api_handler", "course-embedding-handler", "course-storage-handler"}
+
+
+def test_the_api_gets_an_explicit_stage_and_the_seed_output_course_request_endpoint(module: Doc) -> None:
+    resources = module["resource"]
+    assert "stage_name" not in resources["aws_api_gateway_deployment"]["rest_api"]
+    assert resources["aws_api_gateway_stage"]["rest_api"]["stage_name"] == "dev"
+    endpoint = module["output"]["course_request_endpoint"]["value"]
+    assert endpoint == "${aws_api_gateway_stage.rest_api.invoke_url}/courses"
+    rule_names = module["output"]["rule_names"]["value"]
+    assert rule_names == {h: f"coursegen-dev-{h}" for h in sorted(HANDLER_EVENTS)}
+
+
+def test_every_function_logs_to_a_group_created_first_with_retention(module: Doc) -> None:
+    resources = module["resource"]
+    for key, function in resources["aws_lambda_function"].items():
+        group = resources["aws_cloudwatch_log_group"][key]
+        assert group["name"] == f"/aws/lambda/{function['function_name']}"
+        assert function["depends_on"] == [f"aws_cloudwatch_log_group.{key}"]
+
+
+def test_the_input_document_is_left_unchanged(raw_module: Doc, options: Options) -> None:
+    before = json.dumps(raw_module, sort_keys=True)
+    postprocess(raw_module, options)
+    assert json.dumps(raw_module, sort_keys=True) == before
+
+
+def test_a_handler_without_a_rule_stops_the_rewrite(raw_module: Doc, options: Options) -> None:
+    del raw_module["resource"]["aws_cloudwatch_event_rule"]["course-parts-handler-event"]
+    del raw_module["resource"]["aws_cloudwatch_event_target"]["course-parts-handler-event"]
+    with pytest.raises(PostProcessError, match="handler course-parts-handler has no rule"):
+        postprocess(raw_module, options)
+
+
+def test_a_rule_without_a_handler_stops_the_rewrite(raw_module: Doc, options: Options) -> None:
+    del raw_module["resource"]["aws_cloudwatch_event_target"]["course-outline-reviewer-event"]
+    with pytest.raises(PostProcessError, match="rule course-outline-reviewer-event has no handler"):
+        postprocess(raw_module, options)
+
+
+def test_a_rule_for_a_handler_the_app_does_not_declare_stops_the_rewrite(
+    raw_module: Doc, options: Options
+) -> None:
+    expected = expected_rules()
+    del expected["course-storage-handler"]
+    with pytest.raises(PostProcessError, match=r"course-storage-handler, which app\.py does not declare"):
+        postprocess(raw_module, options, expected)
+
+
+def test_a_rule_whose_pattern_differs_from_the_app_stops_the_rewrite(
+    raw_module: Doc, options: Options
+) -> None:
+    rule = raw_module["resource"]["aws_cloudwatch_event_rule"]["course-sections-handler-event"]
+    rule["event_pattern"] = json.dumps({"source": ["someone.else"]})
+    with pytest.raises(PostProcessError, match="course-sections-handler-event has pattern"):
+        postprocess(raw_module, options)
+
+
+def test_a_missing_dead_letter_consumer_stops_the_rewrite(raw_module: Doc, options: Options) -> None:
+    del raw_module["resource"]["aws_lambda_event_source_mapping"]
+    with pytest.raises(PostProcessError, match=dead_letters.HANDLER_NAME):
+        postprocess(raw_module, options)
+
+
+def test_the_expected_rules_are_the_handlers_app_py_registers() -> None:
+    assert expected_rules(app) == {h: pattern_for(e) for h, e in HANDLER_EVENTS.items()}
+
+
+def test_every_generated_function_stage_and_log_group_carries_its_checkov_justifications(module: Doc) -> None:
+    resources = module["resource"]
+    for kind in ("aws_lambda_function", "aws_api_gateway_stage", "aws_cloudwatch_log_group"):
+        for resource in resources[kind].values():
+            assert resource["//"] and all(
+                re.match(r"checkov:skip=CKV2?_AWS_\d+:.{20,}", c) for c in resource["//"]
+            )
+    outside = [f for f in resources["aws_lambda_function"].values() if "vpc_config" not in f]
+    assert all(any("CKV_AWS_117" in c for c in f["//"]) for f in outside)
+    inside = [f for f in resources["aws_lambda_function"].values() if "vpc_config" in f]
+    assert not any("CKV_AWS_117" in c for f in inside for c in f["//"])
+
+
+def test_an_app_whose_handlers_differ_from_the_events_module_stops_the_rewrite() -> None:
+    from chalice import Chalice
+
+    other = Chalice(app_name="other")
+
+    @other.on_cw_event(pattern_for(HANDLER_EVENTS["course-parts-handler"]), name="course-parts-handler")
+    def only_one(event: Any) -> None: ...
+
+    with pytest.raises(PostProcessError, match="differ from HANDLER_EVENTS"):
+        expected_rules(other)
