@@ -1,0 +1,507 @@
+"""The LLM planner: parts, sections and revisions from a chat model on any OpenAI-compatible
+server, with prompts from prompts/, tolerant parsing, and deterministic checks after each step."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from chalicelib.adapters.openai_client import (
+    Deadline,
+    OpenAIConfig,
+    error_message,
+    make_client,
+    map_error,
+    plan_attempts,
+)
+from chalicelib.core import rules
+from chalicelib.core.models import ChapterHit, ChapterRef, CourseRequest, PartPlan, PlannedPart, SectionPlan
+from chalicelib.errors import PlanningError
+from chalicelib.planning import llm_output
+from chalicelib.planning.context import (
+    ContextBudgets,
+    Prompt,
+    estimate_tokens,
+    outline_json,
+    parts_prompt,
+    review_prompt,
+    sections_prompt,
+)
+from chalicelib.planning.llm_output import Shape, UnreadableAnswer
+from chalicelib.ports import Planner
+
+log = logging.getLogger("coursegen.planner")
+
+FORMATS = ("json_schema", "json_object", "text")  # what to ask for, best first
+_REASK = "Your answer could not be read. Answer again with JSON only, in the shape asked for above."
+
+
+# --- token accounting ---------------------------------------------------------------------------
+
+
+class PhaseUsage(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    calls: int = 0
+
+
+class TokenUsage(BaseModel):
+    """Prompt and completion tokens of one course, per planning phase."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    parts: PhaseUsage = PhaseUsage()
+    sections: PhaseUsage = PhaseUsage()
+    review: PhaseUsage = PhaseUsage()
+
+    def add(self, phase: str, prompt_tokens: int, completion_tokens: int) -> TokenUsage:
+        old: PhaseUsage = getattr(self, phase)
+        new = PhaseUsage(
+            prompt_tokens=old.prompt_tokens + prompt_tokens,
+            completion_tokens=old.completion_tokens + completion_tokens,
+            calls=old.calls + 1,
+        )
+        return self.model_copy(update={phase: new})
+
+    def plus(self, other: TokenUsage) -> TokenUsage:
+        merged = {
+            phase: PhaseUsage(
+                prompt_tokens=getattr(self, phase).prompt_tokens + getattr(other, phase).prompt_tokens,
+                completion_tokens=getattr(self, phase).completion_tokens
+                + getattr(other, phase).completion_tokens,
+                calls=getattr(self, phase).calls + getattr(other, phase).calls,
+            )
+            for phase in ("parts", "sections", "review")
+        }
+        return TokenUsage(**merged)
+
+    @property
+    def prompt_tokens(self) -> int:
+        return self.parts.prompt_tokens + self.sections.prompt_tokens + self.review.prompt_tokens
+
+    @property
+    def completion_tokens(self) -> int:
+        return self.parts.completion_tokens + self.sections.completion_tokens + self.review.completion_tokens
+
+
+UsageSink = Callable[[str, int, int], None]  # (phase, prompt tokens, completion tokens) of one call
+
+
+class UsageTally:
+    def __init__(self) -> None:
+        self.usage = TokenUsage()
+
+
+class UsageRecorder:
+    """A usage sink that totals the calls made inside `measure()`. Each thread (and each
+    asyncio task) has its own tally, so concurrent courses never mix their counts:
+
+        with recorder.measure() as tally:
+            planner.plan_parts(request, chapters)
+        state.usage = state.usage.plus(tally.usage)
+    """
+
+    def __init__(self) -> None:
+        self._current: ContextVar[UsageTally | None] = ContextVar(f"usage-{id(self)}", default=None)
+
+    def __call__(self, phase: str, prompt_tokens: int, completion_tokens: int) -> None:
+        tally = self._current.get()
+        if tally is not None:
+            tally.usage = tally.usage.add(phase, prompt_tokens, completion_tokens)
+
+    @contextmanager
+    def measure(self) -> Iterator[UsageTally]:
+        tally = UsageTally()
+        token = self._current.set(tally)
+        try:
+            yield tally
+        finally:
+            self._current.reset(token)
+
+
+# --- the planner --------------------------------------------------------------------------------
+
+
+class OpenAIPlanner(Planner):
+    """Asks a chat model for judgement (grouping, titles, objectives, citations) and leaves what
+    can be computed (minutes that add up, known citation ids) to deterministic code."""
+
+    def __init__(
+        self,
+        config: OpenAIConfig,
+        usage: UsageSink | None = None,
+        client_factory: Callable[[OpenAIConfig], Any] = make_client,
+        budgets: ContextBudgets | None = None,
+    ) -> None:
+        self.config = config
+        self.budgets = budgets or ContextBudgets()
+        self._usage = usage
+        self._client_factory = client_factory
+        self._client: Any = None
+        self.response_format = FORMATS[0]  # steps down when the server rejects it, once per planner
+        self.limit_param = "max_completion_tokens"
+
+    # --- the three steps --------------------------------------------------------------------
+
+    def plan_parts(self, request: CourseRequest, chapters: list[ChapterHit]) -> tuple[str, list[PartPlan]]:
+        deadline = Deadline(self.config.deadline)
+        prompt = parts_prompt(request, chapters, self.budgets)
+        answer = self._ask(prompt, "parts", deadline)
+        assert isinstance(answer, llm_output.PartsAnswer)
+        parts, notes = to_parts(answer, _known(chapters))
+        parts, fixes = fit_parts(request, parts)
+        _report("parts", notes + fixes)
+        return (llm_output.clean_title(answer.title) or request.query), parts
+
+    def plan_sections(
+        self,
+        request: CourseRequest,
+        chapters: list[ChapterHit],
+        parts: list[PartPlan],
+        part_index: int,
+        earlier: list[list[SectionPlan]],
+    ) -> list[SectionPlan]:
+        deadline = Deadline(self.config.deadline)
+        part = parts[part_index]
+        prompt = sections_prompt(request, chapters, parts, part_index, earlier, self.budgets)
+        answer = self._ask(prompt, "sections", deadline)
+        assert isinstance(answer, llm_output.SectionsAnswer)
+        sections, notes = to_sections(answer.sections, _known(chapters))
+        if not sections:
+            raise PlanningError(f"the model planned no sections for part {part_index + 1} '{part.title}'")
+        sections, fixes = fit_sections(request, part, sections)
+        planned = PlannedPart(title=part.title, minutes=part.minutes, sections=sections)
+        before = [PlannedPart(title="", minutes=0, sections=s) for s in earlier]
+        failed = [
+            *rules.check_part_sums([planned]),
+            *rules.check_section_minutes(request, [planned]),
+            *rules.check_objectives(request, [planned]),
+            *_new_duplicates(before, planned),
+        ]
+        _report(f"sections of part {part_index + 1}", notes + fixes, failed)
+        return sections
+
+    def revise(
+        self,
+        request: CourseRequest,
+        chapters: list[ChapterHit],
+        outline: list[PlannedPart],
+        failed_checks: list[str],
+    ) -> list[PlannedPart]:
+        deadline = Deadline(self.config.deadline)
+        prompt = review_prompt(request, chapters, outline, failed_checks, self.budgets)
+        # The whole outline comes back: room for it, twice over, within the configured limit.
+        room = min(self.config.max_tokens_limit, 2 * estimate_tokens(outline_json(outline)) + 512)
+        answer = self._ask(prompt, "outline", deadline, max(self.config.max_tokens, room), required=False)
+        revised: list[PlannedPart] = []
+        notes: list[str] = []
+        if isinstance(answer, llm_output.OutlineAnswer):
+            revised, notes = to_outline(answer, _known(chapters))
+        if not revised:
+            # The reviewer's deterministic fixes still apply to the outline as planned.
+            log.warning(
+                "the model's revision was unusable; keeping the outline as planned", extra=_phase("review")
+            )
+            return outline
+        revised, fixes = fit_outline(request, revised)
+        _report("revision", notes + fixes, rules.check_outline(request, chapters, revised))
+        return revised
+
+    # --- talking to the model ---------------------------------------------------------------
+
+    def _ask(
+        self,
+        prompt: Prompt,
+        shape: Shape,
+        deadline: Deadline,
+        max_tokens: int | None = None,
+        required: bool = True,
+    ) -> llm_output.Answer | None:
+        """The parsed answer; an unreadable one is asked for once more, then it is an error
+        (or None when not `required`)."""
+        messages = prompt.messages()
+        text = self._complete(messages, prompt, shape, deadline, max_tokens)
+        try:
+            return llm_output.parse_answer(text, shape)
+        except UnreadableAnswer as first:
+            log.info(f"{prompt.phase}: unreadable answer ({first}); asking again", extra=_phase(prompt.phase))
+        messages = [*messages, {"role": "assistant", "content": text}, {"role": "user", "content": _REASK}]
+        text = self._complete(messages, prompt, shape, deadline, max_tokens)
+        try:
+            return llm_output.parse_answer(text, shape)
+        except UnreadableAnswer as error:
+            if not required:
+                return None
+            raise PlanningError(f"{prompt.phase}: the model's answer could not be read: {error}") from None
+
+    def _complete(
+        self,
+        messages: list[dict[str, str]],
+        prompt: Prompt,
+        shape: Shape,
+        deadline: Deadline,
+        max_tokens: int | None,
+    ) -> str:
+        """The answer's text. A truncated answer is retried once with a larger limit, then it
+        is a PlanningError: repairing half an outline would be guessing."""
+        limit = max_tokens or self.config.max_tokens
+        for attempt in (1, 2):
+            response = self._create(messages, prompt, shape, deadline, limit)
+            choice = response.choices[0] if response.choices else None
+            text = (choice.message.content if choice else None) or ""
+            self._record(prompt, messages, response, text)
+            reason = choice.finish_reason if choice else None
+            if reason == "length":
+                if attempt == 1 and limit < self.config.max_tokens_limit:
+                    log.info(f"{prompt.phase}: answer truncated at {limit} tokens; retrying with more",
+                             extra=_phase(prompt.phase))  # fmt: skip
+                    limit = min(self.config.max_tokens_limit, 2 * limit)
+                    continue
+                raise PlanningError(
+                    f"{prompt.phase}: the model's answer was cut off at {limit} tokens twice; raise "
+                    "COURSEGEN_LLM_MAX_TOKENS or use a model with a larger output limit"
+                )
+            if reason == "content_filter":
+                raise PlanningError(f"{prompt.phase}: the model's answer was withheld by its content filter")
+            return text
+        raise AssertionError("unreachable")
+
+    def _create(
+        self, messages: list[dict[str, str]], prompt: Prompt, shape: Shape, deadline: Deadline, limit: int
+    ) -> Any:
+        """One chat completion within the deadline; steps down the response format (and the
+        name of the token limit) when the server rejects them, remembering it."""
+        import openai  # only here: the import costs ~0.9 s of cold start
+
+        what = f"{prompt.phase} planning ({self.config.chat_model})"
+        for _ in range(len(FORMATS) + 1):
+            attempts = plan_attempts(deadline.remaining, self.config)
+            client = self._get_client().with_options(timeout=attempts.timeout, max_retries=attempts.retries)
+            request = self._request(messages, prompt, shape, limit)
+            try:
+                return client.chat.completions.create(**request)
+            except Exception as error:
+                failure = error
+            rejected = isinstance(failure, openai.BadRequestError | openai.UnprocessableEntityError)
+            if not (rejected and self._step_down(error_message(failure))):
+                raise map_error(failure, what, self.config, PlanningError)
+        raise PlanningError(f"{what}: the server rejected every request format")
+
+    def _request(
+        self, messages: list[dict[str, str]], prompt: Prompt, shape: Shape, limit: int
+    ) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "model": self.config.chat_model,
+            "messages": messages,
+            self.limit_param: limit,
+        }
+        if self.response_format == "json_schema":
+            schema = llm_output.json_schema(shape, sorted(prompt.allowed))
+            request["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": f"course_{shape}", "strict": True, "schema": schema},
+            }
+        elif self.response_format == "json_object":
+            request["response_format"] = {"type": "json_object"}
+        return request
+
+    def _step_down(self, message: str) -> bool:
+        """Whether a rejected request names a feature we can do without (and now will)."""
+        text = message.lower()
+        if self.limit_param == "max_completion_tokens" and "max_completion_tokens" in text:
+            self.limit_param = "max_tokens"
+        elif self.response_format != "text" and any(
+            word in text for word in ("response_format", "json_schema", "json_object", "structured")
+        ):
+            self.response_format = FORMATS[FORMATS.index(self.response_format) + 1]
+        else:
+            return False
+        log.info(f"the model server refused a request option; now using response_format="
+                 f"{self.response_format}, {self.limit_param}")  # fmt: skip
+        return True
+
+    def _record(self, prompt: Prompt, messages: list[dict[str, str]], response: Any, text: str) -> None:
+        usage = getattr(response, "usage", None)
+        prompt_tokens = getattr(usage, "prompt_tokens", None)
+        completion_tokens = getattr(usage, "completion_tokens", None)
+        if not isinstance(prompt_tokens, int):  # a server that reports no usage: estimate it
+            prompt_tokens = sum(estimate_tokens(m["content"]) for m in messages)
+        if not isinstance(completion_tokens, int):
+            completion_tokens = estimate_tokens(text)
+        log.info(f"{prompt.phase}: {prompt_tokens} prompt + {completion_tokens} completion tokens",
+                 extra=_phase(prompt.phase))  # fmt: skip
+        if self._usage is not None:
+            self._usage(prompt.phase, prompt_tokens, completion_tokens)
+
+    def _get_client(self) -> Any:
+        if self._client is None:
+            self._client = self._client_factory(self.config)
+        return self._client
+
+
+# --- deterministic checks and fixes after each model step --------------------------------------
+
+
+def _known(chapters: Sequence[ChapterHit]) -> set[str]:
+    return {hit.ref.key for hit in chapters}
+
+
+def _phase(phase: str) -> dict[str, str]:
+    return {"phase": phase}
+
+
+def _new_duplicates(before: list[PlannedPart], planned: PlannedPart) -> list[str]:
+    known = set(rules.check_duplicates(before))
+    return [f for f in rules.check_duplicates([*before, planned]) if f not in known]
+
+
+def _report(step: str, changes: list[str], failed: Sequence[str] = ()) -> None:
+    phase = "parts" if step == "parts" else "review" if step == "revision" else "sections"
+    for change in changes:
+        log.info(f"{step}: {change}", extra=_phase(phase))
+    if failed:
+        log.info(
+            f"{step}: {len(failed)} checks left for the reviewer: {'; '.join(failed[:5])}",
+            extra=_phase(phase),
+        )
+
+
+def to_ref(key: str) -> ChapterRef:
+    book, _, chapter = key.rpartition("#")
+    return ChapterRef(book_id=book, chapter_number=int(chapter))
+
+
+def keep_known(keys: Iterable[str], known: set[str]) -> tuple[list[ChapterRef], list[str]]:
+    """The refs among `keys` that are in `known`, and the keys dropped (never replaced)."""
+    kept: list[str] = []
+    dropped: list[str] = []
+    for key in dict.fromkeys(keys):
+        (kept if key in known else dropped).append(key)
+    return [to_ref(k) for k in kept], dropped
+
+
+def to_parts(answer: llm_output.PartsAnswer, known: set[str]) -> tuple[list[PartPlan], list[str]]:
+    parts, dropped = [], []
+    for part in answer.parts:
+        if part.title:
+            refs, lost = keep_known(part.chapters, known)
+            dropped += [f"part '{part.title}': dropped unknown chapter id {k}" for k in lost]
+            parts.append(PartPlan(title=part.title, minutes=max(0, part.minutes), chapters=refs))
+    return parts, dropped
+
+
+def to_sections(
+    items: Sequence[llm_output.SectionAnswer], known: set[str]
+) -> tuple[list[SectionPlan], list[str]]:
+    sections, dropped = [], []
+    for s in items:
+        if s.title:
+            refs, lost = keep_known(s.sources, known)
+            dropped += [f"section '{s.title}': dropped unknown chapter id {k}" for k in lost]
+            sections.append(
+                SectionPlan(title=s.title, minutes=max(0, s.minutes), objectives=s.objectives, sources=refs)
+            )
+    return sections, dropped
+
+
+def to_outline(answer: llm_output.OutlineAnswer, known: set[str]) -> tuple[list[PlannedPart], list[str]]:
+    parts, dropped = [], []
+    for part in answer.parts:
+        sections, lost = to_sections(part.sections, known)
+        dropped += lost
+        if sections:
+            minutes = part.minutes or sum(s.minutes for s in sections)
+            parts.append(PlannedPart(title=part.title or "Part", minutes=minutes, sections=sections))
+    return parts, dropped
+
+
+def fit_parts(request: CourseRequest, parts: list[PartPlan]) -> tuple[list[PartPlan], list[str]]:
+    """The part count brought into range (merging the shortest neighbours, or splitting the
+    longest part), then minutes apportioned to add up exactly to the target."""
+    if not parts:
+        raise PlanningError("the model planned no parts")
+    changes: list[str] = []
+    lo, hi = rules.part_count_range(request.hours)
+    most = min(hi, max(1, request.target_minutes // rules.MIN_SECTION_MINUTES))
+    while len(parts) > most:
+        k = min(range(len(parts)), key=lambda i: (parts[i].minutes, i))
+        j = k - 1 if k > 0 else 1
+        first, second = sorted((j, k))
+        merged = PartPlan(
+            title=parts[j].title,
+            minutes=parts[first].minutes + parts[second].minutes,
+            chapters=list({r.key: r for r in [*parts[first].chapters, *parts[second].chapters]}.values()),
+        )
+        changes.append(f"merged part '{parts[k].title}' into '{parts[j].title}' (too many parts)")
+        parts = [*parts[:first], merged, *parts[second + 1 :]]
+    if len(parts) < min(lo, most):
+        k = max(range(len(parts)), key=lambda i: (parts[i].minutes, -i))
+        changes.append(f"split part '{parts[k].title}' (too few parts)")
+        parts = [*parts[:k], *_split_part(parts[k], min(lo, most) - len(parts) + 1), *parts[k + 1 :]]
+    pace_lo, _ = rules.section_minutes_range(request.preferences.pace)
+    floor = rules.MIN_SECTION_MINUTES if rules.pace_may_relax(request, len(parts)) else pace_lo
+    target = request.target_minutes
+    minutes = rules.apportion(target, [max(1, p.minutes) for p in parts], floor, target)
+    total = sum(p.minutes for p in parts)
+    if total != target:
+        changes.append(f"part minutes {total} → {target} (the target)")
+    return [p.model_copy(update={"minutes": m}) for p, m in zip(parts, minutes, strict=True)], changes
+
+
+def _split_part(part: PartPlan, pieces: int) -> list[PartPlan]:
+    """`pieces` consecutive runs of the part's chapters (shared round-robin when too few)."""
+    chapters = part.chapters
+    runs = [chapters[i * len(chapters) // pieces : (i + 1) * len(chapters) // pieces] for i in range(pieces)]
+    return [
+        PartPlan(
+            title=f"{part.title} (part {i + 1})",
+            minutes=max(1, part.minutes // pieces),
+            chapters=run or ([chapters[i % len(chapters)]] if chapters else []),
+        )
+        for i, run in enumerate(runs)
+    ]
+
+
+def fit_sections(
+    request: CourseRequest, part: PartPlan, sections: list[SectionPlan]
+) -> tuple[list[SectionPlan], list[str]]:
+    """Section minutes apportioned to add up to the part's minutes, when the count allows it;
+    otherwise left for the reviewer, whose rebalance merges or splits sections."""
+    lo, hi = rules.section_minutes_bounds(part.minutes, request.preferences.pace)
+    total = sum(s.minutes for s in sections)
+    if total == part.minutes and all(lo <= s.minutes <= hi for s in sections):
+        return sections, []
+    if not len(sections) * lo <= part.minutes <= len(sections) * hi:
+        return sections, []
+    shares = rules.apportion(part.minutes, [max(1, s.minutes) for s in sections], lo, hi)
+    change = f"section minutes {total} → {part.minutes} (the part's minutes)"
+    return [s.model_copy(update={"minutes": m}) for s, m in zip(sections, shares, strict=True)], [change]
+
+
+def fit_outline(request: CourseRequest, outline: list[PlannedPart]) -> tuple[list[PlannedPart], list[str]]:
+    """A revision made sound where arithmetic can: near-duplicates merged, too few parts
+    restored by splitting the part with most sections (the reviewer's rebalance can merge parts
+    but never split one), and each part's minutes the sum of its sections."""
+    outline, changes = rules.merge_near_duplicates(outline)
+    fewest, _ = rules.part_count_range(request.hours)
+    while len(outline) < fewest:
+        k = max(range(len(outline)), key=lambda i: (len(outline[i].sections), outline[i].minutes, -i))
+        part = outline[k]
+        if len(part.sections) < 2:
+            break
+        half = len(part.sections) // 2
+        pieces = [
+            PlannedPart(title=part.title, minutes=0, sections=part.sections[:half]),
+            PlannedPart(title=f"{part.title} (continued)", minutes=0, sections=part.sections[half:]),
+        ]
+        changes.append(f"split part '{part.title}' in two (too few parts)")
+        outline = [*outline[:k], *pieces, *outline[k + 1 :]]
+    summed = [p.model_copy(update={"minutes": sum(s.minutes for s in p.sections)}) for p in outline]
+    return summed, changes
