@@ -9,7 +9,7 @@ from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib import bootstrap, dead_letters, http
 from chalicelib.core.events import EventName, handler_name, pattern_for
-from chalicelib.errors import CourseNotFound, InvalidRequest
+from chalicelib.errors import CourseNotFound, InvalidRequest, PermanentFailure, TransientError
 
 app = Chalice(app_name="coursegen")
 
@@ -29,7 +29,10 @@ def create_course() -> Response:
         user_id = http.caller_id(request, bootstrap.settings())
     except InvalidRequest as error:
         return http.error_response(error)
-    state = _workflow().submit(user_id, course_request)
+    try:
+        state = _workflow().submit(user_id, course_request)
+    except (TransientError, PermanentFailure) as error:
+        return http.upstream_error(error)
     return http.accepted(state, request)
 
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.config import ConfigError, Settings
+from chalicelib.planning.usage import UsageRecorder, UsageSink
 from chalicelib.ports import Embedder, Planner
 from chalicelib.workflow import Deps, Workflow
 
@@ -78,14 +79,24 @@ def make_embedder(settings: Settings) -> Embedder:
         from chalicelib.adapters.offline_embedder import WordLlamaEmbedder
 
         return WordLlamaEmbedder()
+    if settings.embedder == "openai":
+        from chalicelib.adapters.openai_client import OpenAIConfig
+        from chalicelib.adapters.openai_embedder import OpenAIEmbedder
+
+        return OpenAIEmbedder(OpenAIConfig.from_env())
     raise ConfigError(f"COURSEGEN_EMBEDDER={settings.embedder!r} is not available")
 
 
-def make_planner(settings: Settings) -> Planner:
+def make_planner(settings: Settings, usage: UsageSink | None = None) -> Planner:
     if settings.planner == "offline":
         from chalicelib.planning.offline import OfflinePlanner
 
         return OfflinePlanner()
+    if settings.planner == "openai":
+        from chalicelib.adapters.openai_client import OpenAIConfig
+        from chalicelib.planning.openai_planner import OpenAIPlanner
+
+        return OpenAIPlanner(OpenAIConfig.from_env(), usage=usage)
     raise ConfigError(f"COURSEGEN_PLANNER={settings.planner!r} is not available")
 
 
@@ -164,16 +175,18 @@ def build_workflow(settings: Settings, app: Any) -> Workflow:
         state_store = SqliteStateStore(settings.data_dir / "state.sqlite3")
         publisher = LocalBus(app)
 
+    usage = UsageRecorder()
     deps = Deps(
         state_store=state_store,
         publisher=publisher,
         library=PgLibrary(connections),
         course_store=PgCourseStore(connections),
-        planner=make_planner(settings),
+        planner=make_planner(settings, usage),
         embedder=make_embedder(settings),
         clock=utc_now,
         new_id=new_course_id,
         search=settings.search,
+        usage=usage,
     )
     flow = Workflow(deps)
     if settings.runtime == "local":

@@ -13,7 +13,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from chalicelib.core.models import CourseRequest, Depth, Pace, Preferences, Status
+from chalicelib.config import PLANNERS
+from chalicelib.core.models import (
+    USAGE_PHASES,
+    CourseRequest,
+    Depth,
+    Pace,
+    Preferences,
+    Status,
+    TokenUsage,
+)
 from chalicelib.errors import CourseGenError
 
 APP_FILE = Path(__file__).resolve().parent.parent / "app.py"
@@ -47,14 +56,23 @@ def _parser() -> argparse.ArgumentParser:
     library_commands = library.add_subparsers(dest="library_command", required=True)
     load = library_commands.add_parser("load", help="validate book files and load them in one transaction")
     load.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    library_commands.add_parser("list", help="list the loaded books")
+    library_commands.add_parser("list", help="list the loaded books and the embedder they are indexed with")
+    library_commands.add_parser(
+        "reindex",
+        help="embed every chapter again with the configured embedder ($COURSEGEN_EMBEDDER), atomically",
+    )
 
     generate = commands.add_parser("generate", help="generate a course outline from the library")
     generate.add_argument("query", help='what to learn, e.g. "Learn DCF valuation"')
     generate.add_argument("--hours", type=float, required=True, help="course length in hours (0.25-40)")
     generate.add_argument("--depth", choices=[d.value for d in Depth], default=Depth.BALANCED.value)
     generate.add_argument("--pace", choices=[p.value for p in Pace], default=Pace.MODERATE.value)
-    generate.add_argument("--planner", choices=["offline"], default="offline", help="who plans the outline")
+    generate.add_argument(
+        "--planner",
+        choices=list(PLANNERS),
+        default=None,
+        help="the offline planner or a chat model (default: $COURSEGEN_PLANNER, else offline)",
+    )
     generate.add_argument("--json", action="store_true", help="print the outline as JSON")
 
     db = commands.add_parser("db", help="control the embedded PostgreSQL server")
@@ -102,6 +120,8 @@ def _library(args: argparse.Namespace) -> int:
         )
         return 0
     flow = _setup(args)
+    if args.library_command == "reindex":
+        return _reindex(flow)
     books = flow.deps.library.list_books()
     if not books:
         print("the library is empty: load books with `coursegen library load FILE...`", file=sys.stderr)
@@ -109,6 +129,25 @@ def _library(args: argparse.Namespace) -> int:
     width = max(len(book.title) for book in books)
     for book in books:
         print(f"{book.title:<{width}}  {book.author}  ({book.chapters} chapters)  [{book.id}]")
+    stats = flow.deps.library.stats()
+    print(f"indexed with embedder {stats.embedder_kind} ({stats.dimension} dimensions)", file=sys.stderr)
+    return 0
+
+
+def _reindex(flow: Any) -> int:
+    from chalicelib.adapters.pg_reindex import reindex
+
+    started = time.monotonic()
+
+    def progress(done: int, total: int) -> None:
+        print(f"[{time.monotonic() - started:5.1f}s] embedded {done} of {total} chapters", file=sys.stderr)
+
+    embedder = flow.deps.embedder
+    count = reindex(flow.deps.library._connect, embedder, progress)
+    print(
+        f"re-indexed {count} chapters with embedder {embedder.kind} in {time.monotonic() - started:.1f} s",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -166,8 +205,19 @@ def _generate(args: argparse.Namespace) -> int:
         raise CliError(f"course {current.course_id} failed in {phase}: {reason}")
     outline = flow.view(user, state.course_id).outline
     assert outline is not None
+    if outline.usage.calls:
+        print(usage_line(outline.usage), file=sys.stderr)
     sys.stdout.write(outline.model_dump_json(indent=2) + "\n" if args.json else outline_markdown(outline))
     return 0
+
+
+def usage_line(usage: TokenUsage) -> str:
+    phases = ", ".join(
+        f"{phase} {part.prompt_tokens}+{part.completion_tokens} in {part.calls} call(s)"
+        for phase in USAGE_PHASES
+        if (part := getattr(usage, phase)).calls
+    )
+    return f"model tokens: {usage.prompt_tokens} prompt + {usage.completion_tokens} completion ({phases})"
 
 
 def flow_user() -> str:

@@ -9,8 +9,8 @@ from chalice import Response
 from pydantic import ValidationError
 
 from chalicelib.config import Settings
-from chalicelib.core.models import CourseRequest, CourseState, Status
-from chalicelib.errors import InvalidRequest
+from chalicelib.core.models import CourseRequest, CourseState, Status, TokenUsage
+from chalicelib.errors import CourseGenError, InvalidRequest, TransientError
 from chalicelib.workflow import CourseView
 
 MAX_BODY_BYTES = 16_384
@@ -74,6 +74,21 @@ def error_response(error: InvalidRequest) -> Response:
     return Response(body=body, status_code=status)
 
 
+def upstream_error(error: CourseGenError) -> Response:
+    """The query could not be embedded: 503 (try again) when the embedding service is
+    throttled or down, 502 when it refused the request (bad key, unknown model)."""
+    transient = isinstance(error, TransientError)
+    body = {
+        "error": {
+            "code": "embedding_unavailable" if transient else "embedding_failed",
+            "message": f"the query could not be embedded: {error}",
+            "field": None,
+        }
+    }
+    headers: dict[str, str | list[str]] = {"Retry-After": "5"} if transient else {}
+    return Response(body=body, status_code=503 if transient else 502, headers=headers)
+
+
 def not_found(course_id: str) -> Response:
     body = {"error": {"code": "not_found", "message": f"no course {course_id!r}", "field": None}}
     return Response(body=body, status_code=404)
@@ -111,6 +126,7 @@ def _summary(view: CourseView) -> dict[str, Any]:
             "updated_at": state.updated_at,
             "progress": {"parts_done": state.parts_done, "parts_total": state.parts_total},
             "error": state.error.model_dump(mode="json") if state.error else None,
+            "usage": _usage(state.usage),
         }
     assert outline is not None
     return {
@@ -124,6 +140,16 @@ def _summary(view: CourseView) -> dict[str, Any]:
         "updated_at": view.created_at,
         "progress": {"parts_done": len(outline.parts), "parts_total": len(outline.parts)},
         "error": None,
+        "usage": _usage(outline.usage),
+    }
+
+
+def _usage(usage: TokenUsage) -> dict[str, Any]:
+    """Model tokens per phase and in total (all zero with the offline planner)."""
+    return {
+        **usage.model_dump(mode="json"),
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
     }
 
 

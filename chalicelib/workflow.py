@@ -16,6 +16,7 @@ from chalicelib.core.phases import Verdict
 from chalicelib.core.retrieval import search_text, select_relevant
 from chalicelib.core.review import review_outline
 from chalicelib.errors import CourseNotFound, PermanentFailure, StaleState
+from chalicelib.planning.usage import UsageRecorder, UsageTally
 from chalicelib.ports import (
     CourseStore,
     Embedder,
@@ -42,6 +43,7 @@ class Deps:
     clock: Callable[[], str]
     new_id: Callable[[], str]
     search: SearchParams = field(default_factory=SearchParams)
+    usage: UsageRecorder = field(default_factory=UsageRecorder)  # the model planner reports here
 
 
 @dataclass(frozen=True)
@@ -131,10 +133,16 @@ class Workflow:
         state, next_event = phases.record_hits(state, hits, d.clock())
         return d.state_store.save(state), next_event
 
+    @staticmethod
+    def _with_usage(state: CourseState, tally: UsageTally) -> CourseState:
+        """The state with the model tokens its step just spent added to its usage."""
+        return state.model_copy(update={"usage": state.usage.plus(tally.usage)})
+
     def _step_parts(self, state: CourseState, event: Event) -> tuple[CourseState, Event]:
         d = self.deps
-        title, parts = d.planner.plan_parts(state.request, state.chapters)
-        state, next_event = phases.record_parts(state, title, parts, d.clock())
+        with d.usage.measure() as tally:
+            title, parts = d.planner.plan_parts(state.request, state.chapters)
+        state, next_event = phases.record_parts(self._with_usage(state, tally), title, parts, d.clock())
         return d.state_store.save(state), next_event
 
     def _step_sections(self, state: CourseState, event: Event) -> tuple[CourseState, Event]:
@@ -143,10 +151,13 @@ class Workflow:
         if part_index >= state.parts_total:
             state, next_event = phases.finish_sections(state, d.clock())
             return d.state_store.save(state), next_event
-        sections = d.planner.plan_sections(
-            state.request, state.chapters, state.parts, part_index, state.sections
+        with d.usage.measure() as tally:
+            sections = d.planner.plan_sections(
+                state.request, state.chapters, state.parts, part_index, state.sections
+            )
+        state, next_event = phases.record_sections(
+            self._with_usage(state, tally), part_index, sections, d.clock()
         )
-        state, next_event = phases.record_sections(state, part_index, sections, d.clock())
         return d.state_store.save(state), next_event
 
     def _step_review(self, state: CourseState, event: Event) -> tuple[CourseState, Event]:
@@ -155,8 +166,9 @@ class Workflow:
         def revise(outline: list[Any], failed: list[str]) -> list[Any]:
             return d.planner.revise(state.request, state.chapters, outline, failed)
 
-        reviewed, notes = review_outline(state.request, state.chapters, phases.assemble(state), revise)
-        state, next_event = phases.record_review(state, reviewed, notes, d.clock())
+        with d.usage.measure() as tally:
+            reviewed, notes = review_outline(state.request, state.chapters, phases.assemble(state), revise)
+        state, next_event = phases.record_review(self._with_usage(state, tally), reviewed, notes, d.clock())
         return d.state_store.save(state), next_event
 
     def _step_storage(self, state: CourseState, event: Event) -> tuple[CourseState, Event]:

@@ -100,8 +100,9 @@ class PgLibrary(Library):
             if kind != embedder or dimension != len(embedding):
                 raise EmbedderMismatch(
                     f"the library was indexed with embedder {kind!r} ({dimension} dimensions) but the "
-                    f"query was embedded with {embedder!r} ({len(embedding)} dimensions); use the "
-                    "library's embedder, or reload the library with the same embedder as the query"
+                    f"query was embedded with {embedder!r} ({len(embedding)} dimensions): re-index the "
+                    "library with the query's embedder (`coursegen library reindex` with the same "
+                    "COURSEGEN_EMBEDDER), or set COURSEGEN_EMBEDDER back to the library's"
                 )
             # The index scan yields at most ef_search rows, so it must cover every candidate.
             candidates = max(params.ef_search, params.top_k)
@@ -227,7 +228,8 @@ def _record_embedder(conn: Connection, kind: str, dimension: int) -> None:
             raise EmbedderMismatch(
                 f"the library was indexed with embedder {old_kind!r} ({old_dimension} dimensions); "
                 f"these books were embedded with {kind!r} ({dimension} dimensions): load them with "
-                "the library's embedder, or reload the library with the same embedder"
+                "the library's embedder, or first re-index the library with this one "
+                "(`coursegen library reindex`)"
             )
         conn.run(f"DROP INDEX IF EXISTS {index_name(old_dimension)}")
     conn.run(

@@ -152,6 +152,56 @@ class ReviewNotes(_Strict):
     remaining: list[str] = []  # checks still failing after revision (the budget never is)
 
 
+class PhaseUsage(_Strict):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    calls: int = 0
+
+
+USAGE_PHASES = ("parts", "sections", "review")
+
+
+class TokenUsage(_Strict):
+    """Model tokens of one course, per planning phase (zero with the offline planner)."""
+
+    parts: PhaseUsage = PhaseUsage()
+    sections: PhaseUsage = PhaseUsage()
+    review: PhaseUsage = PhaseUsage()
+
+    def add(self, phase: str, prompt_tokens: int, completion_tokens: int) -> TokenUsage:
+        """This usage with one more model call of `phase`."""
+        old: PhaseUsage = getattr(self, phase)
+        new = PhaseUsage(
+            prompt_tokens=old.prompt_tokens + prompt_tokens,
+            completion_tokens=old.completion_tokens + completion_tokens,
+            calls=old.calls + 1,
+        )
+        return self.model_copy(update={phase: new})
+
+    def plus(self, other: TokenUsage) -> TokenUsage:
+        merged = {}
+        for phase in USAGE_PHASES:
+            mine, theirs = getattr(self, phase), getattr(other, phase)
+            merged[phase] = PhaseUsage(
+                prompt_tokens=mine.prompt_tokens + theirs.prompt_tokens,
+                completion_tokens=mine.completion_tokens + theirs.completion_tokens,
+                calls=mine.calls + theirs.calls,
+            )
+        return TokenUsage(**merged)
+
+    @property
+    def prompt_tokens(self) -> int:
+        return sum(getattr(self, phase).prompt_tokens for phase in USAGE_PHASES)
+
+    @property
+    def completion_tokens(self) -> int:
+        return sum(getattr(self, phase).completion_tokens for phase in USAGE_PHASES)
+
+    @property
+    def calls(self) -> int:
+        return sum(getattr(self, phase).calls for phase in USAGE_PHASES)
+
+
 class Failure(_Strict):
     phase: str
     reason: str
@@ -188,6 +238,7 @@ class Outline(_Strict):
     preferences: Preferences
     total_minutes: int
     parts: list[OutlinePart]
+    usage: TokenUsage = TokenUsage()  # model tokens spent planning it (an addition to the format)
 
 
 # --- the workflow state ---------------------------------------------------------------------
@@ -224,6 +275,7 @@ class CourseState(BaseModel):
     reviewed: list[PlannedPart] = []
     review: ReviewNotes | None = None
     error: Failure | None = None
+    usage: TokenUsage = TokenUsage()
 
     @field_validator("query_embedding", mode="before")
     @classmethod

@@ -53,4 +53,5 @@ def build_outline(state: CourseState) -> Outline:
         preferences=state.request.preferences,
         total_minutes=sum(section.minutes for part in parts for section in part.sections),
         parts=parts,
+        usage=state.usage,
     )

@@ -4,12 +4,8 @@ server, with prompts from prompts/, tolerant parsing, and deterministic checks a
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict
 
 from chalicelib.adapters.openai_client import (
     Deadline,
@@ -33,97 +29,13 @@ from chalicelib.planning.context import (
     sections_prompt,
 )
 from chalicelib.planning.llm_output import Shape, UnreadableAnswer
+from chalicelib.planning.usage import UsageSink
 from chalicelib.ports import Planner
 
 log = logging.getLogger("coursegen.planner")
 
 FORMATS = ("json_schema", "json_object", "text")  # what to ask for, best first
 _REASK = "Your answer could not be read. Answer again with JSON only, in the shape asked for above."
-
-
-# --- token accounting ---------------------------------------------------------------------------
-
-
-class PhaseUsage(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    calls: int = 0
-
-
-class TokenUsage(BaseModel):
-    """Prompt and completion tokens of one course, per planning phase."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    parts: PhaseUsage = PhaseUsage()
-    sections: PhaseUsage = PhaseUsage()
-    review: PhaseUsage = PhaseUsage()
-
-    def add(self, phase: str, prompt_tokens: int, completion_tokens: int) -> TokenUsage:
-        old: PhaseUsage = getattr(self, phase)
-        new = PhaseUsage(
-            prompt_tokens=old.prompt_tokens + prompt_tokens,
-            completion_tokens=old.completion_tokens + completion_tokens,
-            calls=old.calls + 1,
-        )
-        return self.model_copy(update={phase: new})
-
-    def plus(self, other: TokenUsage) -> TokenUsage:
-        merged = {
-            phase: PhaseUsage(
-                prompt_tokens=getattr(self, phase).prompt_tokens + getattr(other, phase).prompt_tokens,
-                completion_tokens=getattr(self, phase).completion_tokens
-                + getattr(other, phase).completion_tokens,
-                calls=getattr(self, phase).calls + getattr(other, phase).calls,
-            )
-            for phase in ("parts", "sections", "review")
-        }
-        return TokenUsage(**merged)
-
-    @property
-    def prompt_tokens(self) -> int:
-        return self.parts.prompt_tokens + self.sections.prompt_tokens + self.review.prompt_tokens
-
-    @property
-    def completion_tokens(self) -> int:
-        return self.parts.completion_tokens + self.sections.completion_tokens + self.review.completion_tokens
-
-
-UsageSink = Callable[[str, int, int], None]  # (phase, prompt tokens, completion tokens) of one call
-
-
-class UsageTally:
-    def __init__(self) -> None:
-        self.usage = TokenUsage()
-
-
-class UsageRecorder:
-    """A usage sink that totals the calls made inside `measure()`. Each thread (and each
-    asyncio task) has its own tally, so concurrent courses never mix their counts:
-
-        with recorder.measure() as tally:
-            planner.plan_parts(request, chapters)
-        state.usage = state.usage.plus(tally.usage)
-    """
-
-    def __init__(self) -> None:
-        self._current: ContextVar[UsageTally | None] = ContextVar(f"usage-{id(self)}", default=None)
-
-    def __call__(self, phase: str, prompt_tokens: int, completion_tokens: int) -> None:
-        tally = self._current.get()
-        if tally is not None:
-            tally.usage = tally.usage.add(phase, prompt_tokens, completion_tokens)
-
-    @contextmanager
-    def measure(self) -> Iterator[UsageTally]:
-        tally = UsageTally()
-        token = self._current.set(tally)
-        try:
-            yield tally
-        finally:
-            self._current.reset(token)
 
 
 # --- the planner --------------------------------------------------------------------------------

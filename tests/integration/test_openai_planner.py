@@ -19,10 +19,11 @@ import pytest
 from chalicelib.adapters.openai_client import OpenAIConfig, plan_attempts, resolve_api_key
 from chalicelib.config import ConfigError
 from chalicelib.core import rules
-from chalicelib.core.models import ChapterHit, CourseRequest, PartPlan, PlannedPart, Preferences
+from chalicelib.core.models import ChapterHit, CourseRequest, PartPlan, PlannedPart, Preferences, TokenUsage
 from chalicelib.core.review import review_outline
 from chalicelib.errors import PlanningError, TransientError
-from chalicelib.planning.openai_planner import OpenAIPlanner, TokenUsage, UsageRecorder
+from chalicelib.planning.openai_planner import OpenAIPlanner
+from chalicelib.planning.usage import UsageRecorder
 from tests.llm_fixtures import (
     API_KEY,
     GHOST_IDS,

@@ -108,7 +108,7 @@ def test_an_empty_library_finds_nothing(pg_conn_factory: ConnectionFactory) -> N
 
 
 def test_a_query_from_another_embedder_is_refused(library: PgLibrary) -> None:
-    with pytest.raises(EmbedderMismatch, match="reload the library with the same embedder"):
+    with pytest.raises(EmbedderMismatch, match="coursegen library reindex"):
         library.search(unit(1, 0, 0, 0), "other:4", ALL)
 
 
