@@ -1,0 +1,241 @@
+"""The whole workflow with the model planner and model embeddings, selected by configuration as a
+user would, against the local OpenAI-compatible test server: HTTP in, six handlers, PostgreSQL
+out, through the real `openai` client. The scripted model misbehaves the ways real ones do."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chalice.test import Client
+
+from app import app
+from chalicelib import bootstrap
+from chalicelib.adapters.book_files import read_book_file
+from chalicelib.adapters.localpg import LocalPostgres
+from chalicelib.cli import main
+from chalicelib.config import Settings
+from chalicelib.core import rules
+from chalicelib.core.models import CourseRequest
+from chalicelib.workflow import Workflow
+from tests.e2e.test_course_end_to_end import poll, post
+from tests.llm_fixtures import API_KEY, GHOST_IDS, CourseModel
+from tests.llm_server import LLMServer, rate_limited, server_error
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "library"
+DIMENSION = 256
+
+
+def model_env(server: LLMServer) -> dict[str, str]:
+    """What a user sets to use a local OpenAI-compatible server (README, "Use a model")."""
+    return {
+        "COURSEGEN_PLANNER": "openai",
+        "COURSEGEN_EMBEDDER": "openai",
+        "COURSEGEN_OPENAI_BASE_URL": server.base_url,
+        "COURSEGEN_OPENAI_API_KEY": API_KEY,
+        "COURSEGEN_CHAT_MODEL": "test-chat",
+        "COURSEGEN_EMBEDDING_MODEL": "test-embed",
+        "COURSEGEN_EMBEDDING_DIMENSIONS": str(DIMENSION),
+        "COURSEGEN_LLM_TIMEOUT": "2",
+        "COURSEGEN_LLM_DEADLINE": "6",
+        "COURSEGEN_LLM_MAX_RETRIES": "2",
+        # The test server's bag-of-words vectors score lower than a real embedding model's.
+        "COURSEGEN_SEARCH_MIN_SIMILARITY": "0.05",
+    }
+
+
+def new_data_dir(prefix: str) -> Path:
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    os.chmod(path, 0o755)  # reachable by the unprivileged PostgreSQL user when tests run as root
+    return path
+
+
+@pytest.fixture(scope="module")
+def llm_server() -> Iterator[LLMServer]:
+    with LLMServer(embedding_dimension=DIMENSION) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def llm_workflow(llm_server: LLMServer) -> Iterator[Workflow]:
+    data_dir = new_data_dir("coursegen-llm-")
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in model_env(llm_server).items():
+            env.setenv(name, value)
+        settings = Settings.from_env({**os.environ, "COURSEGEN_DATA_DIR": str(data_dir)})
+        flow = bootstrap.configure(settings, app)
+        books = [read_book_file(path) for path in sorted(SAMPLES.glob("*.json"))]
+        flow.deps.library.load(books, flow.deps.embedder)  # embedded by the test server
+        yield flow
+        flow.deps.publisher.wait_idle(timeout=30)
+    bootstrap.reset()
+    LocalPostgres(data_dir).stop()
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def client(llm_workflow: Workflow, llm_server: LLMServer) -> Iterator[Client]:
+    bootstrap.configure_workflow(llm_workflow)
+    llm_server.chat_queue.clear()
+    llm_server.models = None
+    yield Client(app, stage_name="local")
+    llm_workflow.deps.publisher.wait_idle(timeout=30)
+    bootstrap.reset()
+
+
+def check_every_rule(flow: Workflow, body: dict[str, Any]) -> None:
+    """The stored outline obeys every planning rule, checked on the reviewed state and on what
+    the API returns."""
+    state = flow.deps.state_store.get(body["course_id"])
+    assert state is not None
+    request: CourseRequest = state.request
+    assert rules.check_outline(request, state.chapters, state.reviewed) == []
+    course = body["course"]
+    target = request.target_minutes
+    assert abs(course["total_minutes"] - target) <= 0.05 * target
+    retrieved = {(hit.book_title, hit.chapter_number) for hit in state.chapters}
+    for part in course["parts"]:
+        assert sum(section["minutes"] for section in part["sections"]) == part["minutes"]
+        for section in part["sections"]:
+            assert section["sources"], section["title"]
+            assert {(s["book_title"], s["chapter_number"]) for s in section["sources"]} <= retrieved
+    titles = [s["title"].lower() for p in course["parts"] for s in p["sections"]]
+    assert len(titles) == len(set(titles))
+
+
+FAULTS = {
+    "a model that behaves": CourseModel(),
+    "30% over budget": CourseModel(over_budget=1.3),
+    "duplicate sections": CourseModel(duplicates=True),
+    "invalid citations": CourseModel(bad_citations=True),
+    "text instead of JSON": CourseModel(as_text=True),
+    "all of it at once": CourseModel(over_budget=1.3, duplicates=True, bad_citations=True, as_text=True),
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_a_course_planned_by_the_model_passes_every_rule(
+    client: Client, llm_workflow: Workflow, llm_server: LLMServer, fault: str
+) -> None:
+    llm_server.chat_model = model = CourseModel(
+        **{k: v for k, v in vars(FAULTS[fault]).items() if k != "phases"}
+    )
+    request = {"query": "Learn DCF valuation", "hours": 3, "preferences": {"pace": "quick"}}
+
+    response = post(client, request)
+    assert response.status_code == 202, response.json_body
+    body = poll(client, response.json_body["course_id"])
+
+    assert body["status"] == "complete", body["error"]
+    check_every_rule(llm_workflow, body)
+    cited = json.dumps(body["course"])
+    assert not any(ghost.split("#")[0] in cited for ghost in GHOST_IDS)
+    assert llm_server.model_errors == []
+    # Tokens are counted per phase, stored with the course and shown by the status endpoint.
+    usage = body["usage"]
+    assert usage["parts"]["calls"] >= 1 and usage["parts"]["prompt_tokens"] > 0
+    assert usage["sections"]["calls"] >= len(body["course"]["parts"])
+    assert usage["prompt_tokens"] == sum(usage[p]["prompt_tokens"] for p in ("parts", "sections", "review"))
+    stored = llm_workflow.deps.course_store.get(body["course_id"])
+    assert stored is not None and stored.outline.usage.model_dump() == {
+        p: usage[p] for p in ("parts", "sections", "review")
+    }
+    # The model is asked to revise only when a check failed, and the state says which.
+    review = body["review"]
+    assert review["revised"] == bool(review["failed_checks"]) == ("review" in model.phases)
+    assert (usage["review"]["calls"] > 0) == review["revised"]
+    if model.duplicates:
+        assert any("near-duplicates" in check for check in review["failed_checks"])
+
+
+def test_throttling_and_server_errors_are_retried_and_the_course_completes(
+    client: Client, llm_workflow: Workflow, llm_server: LLMServer
+) -> None:
+    llm_server.chat_model = CourseModel()
+    llm_server.script(rate_limited(0.01), server_error(), rate_limited(0.01))
+
+    response = post(client, {"query": "Learn DCF valuation", "hours": 1})
+    body = poll(client, response.json_body["course_id"])
+
+    assert body["status"] == "complete", body["error"]
+    check_every_rule(llm_workflow, body)
+    assert not llm_server.chat_queue  # every scripted fault was served, and survived
+
+
+def test_an_unknown_chat_model_fails_the_course_at_once_with_the_reason(
+    client: Client, llm_server: LLMServer
+) -> None:
+    llm_server.chat_model = CourseModel()
+    llm_server.models = {"test-embed"}  # the chat model "test-chat" does not exist there
+    asked_before = len(llm_server.chat_requests())
+
+    response = post(client, {"query": "Learn DCF valuation", "hours": 1})
+    body = poll(client, response.json_body["course_id"])
+
+    assert body["status"] == "failed"
+    assert body["error"]["phase"] == "parts"
+    assert "test-chat" in body["error"]["reason"]
+    assert len(llm_server.chat_requests()) == asked_before + 1  # a permanent error is not retried
+
+
+def test_post_answers_503_when_the_query_cannot_be_embedded_and_stores_nothing(
+    client: Client, llm_workflow: Workflow, llm_server: LLMServer
+) -> None:
+    before = llm_workflow.deps.state_store.list_for_user("local-user")
+    for _ in range(3):
+        llm_server.embedding_queue.append(server_error())
+
+    response = post(client, {"query": "Learn DCF valuation", "hours": 1})
+
+    llm_server.embedding_queue.clear()
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    assert response.json_body["error"]["code"] == "embedding_unavailable"
+    assert llm_workflow.deps.state_store.list_for_user("local-user") == before
+
+
+# --- the command line: a library indexed offline, re-indexed for the model -------------------------
+
+
+def test_the_cli_refuses_a_library_of_another_embedder_until_it_is_reindexed(
+    llm_server: LLMServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data_dir = new_data_dir("coursegen-reindex-")
+    LocalPostgres(data_dir).ensure_running()
+    llm_server.chat_model = CourseModel()
+    llm_server.models = None
+    try:
+
+        def coursegen(*args: str) -> int:
+            return main(["--data-dir", str(data_dir), *args])
+
+        book = str(SAMPLES / "corporate-finance-valuation.json")
+        monkeypatch.setenv("COURSEGEN_EMBEDDER", "offline")
+        assert coursegen("library", "load", book) == 0
+        capsys.readouterr()
+
+        for name, value in model_env(llm_server).items():
+            monkeypatch.setenv(name, value)
+        assert coursegen("generate", "Learn DCF valuation", "--hours", "1") == 1
+        assert "coursegen library reindex" in capsys.readouterr().err
+
+        assert coursegen("library", "reindex") == 0
+        err = capsys.readouterr().err
+        assert f"with embedder test-embed:{DIMENSION}" in err and "embedded" in err
+
+        assert coursegen("generate", "Learn DCF valuation", "--hours", "1", "--json") == 0
+        captured = capsys.readouterr()
+        outline = json.loads(captured.out)
+        assert abs(outline["total_minutes"] - 60) <= 3
+        assert outline["usage"]["parts"]["calls"] >= 1
+        assert "model tokens:" in captured.err
+    finally:
+        bootstrap.reset()
+        LocalPostgres(data_dir).stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
