@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Chalice, Response
+from chalice import Chalice, IAMAuthorizer, Response
 from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib import bootstrap, dead_letters, http
@@ -12,6 +12,10 @@ from chalicelib.core.events import EventName, handler_name, pattern_for
 from chalicelib.errors import CourseNotFound, InvalidRequest, PermanentFailure, TransientError
 
 app = Chalice(app_name="coursegen")
+
+# On AWS every route needs a SigV4-signed request; the caller's IAM identity owns the courses it
+# creates. `chalice local` and the test client admit every request as the configured local user.
+iam = IAMAuthorizer()
 
 
 def _workflow() -> Any:
@@ -21,7 +25,7 @@ def _workflow() -> Any:
 # --- HTTP -------------------------------------------------------------------------------------
 
 
-@app.route("/courses", methods=["POST"])
+@app.route("/courses", methods=["POST"], authorizer=iam)
 def create_course() -> Response:
     request = app.current_request
     try:
@@ -36,7 +40,7 @@ def create_course() -> Response:
     return http.accepted(state, request)
 
 
-@app.route("/courses/{course_id}", methods=["GET"])
+@app.route("/courses/{course_id}", methods=["GET"], authorizer=iam)
 def get_course(course_id: str) -> Response:
     try:
         user_id = http.caller_id(app.current_request, bootstrap.settings())
@@ -47,7 +51,7 @@ def get_course(course_id: str) -> Response:
         return http.not_found(course_id)
 
 
-@app.route("/courses", methods=["GET"])
+@app.route("/courses", methods=["GET"], authorizer=iam)
 def list_courses() -> Response:
     try:
         user_id = http.caller_id(app.current_request, bootstrap.settings())

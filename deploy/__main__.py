@@ -1,4 +1,5 @@
-"""`python -m deploy package` (Chalice -> Terraform child module) and `python -m deploy migrate`."""
+"""`python -m deploy package` (Chalice -> Terraform child module), `migrate` and `load-library`
+(Aurora), `tf-config` and `checkov` (offline checks)."""
 
 from __future__ import annotations
 
@@ -23,12 +24,18 @@ def main(argv: list[str] | None = None) -> int:
     checkov = commands.add_parser("checkov", help="checkov, with the generated module's justifications")
     checkov.add_argument("root", type=Path)
     migrate = commands.add_parser("migrate", help="apply the schema migrations to Aurora")
+    load = commands.add_parser(
+        "load-library",
+        help="embed book files with $COURSEGEN_EMBEDDER (default openai) and load them into Aurora",
+    )
+    load.add_argument("files", nargs="+", type=Path, metavar="FILE")
     env = os.environ.get
-    migrate.add_argument("--host", default=env("DB_CLUSTER_ENDPOINT"), help="endpoint, or a tunnel to it")
-    migrate.add_argument("--port", type=int, default=5432)
-    migrate.add_argument("--database", default=env("DB_NAME"))
-    migrate.add_argument("--user", default=env("DB_MASTER_USERNAME"))
-    migrate.add_argument("--secret-arn", default=env("DB_PASSWORD_SECRET_ARN"))
+    for command in (migrate, load):
+        command.add_argument("--host", default=env("DB_CLUSTER_ENDPOINT"), help="endpoint, or a tunnel to it")
+        command.add_argument("--port", type=int, default=5432)
+        command.add_argument("--database", default=env("DB_NAME"))
+        command.add_argument("--user", default=env("DB_MASTER_USERNAME"))
+        command.add_argument("--secret-arn", default=env("DB_PASSWORD_SECRET_ARN"))
     args = parser.parse_args(argv)
 
     if args.command == "package":
@@ -76,10 +83,27 @@ def main(argv: list[str] | None = None) -> int:
     missing = [name for name in ("host", "database", "user", "secret_arn") if not getattr(args, name)]
     if missing:
         parser.error(f"missing --{', --'.join(m.replace('_', '-') for m in missing)} (or the DB_* variables)")
-    from deploy.aurora import migrate_aurora
+    if args.command == "migrate":
+        from deploy.aurora import migrate_aurora
 
-    applied = migrate_aurora(args.host, args.port, args.database, args.user, args.secret_arn)
-    print(f"applied {', '.join(applied)}" if applied else "schema up to date")
+        applied = migrate_aurora(args.host, args.port, args.database, args.user, args.secret_arn)
+        print(f"applied {', '.join(applied)}" if applied else "schema up to date")
+        return 0
+
+    from chalicelib.bootstrap import make_embedder
+    from chalicelib.config import Settings
+    from chalicelib.errors import CourseGenError
+    from deploy.aurora import connection_factory, load_library
+
+    try:
+        settings = Settings.from_env({"COURSEGEN_EMBEDDER": "openai", **os.environ})
+        connect = connection_factory(args.host, args.port, args.database, args.user, args.secret_arn)
+        loaded = load_library(connect, args.files, make_embedder(settings))
+    except CourseGenError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    chapters = sum(book.chapters for book in loaded)
+    print(f"loaded {len(loaded)} book(s), {chapters} chapters")
     return 0
 
 

@@ -105,8 +105,16 @@ def resolve_api_key(
 
 def _fetch_secret(arn: str) -> str:
     import boto3
+    from botocore.exceptions import ClientError
 
-    return str(boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"])
+    try:
+        return str(boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"])
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        raise ConfigError(
+            f"cannot read the API key secret {arn} ({code}): put the key in with "
+            f"`aws secretsmanager put-secret-value --secret-id {arn} --secret-string <key>`"
+        ) from None
 
 
 def _key_from_secret(secret: str) -> str:

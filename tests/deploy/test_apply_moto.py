@@ -93,6 +93,13 @@ def test_functions_get_the_seed_environment_and_only_database_handlers_sit_in_th
         assert variables["AWS_ACCOUNT_ID"] == "123456789012"  # moto's account
         assert variables["DB_PASSWORD_SECRET_ARN"] == deployed.outputs["db_password_secret_arn"]
         assert variables["DB_CLUSTER_ENDPOINT"] == deployed.outputs["db_cluster_endpoint"]
+        assert variables["COURSEGEN_PLANNER"] == variables["COURSEGEN_EMBEDDER"] == "openai"
+        key_secret = deployed.outputs["model_api_key_secret_arn"]
+        assert variables["COURSEGEN_OPENAI_API_KEY_SECRET_ARN"] == key_secret
+        assert variables["COURSEGEN_CHAT_MODEL"] == "gpt-4o-mini"
+        # The API handler embeds the query inside API Gateway's 29 s; the planners get 270 of 300 s.
+        api = function["FunctionName"].endswith("-dev")
+        assert variables["COURSEGEN_LLM_DEADLINE"] == ("25" if api else "270"), function["FunctionName"]
         assert function["Role"].endswith(":role/docprof-dev-course-app")
         in_vpc = bool(function.get("VpcConfig", {}).get("SubnetIds"))
         assert in_vpc == (function["FunctionName"] in DB_HANDLERS), function["FunctionName"]
@@ -160,7 +167,9 @@ def test_the_app_role_grants_named_actions_on_named_resources(deployed: Deployme
     assert statements["PublishWorkflowEvents"]["Resource"].endswith(
         f":event-bus/{deployed.outputs['event_bus_name']}"
     )
-    assert statements["DatabasePassword"]["Resource"] == deployed.outputs["db_password_secret_arn"]
+    assert sorted(statements["Secrets"]["Resource"]) == sorted(
+        [deployed.outputs["db_password_secret_arn"], deployed.outputs["model_api_key_secret_arn"]]
+    )
 
 
 def test_aurora_serverless_v2_keeps_its_password_in_secrets_manager(deployed: Deployment) -> None:

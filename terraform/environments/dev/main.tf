@@ -52,6 +52,16 @@ module "database" {
   database = var.database
 }
 
+# The model server's API key. Terraform creates the secret, never its value (which would sit in
+# the state file): put the key in with `aws secretsmanager put-secret-value` (README).
+resource "aws_secretsmanager_secret" "model_api_key" {
+  #checkov:skip=CKV_AWS_149:The key is encrypted with the account's AWS-managed Secrets Manager key; a customer-managed key adds cost and policy for a dev environment.
+  #checkov:skip=CKV2_AWS_57:A model vendor's API key cannot be rotated by a Lambda; rotate it at the vendor and put the new value.
+  name                    = "${var.project}-${var.environment}-model-api-key"
+  description             = "API key of the model server the course planner calls."
+  recovery_window_in_days = 0
+}
+
 module "iam" {
   source = "../../modules/iam"
   naming = local.naming
@@ -62,6 +72,7 @@ module "iam" {
     db_secret_arn         = module.database.master_password_secret_arn
     dead_letter_queue_arn = module.events.dead_letter_queue_arn
     function_name_prefix  = module.app.function_name_prefix
+    model_secret_arn      = aws_secretsmanager_secret.model_api_key.arn
   }
 }
 
@@ -81,6 +92,11 @@ module "app" {
   db_name                 = module.database.database_name
   db_master_username      = module.database.master_username
   db_password_secret_arn  = module.database.master_password_secret_arn
+
+  openai_base_url           = var.model.base_url
+  openai_api_key_secret_arn = aws_secretsmanager_secret.model_api_key.arn
+  chat_model                = var.model.chat_model
+  embedding_model           = var.model.embedding_model
 
   # Only the handlers that use the database run in the VPC (see .chalice/config.json).
   vpc_subnet_ids        = module.network.private_subnet_ids

@@ -42,3 +42,8 @@ output "db_password_secret_arn" {
   description = "Secrets Manager secret with the Aurora master password."
   value       = module.database.master_password_secret_arn
 }
+
+output "model_api_key_secret_arn" {
+  description = "Put the model server's API key here: aws secretsmanager put-secret-value --secret-id <this> --secret-string <key>."
+  value       = aws_secretsmanager_secret.model_api_key.arn
+}

@@ -54,3 +54,23 @@ variable "log_retention_days" {
   type        = number
   default     = 30
 }
+
+variable "model" {
+  description = "The OpenAI-compatible model server the planner and embedder call (base_url null: OpenAI). Its API key goes into the secret this environment creates (output model_api_key_secret_arn)."
+  type = object({
+    base_url        = optional(string, "")
+    chat_model      = optional(string, "gpt-4o-mini")
+    embedding_model = optional(string, "text-embedding-3-small")
+  })
+  default = {}
+
+  validation {
+    condition     = var.model.base_url == "" || can(regex("^https?://", var.model.base_url))
+    error_message = "model.base_url must be an http(s) URL ending in /v1, or empty for OpenAI."
+  }
+
+  validation {
+    condition     = length(trimspace(var.model.chat_model)) > 0 && length(trimspace(var.model.embedding_model)) > 0
+    error_message = "model.chat_model and model.embedding_model must not be empty."
+  }
+}

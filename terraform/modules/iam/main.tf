@@ -57,11 +57,12 @@ data "aws_iam_policy_document" "app" {
     resources = var.grants.table_index_arns
   }
 
-  # bootstrap.aws_connection_factory: the Aurora password, once per cold start.
+  # bootstrap.aws_connection_factory: the Aurora password, once per cold start;
+  # adapters/openai_client.resolve_api_key: the model server's API key, likewise.
   statement {
-    sid       = "DatabasePassword"
+    sid       = "Secrets"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = [var.grants.db_secret_arn]
+    resources = compact([var.grants.db_secret_arn, var.grants.model_secret_arn])
   }
 
   # Lambda sends on-failure records with the function's role; the consumer reads the queue.
