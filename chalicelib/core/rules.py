@@ -400,9 +400,12 @@ def rebalance(request: CourseRequest, outline: Sections) -> tuple[Sections, list
     parts = [p for p in outline if p.sections]
     if not parts:
         raise PlanningError("the outline has no sections to rebalance")
-    most = min(part_count_range(request.hours)[1], target // MIN_SECTION_MINUTES)
+    fewest, most = part_count_range(request.hours)
+    most = min(most, target // MIN_SECTION_MINUTES)
     while len(parts) > most:
         parts = _merge_smallest_part(parts, changes)
+    while len(parts) < min(fewest, most):  # a revision that merged parts away
+        parts = _split_largest_part(parts, changes)
     pace_lo, _ = section_minutes_range(pace)
     floor = MIN_SECTION_MINUTES if pace_may_relax(request, len(parts)) else pace_lo
     budgets = apportion(target, [_weight(p.sections) for p in parts], floor, target)
@@ -435,6 +438,29 @@ def _merge_smallest_part(parts: list[PlannedPart], changes: list[str]) -> list[P
     )
     changes.append(f"merged part '{parts[k].title}' into '{keep.title}' (too many parts)")
     return [*parts[:first], merged, *parts[second + 1 :]]
+
+
+def _split_largest_part(parts: list[PlannedPart], changes: list[str]) -> list[PlannedPart]:
+    """Split the part with the most minutes in two, between its sections (a part of one
+    section has that section split in two first)."""
+    k = max(range(len(parts)), key=lambda i: (_weight(parts[i].sections), -i))
+    part = parts[k]
+    sections = list(part.sections)
+    if len(sections) < 2:
+        sections = _resize(sections, 2, 2, changes)
+    half, total, cut = _weight(sections) / 2, 0, 1
+    for i, section in enumerate(sections[:-1], start=1):
+        total += max(1, section.minutes)
+        cut = i
+        if total >= half:
+            break
+    first, second = sections[:cut], sections[cut:]
+    changes.append(f"split part '{part.title}' in two (too few parts)")
+    halves = [
+        PlannedPart(title=part.title, minutes=_weight(first), sections=first),
+        PlannedPart(title=f"{part.title}, continued", minutes=_weight(second), sections=second),
+    ]
+    return [*parts[:k], *halves, *parts[k + 1 :]]
 
 
 def _resize(sections: list[SectionPlan], fewest: int, most: int, changes: list[str]) -> list[SectionPlan]:

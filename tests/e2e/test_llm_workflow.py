@@ -150,6 +150,8 @@ def test_a_course_planned_by_the_model_passes_every_rule(
     review = body["review"]
     assert review["revised"] == bool(review["failed_checks"]) == ("review" in model.phases)
     assert (usage["review"]["calls"] > 0) == review["revised"]
+    if review["revised"]:  # and what the revision changed, before the deterministic fixes
+        assert review["changes"][0].startswith("revision: parts ")
     if model.duplicates:
         assert any("near-duplicates" in check for check in review["failed_checks"])
 

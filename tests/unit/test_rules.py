@@ -307,6 +307,20 @@ def test_rebalance_merges_parts_a_short_course_has_no_room_for() -> None:
     assert len(fixed) == 1 and fixed[0].minutes == 30
 
 
+def test_rebalance_splits_parts_a_revision_merged_away() -> None:
+    sections = [a_section(f"Topic {name}", 30, sources=[FCFF]) for name in "ABCDEFGHIJKL"]
+    collapsed = [a_part("Everything", *sections)]
+    fixed, changes = rebalanced(a_request(6), collapsed)
+    assert rules.check_part_count(a_request(6), fixed) == []
+    assert [s.title for p in fixed for s in p.sections] == [s.title for s in sections]  # order kept
+    assert "split part 'Everything' in two (too few parts)" in changes
+
+
+def test_a_two_hour_course_of_one_section_gets_two_parts() -> None:
+    fixed, _ = rebalanced(a_request(2), [a_part("All", a_section("Free cash flow", 120))])
+    assert len(fixed) == 2 and rules.check_part_count(a_request(2), fixed) == []
+
+
 def test_rebalance_refuses_an_outline_without_sections() -> None:
     with pytest.raises(PlanningError):
         rules.rebalance(a_request(), [PlannedPart(title="Empty", minutes=60, sections=[])])
