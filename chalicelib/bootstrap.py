@@ -151,6 +151,16 @@ def aws_connection_factory(settings: Settings) -> Callable[[], Any]:
     return lambda: connect(info)
 
 
+def phase_of_handler(handler: str) -> str:
+    """The workflow phase a handler runs ("parts" for course-book-search-handler), as a
+    failed step reports it."""
+    from chalicelib.core.events import HANDLER_EVENTS
+    from chalicelib.core.phases import PHASE_OF
+
+    event = HANDLER_EVENTS.get(handler)
+    return PHASE_OF[event] if event is not None else handler
+
+
 def build_workflow(settings: Settings, app: Any) -> Workflow:
     from chalicelib import logs
 
@@ -191,7 +201,9 @@ def build_workflow(settings: Settings, app: Any) -> Workflow:
     flow = Workflow(deps)
     if settings.runtime == "local":
         # What the DLQ consumer does on AWS: a delivery that keeps failing ends the course.
-        publisher.on_dead_letter = lambda name, message, error: flow.fail_course(
-            message["detail"]["course_id"], name, f"{type(error).__name__}: {error}"
+        publisher.on_dead_letter = lambda handler, message, error: flow.fail_course(
+            message["detail"]["course_id"],
+            phase_of_handler(handler),
+            f"{type(error).__name__}: {error}",
         )
     return flow

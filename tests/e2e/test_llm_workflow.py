@@ -5,9 +5,7 @@ out, through the real `openai` client. The scripted model misbehaves the ways re
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,66 +15,17 @@ from chalice.test import Client
 
 from app import app
 from chalicelib import bootstrap
-from chalicelib.adapters.book_files import read_book_file
 from chalicelib.adapters.localpg import LocalPostgres
 from chalicelib.cli import main
-from chalicelib.config import Settings
 from chalicelib.core import rules
 from chalicelib.core.models import CourseRequest
 from chalicelib.workflow import Workflow
+from tests.e2e.conftest import DIMENSION, model_env, new_data_dir
 from tests.e2e.test_course_end_to_end import poll, post
-from tests.llm_fixtures import API_KEY, GHOST_IDS, CourseModel
+from tests.llm_fixtures import GHOST_IDS, CourseModel
 from tests.llm_server import LLMServer, rate_limited, server_error
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "library"
-DIMENSION = 256
-
-
-def model_env(server: LLMServer) -> dict[str, str]:
-    """What a user sets to use a local OpenAI-compatible server (README, "Use a model")."""
-    return {
-        "COURSEGEN_PLANNER": "openai",
-        "COURSEGEN_EMBEDDER": "openai",
-        "COURSEGEN_OPENAI_BASE_URL": server.base_url,
-        "COURSEGEN_OPENAI_API_KEY": API_KEY,
-        "COURSEGEN_CHAT_MODEL": "test-chat",
-        "COURSEGEN_EMBEDDING_MODEL": "test-embed",
-        "COURSEGEN_EMBEDDING_DIMENSIONS": str(DIMENSION),
-        "COURSEGEN_LLM_TIMEOUT": "2",
-        "COURSEGEN_LLM_DEADLINE": "6",
-        "COURSEGEN_LLM_MAX_RETRIES": "2",
-        # The test server's bag-of-words vectors score lower than a real embedding model's.
-        "COURSEGEN_SEARCH_MIN_SIMILARITY": "0.05",
-    }
-
-
-def new_data_dir(prefix: str) -> Path:
-    path = Path(tempfile.mkdtemp(prefix=prefix))
-    os.chmod(path, 0o755)  # reachable by the unprivileged PostgreSQL user when tests run as root
-    return path
-
-
-@pytest.fixture(scope="module")
-def llm_server() -> Iterator[LLMServer]:
-    with LLMServer(embedding_dimension=DIMENSION) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def llm_workflow(llm_server: LLMServer) -> Iterator[Workflow]:
-    data_dir = new_data_dir("coursegen-llm-")
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in model_env(llm_server).items():
-            env.setenv(name, value)
-        settings = Settings.from_env({**os.environ, "COURSEGEN_DATA_DIR": str(data_dir)})
-        flow = bootstrap.configure(settings, app)
-        books = [read_book_file(path) for path in sorted(SAMPLES.glob("*.json"))]
-        flow.deps.library.load(books, flow.deps.embedder)  # embedded by the test server
-        yield flow
-        flow.deps.publisher.wait_idle(timeout=30)
-    bootstrap.reset()
-    LocalPostgres(data_dir).stop()
-    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture
