@@ -28,6 +28,7 @@ def _workflow() -> Any:
 @app.route("/courses", methods=["POST"], authorizer=iam)
 def create_course() -> Response:
     request = app.current_request
+    assert request is not None  # Chalice sets it for every route call
     try:
         course_request = http.parse_course_request(request.raw_body)
         user_id = http.caller_id(request, bootstrap.settings())

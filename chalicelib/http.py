@@ -23,7 +23,9 @@ _CODES = {
 }
 
 
-def parse_course_request(raw_body: bytes | None) -> CourseRequest:
+def parse_course_request(raw_body: bytes | str | None) -> CourseRequest:
+    if isinstance(raw_body, str):
+        raw_body = raw_body.encode()
     if not raw_body:
         raise InvalidRequest("request body is empty; send a JSON object", code="invalid_body")
     if len(raw_body) > MAX_BODY_BYTES:
