@@ -3,13 +3,15 @@
 Published events are wrapped in the EventBridge envelope, matched against the patterns of the
 handlers registered in the Chalice app (with moto's implementation of EventBridge pattern
 matching) and delivered asynchronously on worker threads. Like Lambda's async invocation, a
-handler that raises is retried a bounded number of times, then handed to a dead-letter callback.
+handler that raises is retried a bounded number of times (exponential backoff with jitter), then
+handed to a dead-letter callback, which is itself retried if it raises, as SQS redelivers.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import random
 import threading
 import time
 import uuid
@@ -25,7 +27,8 @@ from chalicelib.ports import EventPublisher
 
 log = logging.getLogger("coursegen.bus")
 
-DeadLetter = Callable[[str, dict[str, Any], BaseException], None]
+DeadLetter = Callable[[str, dict[str, Any], BaseException], object]
+DEAD_LETTER_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -76,16 +79,16 @@ class LocalBus(EventPublisher):
         app: Any,
         *,
         workers: int = 4,
-        max_attempts: int = 3,
-        retry_delay: float = 0.05,
+        max_attempts: int = 3,  # as Lambda's async invocation: the call and two retries
+        retry_delay: float = 0.5,  # then about 1 s: enough to ride out a restart of PostgreSQL
         copies: int = 1,
         on_dead_letter: DeadLetter | None = None,
     ):
         self._app = app
         self._targets: list[_Target] | None = None
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="coursegen-bus")
-        self._max_attempts = max_attempts
-        self._retry_delay = retry_delay
+        self.max_attempts = max_attempts
+        self.retry_delay = retry_delay
         self.copies = copies  # >1 delivers every event several times, as at-least-once allows
         self.on_dead_letter = on_dead_letter
         self._pending = 0
@@ -104,43 +107,80 @@ class LocalBus(EventPublisher):
             for _ in range(self.copies):
                 self._submit(name, message, attempt=1)
 
-    def _submit(self, name: str, message: dict[str, Any], attempt: int) -> None:
+    def _submit(self, name: str, message: dict[str, Any], attempt: int, delay: float = 0.0) -> None:
         with self._idle:
             self._pending += 1
-        self._pool.submit(self._deliver, name, message, attempt)
+        if delay <= 0:
+            self._pool.submit(self._deliver, name, message, attempt)
+            return
+        # A retry waits on a timer, not on a worker, so failing deliveries waiting out their
+        # backoff never hold up the events of other courses.
+        timer = threading.Timer(delay, self._start_retry, (name, message, attempt))
+        timer.daemon = True
+        timer.start()
+
+    def _start_retry(self, name: str, message: dict[str, Any], attempt: int) -> None:
+        try:
+            self._pool.submit(self._deliver, name, message, attempt)
+        except RuntimeError:  # the bus was closed meanwhile
+            log.warning("%s not retried: the bus is closed", name, extra={"phase": name, "attempt": attempt})
+            self._done()
+
+    def _done(self) -> None:
+        with self._idle:
+            self._pending -= 1
+            if self._pending == 0:
+                self._idle.notify_all()
 
     def _deliver(self, name: str, message: dict[str, Any], attempt: int) -> None:
         try:
             handler = self._app.handler_map[name]
             handler(message, _Context(function_name=name, aws_request_id=str(uuid.uuid4())))
         except Exception as error:
-            course_id = message["detail"].get("course_id")
-            if attempt < self._max_attempts:
+            extra = {"course_id": message["detail"].get("course_id"), "phase": name, "attempt": attempt}
+            if attempt < self.max_attempts:
                 log.warning(
                     "%s failed (attempt %d of %d), retrying: %s",
                     name,
                     attempt,
-                    self._max_attempts,
+                    self.max_attempts,
                     error,
-                    extra={"course_id": course_id, "phase": name, "attempt": attempt},
+                    extra=extra,
                 )
-                time.sleep(self._retry_delay * 2 ** (attempt - 1))
-                self._submit(name, message, attempt + 1)
+                self._submit(name, message, attempt + 1, delay=self._backoff(attempt))
             else:
-                log.error(
-                    "%s failed %d times, dead-lettered: %s",
+                log.error("%s failed %d times, dead-lettered: %s", name, attempt, error, extra=extra)
+                self._dead_letter(name, message, error)
+        finally:
+            self._done()
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential, with jitter so that deliveries that failed together do not retry together."""
+        return self.retry_delay * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
+
+    def _dead_letter(self, name: str, message: dict[str, Any], error: BaseException) -> None:
+        # Ending the course is the last thing that keeps it from staying in progress forever, so
+        # a callback that raises (the state store busy, say) is tried again, as SQS redelivers a
+        # dead-letter message its consumer failed on.
+        if self.on_dead_letter is None:
+            return
+        extra = {"course_id": message["detail"].get("course_id"), "phase": name}
+        for attempt in range(1, DEAD_LETTER_ATTEMPTS + 1):
+            try:
+                self.on_dead_letter(name, message, error)
+                return
+            except Exception as callback_error:
+                log.warning(
+                    "dead letter of %s not recorded (attempt %d of %d): %s",
                     name,
                     attempt,
-                    error,
-                    extra={"course_id": course_id, "phase": name, "attempt": attempt},
+                    DEAD_LETTER_ATTEMPTS,
+                    callback_error,
+                    extra={**extra, "attempt": attempt},
                 )
-                if self.on_dead_letter is not None:
-                    self.on_dead_letter(name, message, error)
-        finally:
-            with self._idle:
-                self._pending -= 1
-                if self._pending == 0:
-                    self._idle.notify_all()
+                if attempt < DEAD_LETTER_ATTEMPTS:
+                    time.sleep(self._backoff(attempt))
+        log.critical("dead letter of %s lost: its course may stay in progress", name, extra=extra)
 
     def wait_idle(self, timeout: float = 60.0) -> bool:
         """Block until no delivery is queued or running; False on timeout."""
