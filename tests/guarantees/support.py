@@ -26,7 +26,7 @@ from chalicelib.core.models import (
     Status,
 )
 from chalicelib.planning.offline import OfflinePlanner
-from chalicelib.ports import CourseStore, EventPublisher, Planner, StateStore
+from chalicelib.ports import CourseStore, EventPublisher, Library, Planner, StateStore
 from chalicelib.workflow import Deps, Workflow
 
 LOCAL_USER = "local-user"
@@ -127,6 +127,7 @@ def scripted_workflow(
     state_store: StateStore | None = None,
     publisher: EventPublisher | None = None,
     course_store: CourseStore | None = None,
+    library: Library | None = None,
     planner: Planner | None = None,
     prefix: str = "course",
 ) -> Workflow:
@@ -137,7 +138,7 @@ def scripted_workflow(
         Deps(
             state_store=state_store or embedded.scripted_state,
             publisher=publisher or ScriptedBus(),
-            library=deps.library,
+            library=library or deps.library,
             course_store=course_store or deps.course_store,
             planner=planner or PLANNER,
             embedder=deps.embedder,
