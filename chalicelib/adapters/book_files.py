@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictInt,
@@ -28,12 +29,20 @@ from pydantic_core import PydanticCustomError
 from chalicelib.errors import BookFileError
 
 MAX_ERRORS_SHOWN = 5
+MAX_CHAPTER_NUMBER = 2**31 - 1  # the library stores chapter numbers as PostgreSQL integers
 
 
 def _no_nul(value: str) -> str:
     # PostgreSQL text (and jsonb) cannot hold NUL: refuse it here, with the field's name.
     if "\x00" in value:
         raise PydanticCustomError("nul_character", "must not contain NUL characters")
+    return value
+
+
+def _not_a_bool(value: object) -> object:
+    # The legacy format reads numbers leniently ("3" is 3), but true is not chapter 1.
+    if isinstance(value, bool):
+        raise PydanticCustomError("int_type", "must be an integer")
     return value
 
 
@@ -65,7 +74,7 @@ class BookSection(_BookModel):
 
 
 class Chapter(_BookModel):
-    number: Annotated[StrictInt, Field(ge=0)]
+    number: Annotated[StrictInt, Field(ge=0, le=MAX_CHAPTER_NUMBER)]
     title: Text
     summary: Text
     topics: list[Text] = []
@@ -100,7 +109,8 @@ class _LegacySection(_LegacyModel):
 
 
 class _LegacyChapter(_LegacyModel):
-    chapter_number: Annotated[int, Field(ge=0)]  # lax: the old files sometimes wrote "3"
+    # lax: the old files sometimes wrote "3"
+    chapter_number: Annotated[int, Field(ge=0, le=MAX_CHAPTER_NUMBER), BeforeValidator(_not_a_bool)]
     chapter_title: Text
     summary: Text
     sections: list[_LegacySection] = []
@@ -156,13 +166,22 @@ _FRIENDLY = {
     "list_type": "must be a list",
     "too_short": "must not be empty",
     "model_type": "must be an object",
+    "string_unicode": "must be valid Unicode text (it holds an unpaired surrogate)",
+    "greater_than_equal": "must be 0 or more",
+    "less_than_equal": f"must be at most {MAX_CHAPTER_NUMBER}",
 }
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:
     path = ""
     for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif not _PLAIN_KEY.fullmatch(part):  # an odd key (empty, spaces, control characters)
+            path += f"[{json.dumps(part)}]"
+        else:
+            path += f".{part}" if path else part
     return path or "(book)"
 
 
@@ -170,17 +189,14 @@ def _describe(error: Any) -> str:
     if error["type"] == "duplicate_chapter_number":
         ctx = error["ctx"]
         return f"chapters[{ctx['index']}].{ctx['field']}: {error['msg']}"
-    message = _FRIENDLY.get(error["type"], error["msg"])
-    if error["type"] == "greater_than_equal":
-        message = "must be 0 or more"
-    return f"{_field_path(error['loc'])}: {message}"
+    return f"{_field_path(error['loc'])}: {_FRIENDLY.get(error['type'], error['msg'])}"
 
 
 def parse_book(data: object, source: str = "book") -> Book:
     """Validate decoded JSON (new or legacy format) into a Book; errors are prefixed by `source`."""
     if not isinstance(data, dict):
         raise BookFileError(f"{source}: a book file holds one JSON object, not {type(data).__name__}")
-    is_legacy = "source_title" in data and "title" not in data
+    is_legacy = _looks_legacy(data)
     try:
         return _LegacyBook.model_validate(data).to_book() if is_legacy else Book.model_validate(data)
     except ValidationError as error:
@@ -188,6 +204,18 @@ def parse_book(data: object, source: str = "book") -> Book:
         more = len(problems) - MAX_ERRORS_SHOWN
         shown = "; ".join(f"{source}: {problem}" for problem in problems[:MAX_ERRORS_SHOWN])
         raise BookFileError(shown + (f" (and {more} more)" if more > 0 else "")) from None
+
+
+def _looks_legacy(data: dict[str, Any]) -> bool:
+    """Whether a file is in the legacy format, even with its title missing, so that its errors
+    name the legacy fields it was meant to have."""
+    if "title" in data:
+        return False
+    if "source_title" in data or "source_summary" in data:
+        return True
+    chapters = data.get("chapters")
+    first = chapters[0] if isinstance(chapters, list) and chapters else None
+    return isinstance(first, dict) and bool({"chapter_number", "chapter_title"} & first.keys())
 
 
 def read_book_file(path: str | Path) -> Book:
@@ -207,6 +235,8 @@ def read_book_file(path: str | Path) -> Book:
         raise BookFileError(
             f"{name}: not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
         ) from None
+    except RecursionError:
+        raise BookFileError(f"{name}: not a book: its JSON is nested too deeply to read") from None
     return parse_book(data, name)
 
 
