@@ -12,6 +12,7 @@ from typing import Any
 
 from chalicelib.adapters.pg import ConnectionFactory, session, transaction
 from chalicelib.core.models import Outline
+from chalicelib.errors import PermanentFailure
 from chalicelib.ports import CourseStore, StoredCourse
 
 # Each upsert skips the write when nothing changed, so a duplicate store leaves the rows (and
@@ -91,6 +92,12 @@ class PgCourseStore(CourseStore):
         self._connect = connect
 
     def store(self, user_id: str, outline: Outline, created_at: str) -> None:
+        if _holds_nul(outline.model_dump()):
+            # PostgreSQL text and jsonb cannot hold NUL: no retry can store this outline.
+            raise PermanentFailure(
+                "the outline contains a NUL character (in the query or a planned title), which "
+                "PostgreSQL cannot store; remove it and ask again"
+            )
         rows = _section_rows(outline)
         with session(self._connect) as conn, transaction(conn):
             conn.run(
@@ -128,6 +135,16 @@ class PgCourseStore(CourseStore):
                 limit=limit,
             )
         return [_stored(row) for row in rows]
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 def _stored(row: list[Any]) -> StoredCourse:
