@@ -20,7 +20,7 @@ from chalicelib.adapters.book_files import read_book_file
 from chalicelib.adapters.local_bus import LocalBus
 from chalicelib.adapters.localpg import LocalPostgres
 from chalicelib.adapters.migrate import migrate
-from chalicelib.adapters.pg import connect, connection_factory
+from chalicelib.adapters.pg import ConnectionFactory, connect, connection_factory
 from chalicelib.adapters.pg_library import PgLibrary
 from chalicelib.adapters.sqlite_state import SqliteStateStore
 from chalicelib.config import Settings
@@ -75,14 +75,19 @@ def _embedded_is_the_app_workflow(embedded: Embedded) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def scratch_library(embedded: Embedded) -> PgLibrary:
-    """A library of its own (another database on the same server), for tests that load books."""
+def scratch_connect(embedded: Embedded) -> ConnectionFactory:
+    """Another database on the same server, migrated, for tests that load books of their own."""
     with closing(connect(embedded.server.conn_info("postgres"))) as admin:
         admin.run("DROP DATABASE IF EXISTS guarantees_scratch WITH (FORCE)")
         admin.run("CREATE DATABASE guarantees_scratch")
     factory = connection_factory(embedded.server.conn_info("guarantees_scratch"))
     migrate(factory)
-    return PgLibrary(factory)
+    return factory
+
+
+@pytest.fixture(scope="session")
+def scratch_library(scratch_connect: ConnectionFactory) -> PgLibrary:
+    return PgLibrary(scratch_connect)
 
 
 @pytest.fixture
