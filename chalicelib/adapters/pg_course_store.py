@@ -122,12 +122,16 @@ class PgCourseStore(CourseStore):
             conn.run(_UPSERT_SECTIONS, course_id=outline.course_id, rows=json.dumps(rows))
 
     def get(self, course_id: str) -> StoredCourse | None:
+        if "\x00" in course_id:
+            return None  # no stored id holds NUL, and PostgreSQL refuses it as a parameter
         with session(self._connect) as conn:
             rows = conn.run(f"{_SELECT} WHERE course_id = :course_id", course_id=course_id)
         return _stored(rows[0]) if rows else None
 
     def list_for_user(self, user_id: str, limit: int = 50) -> list[StoredCourse]:
         """The user's stored courses, newest first."""
+        if "\x00" in user_id:
+            return []
         with session(self._connect) as conn:
             rows = conn.run(
                 f"{_SELECT} WHERE user_id = :user_id ORDER BY created_at DESC, course_id DESC LIMIT :limit",
