@@ -77,13 +77,13 @@ def error_response(error: InvalidRequest) -> Response:
 
 
 def upstream_error(error: CourseGenError) -> Response:
-    """The query could not be embedded: 503 (try again) when the embedding service is
-    throttled or down, 502 when it refused the request (bad key, unknown model)."""
+    """A course that could not be started: 503 (try again) when a service it needs is
+    throttled or down, 502 when the model server refused the request (bad key, unknown model)."""
     transient = isinstance(error, TransientError)
     body = {
         "error": {
-            "code": "embedding_unavailable" if transient else "embedding_failed",
-            "message": f"the query could not be embedded: {error}",
+            "code": "service_unavailable" if transient else "upstream_refused",
+            "message": str(error),
             "field": None,
         }
     }

@@ -15,7 +15,7 @@ from chalicelib.core.outline import build_outline
 from chalicelib.core.phases import Verdict
 from chalicelib.core.retrieval import search_text, select_relevant
 from chalicelib.core.review import review_outline
-from chalicelib.errors import CourseNotFound, PermanentFailure, StaleState
+from chalicelib.errors import CourseNotFound, PermanentFailure, StaleState, TransientError
 from chalicelib.planning.usage import UsageRecorder, UsageTally
 from chalicelib.ports import (
     CourseStore,
@@ -74,7 +74,12 @@ class Workflow:
         """Embed the query, create the state and announce it. Nothing is written if embedding
         fails; the state is written before the event, so the first handler always finds it."""
         d = self.deps
-        [embedding] = d.embedder.embed([search_text(request.query)])
+        try:
+            [embedding] = d.embedder.embed([search_text(request.query)])
+        except TransientError as error:
+            raise TransientError(f"the query could not be embedded: {error}") from error
+        except PermanentFailure as error:
+            raise PermanentFailure(f"the query could not be embedded: {error}") from error
         now = d.clock()
         state = CourseState(
             course_id=d.new_id(),
@@ -86,8 +91,18 @@ class Workflow:
             query_embedding=embedding,
         )
         state = d.state_store.create(state)
+        try:
+            d.publisher.publish(make_event(EventName.EMBEDDING_GENERATED, state.course_id))
+        except Exception as error:
+            # Nobody retries a request whose event never left: end the course now rather than
+            # leave it queued, and let the caller try again.
+            reason = f"the course could not be announced: {type(error).__name__}: {error}"
+            try:
+                self.fail_course(state.course_id, "request", reason)
+            except Exception:  # saved as failed before CourseFailed is published: enough
+                log.warning("could not announce the failure", exc_info=True, extra={"phase": "request"})
+            raise TransientError(reason) from error
         _log(logging.INFO, "course queued", state, "request")
-        d.publisher.publish(make_event(EventName.EMBEDDING_GENERATED, state.course_id))
         return state
 
     # --- the six event handlers -------------------------------------------------------------

@@ -147,7 +147,8 @@ def test_post_answers_503_when_the_query_cannot_be_embedded_and_stores_nothing(
     llm_server.embedding_queue.clear()
     assert response.status_code == 503
     assert response.headers["Retry-After"]
-    assert response.json_body["error"]["code"] == "embedding_unavailable"
+    assert response.json_body["error"]["code"] == "service_unavailable"
+    assert response.json_body["error"]["message"].startswith("the query could not be embedded")
     assert llm_workflow.deps.state_store.list_for_user("local-user") == before
 
 

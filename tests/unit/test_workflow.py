@@ -10,6 +10,7 @@ import pytest
 from chalicelib.adapters.memory_state import InMemoryStateStore
 from chalicelib.core.events import EventName, make_event
 from chalicelib.core.models import CourseRequest, Status
+from chalicelib.errors import TransientError
 from chalicelib.planning.offline import OfflinePlanner
 from chalicelib.workflow import Deps, Workflow
 
@@ -124,3 +125,22 @@ def test_fail_course_ends_a_running_course_but_never_a_finished_one(world) -> No
     assert deps.state_store.get(running.course_id).error.reason == "retries exhausted"
     assert flow.fail_course(running.course_id, "dead-letter", "again") is False
     assert flow.fail_course("no-such-course", "dead-letter", "x") is False
+
+
+class BrokenBus(RecordingPublisher):
+    def publish(self, event) -> None:  # type: ignore[no-untyped-def]
+        raise ConnectionError("the bus is unreachable")
+
+
+def test_a_course_whose_first_event_cannot_be_published_ends_failed_and_the_caller_is_told(
+    world,  # type: ignore[no-untyped-def]
+) -> None:
+    flow, _, deps = world
+    deps.publisher = BrokenBus()
+
+    with pytest.raises(TransientError, match="could not be announced: ConnectionError"):
+        flow.submit("u-1", CourseRequest(query="Learn DCF valuation", hours=1))
+
+    [state] = deps.state_store.list_for_user("u-1")
+    assert state.status is Status.FAILED  # not left queued with nobody to move it on
+    assert state.error is not None and state.error.phase == "request"
