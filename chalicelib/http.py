@@ -23,6 +23,20 @@ _CODES = {
 }
 
 
+def require_json(headers: Any) -> None:
+    """A declared body type must be JSON (`application/json`, parameters allowed); a request
+    that declares none is read as JSON, as Chalice and most clients assume."""
+    declared = (headers or {}).get("content-type")
+    if declared is None:
+        return
+    media_type = declared.split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        shown = f"{declared!r}" if declared else "none"
+        raise InvalidRequest(
+            f"Content-Type must be application/json, got {shown}", code="unsupported_media_type"
+        )
+
+
 def parse_course_request(raw_body: bytes | str | None) -> CourseRequest:
     if isinstance(raw_body, str):
         raw_body = raw_body.encode()
@@ -34,6 +48,10 @@ def parse_course_request(raw_body: bytes | str | None) -> CourseRequest:
         body = json.loads(raw_body)
     except (ValueError, UnicodeDecodeError):
         raise InvalidRequest("request body is not valid JSON", code="invalid_json") from None
+    except RecursionError:
+        raise InvalidRequest(
+            "request body is not valid JSON: nested too deeply", code="invalid_json"
+        ) from None
     if not isinstance(body, dict):
         raise InvalidRequest("request body must be a JSON object", code="invalid_body")
     try:
@@ -71,7 +89,7 @@ def caller_id(request: Any, settings: Settings) -> str:
 
 
 def error_response(error: InvalidRequest) -> Response:
-    status = 401 if error.code == "unauthenticated" else 400
+    status = {"unauthenticated": 401, "unsupported_media_type": 415}.get(error.code, 400)
     body = {"error": {"code": error.code, "message": error.message, "field": error.field}}
     return Response(body=body, status_code=status)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import struct
+import unicodedata
 from enum import StrEnum
 from typing import Annotated
 
@@ -79,6 +80,13 @@ class CourseRequest(_Strict):
         if not isinstance(value, str):
             return value
         trimmed = " ".join(value.split())
+        for char in trimmed:
+            # NUL cannot be stored by PostgreSQL, a lone surrogate cannot be encoded at all.
+            if unicodedata.category(char) in ("Cc", "Cs"):
+                kind = (
+                    "an unpaired surrogate" if unicodedata.category(char) == "Cs" else "a control character"
+                )
+                raise ValueError(f"query contains {kind} (U+{ord(char):04X})")
         if len(trimmed) < MIN_QUERY_CHARS:
             raise ValueError(f"query must be at least {MIN_QUERY_CHARS} characters")
         if len(trimmed) > MAX_QUERY_CHARS:

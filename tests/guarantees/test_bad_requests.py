@@ -234,7 +234,6 @@ def test_fuzzed_course_requests_never_cause_a_server_error_and_refusals_change_n
 # --- refusals the edge does not make yet (each names the change it needs in the report) ---------
 
 
-@pytest.mark.xfail(strict=True, reason="Chalice answers 415 in its own format before the route runs")
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", ""])
 def test_a_body_that_is_not_declared_json_is_refused_in_the_error_format(
     recorded: tuple[Client, CountingStateStore, ScriptedBus], content_type: str
@@ -246,9 +245,6 @@ def test_a_body_that_is_not_declared_json_is_refused_in_the_error_format(
     assert not store.created and not bus.history
 
 
-@pytest.mark.xfail(
-    strict=True, reason="json.loads raises RecursionError, which the edge does not catch (500)"
-)
 def test_a_deeply_nested_body_within_the_size_limit_is_refused_as_invalid_json(
     recorded: tuple[Client, CountingStateStore, ScriptedBus],
 ) -> None:
@@ -258,9 +254,6 @@ def test_a_deeply_nested_body_within_the_size_limit_is_refused_as_invalid_json(
     assert not store.created and not bus.history
 
 
-@pytest.mark.xfail(
-    strict=True, reason="an unpaired surrogate passes validation and breaks the embedder (500)"
-)
 def test_a_query_with_an_unpaired_surrogate_is_refused_naming_the_query(
     recorded: tuple[Client, CountingStateStore, ScriptedBus],
 ) -> None:
@@ -271,7 +264,6 @@ def test_a_query_with_an_unpaired_surrogate_is_refused_naming_the_query(
     assert not store.created and not bus.history
 
 
-@pytest.mark.xfail(strict=True, reason="a NUL passes validation; PostgreSQL cannot store it (see report)")
 def test_a_query_with_a_nul_character_is_refused_naming_the_query(
     recorded: tuple[Client, CountingStateStore, ScriptedBus],
 ) -> None:
