@@ -26,12 +26,22 @@ from chalicelib.adapters.book_files import Book
 from chalicelib.adapters.pg import ConnectionFactory, session
 from chalicelib.adapters.pg_library import PgLibrary
 from chalicelib.config import AwsSettings, Settings
-from chalicelib.core.models import Status
+from chalicelib.core.models import SectionPlan, Status
 from chalicelib.errors import EmbedderMismatch
 from chalicelib.logs import JsonFormatter
 from chalicelib.workflow import Workflow
 
-from .support import Embedded, library_fingerprint, wait_until_terminal
+from .support import (
+    Embedded,
+    RememberingPlanner,
+    ScriptedBus,
+    a_request,
+    library_fingerprint,
+    run_in_order,
+    scripted_workflow,
+    stored_rows,
+    wait_until_terminal,
+)
 
 REQUEST = {"query": "Learn DCF valuation", "hours": 1.0}
 ROUTES = {("POST", "/courses"), ("GET", "/courses"), ("GET", "/courses/{course_id}")}
@@ -228,6 +238,31 @@ def test_hostile_and_unicode_book_text_loads_and_searches_verbatim(
         scratch_library.search(query, "x'; DROP TABLE chapters; --\x00", embedded.flow.deps.search)
     assert library_fingerprint(scratch_connect) == before
     assert table_names(scratch_connect) == tables
+
+
+class NulInTitles(RememberingPlanner):
+    """The offline planner, but every section title it plans carries a NUL, as a model's output
+    could: the one text that reaches PostgreSQL without passing the request's validation."""
+
+    def plan_sections(self, *args: Any, **kwargs: Any) -> list[SectionPlan]:
+        sections = super().plan_sections(*args, **kwargs)
+        return [s.model_copy(update={"title": s.title + "\x00"}) for s in sections]
+
+
+def test_an_outline_holding_a_nul_character_fails_the_course_at_storage_at_once_with_a_reason(
+    embedded: Embedded,
+) -> None:
+    bus = ScriptedBus()
+    flow = scripted_workflow(embedded, publisher=bus, planner=NulInTitles(), prefix="nul")
+    course_id = flow.submit("erin", a_request(hours=0.5)).course_id
+
+    run_in_order(flow, bus)  # raises if any step raised: the failure is permanent, not retried
+
+    state = flow.deps.state_store.get(course_id)
+    assert state is not None and state.status is Status.FAILED and state.error is not None
+    assert state.error.phase == "storage" and "NUL" in state.error.reason
+    assert flow.deps.course_store.get(course_id) is None
+    assert stored_rows(embedded.connect, course_id) == {"courses": [], "sections": []}
 
 
 # --- secrets never reach the logs ---------------------------------------------------------------
