@@ -2,18 +2,23 @@
 
 The dimension is known only once the first book is embedded, so `chapters.embedding` is an
 untyped `vector`. Loading records the embedder and dimension in `library_meta` and creates an
-expression HNSW index on `(embedding::vector(d))`; searches order by that same expression, so the
-planner can use the index. Below a few thousand chapters it rightly prefers an exact scan (faster
-there, and exact). HNSW covers at most 2,000 dimensions; larger vectors are always scanned.
+expression HNSW index on `(embedding::vector(d))`; searches order by that same expression and
+tell the planner to use the index (see `search`). HNSW covers at most 2,000 dimensions; larger
+vectors are always scanned. Searches reuse a few idle connections.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from itertools import accumulate
+from typing import Any
+
+import pg8000.exceptions
 
 from chalicelib.adapters.book_files import Book, book_id, chapter_text
 from chalicelib.adapters.pg import Connection, ConnectionFactory, session, transaction
@@ -22,11 +27,44 @@ from chalicelib.errors import EmbedderMismatch, LibraryError
 from chalicelib.ports import Embedder, Library, SearchParams
 
 MAX_INDEXED_DIMENSION = 2000  # pgvector's HNSW limit for the `vector` type
+INDEX_BUILD_TIMEOUT = 3600.0  # seconds to wait for CREATE INDEX (100k 1536-d chapters: minutes)
 _LOAD_LOCK_KEY = 0x6C696272617279  # "library": loads run one at a time
+
+
+@dataclass(frozen=True)
+class IndexParams:
+    """How the HNSW index is built. On 100k clustered 1536-d chapters (bench/vector_search.py,
+    bench/RESULTS.md), pgvector's defaults (m=16, ef_construction=64) reached recall@10 of only
+    0.90-0.95 at ef_search 40-100; m=24, ef_construction=100 reached 0.98 at ef_search 64 with a
+    p50 of 9 ms, for a build 1.5x as long (2.5 min on 2 cores)."""
+
+    m: int = 24
+    ef_construction: int = 100
+    max_build_memory_mb: int = 2048  # cap on maintenance_work_mem for one build
 
 
 def index_name(dimension: int) -> str:
     return f"chapters_embedding_hnsw_{int(dimension)}"
+
+
+def create_index_sql(dimension: int, params: IndexParams | None = None) -> str:
+    """The index the search statement is written for: HNSW over `embedding::vector(d)`."""
+    d, p = int(dimension), params or IndexParams()
+    return (
+        f"CREATE INDEX IF NOT EXISTS {index_name(d)} ON chapters"
+        f" USING hnsw ((embedding::vector({d})) vector_cosine_ops)"
+        f" WITH (m = {int(p.m)}, ef_construction = {int(p.ef_construction)})"
+    )
+
+
+def build_memory_mb(chapters: int, dimension: int, params: IndexParams | None = None) -> int:
+    """maintenance_work_mem for building the index over `chapters` rows: enough for the whole
+    graph (each element holds its vector and about 2m neighbours at layer 0), so pgvector never
+    falls back to its much slower on-disk build; never below PostgreSQL's 64 MB default."""
+    p = params or IndexParams()
+    per_element = 4 * int(dimension) + 8 + 2 * p.m * 8 + 256
+    needed = math.ceil(chapters * per_element * 1.25 / 2**20)
+    return max(64, min(needed, p.max_build_memory_mb))
 
 
 def search_sql(dimension: int) -> str:
@@ -83,38 +121,119 @@ def group_by_book(hits: list[ChapterHit]) -> list[ChapterHit]:
     return [hit for group in books.values() for hit in sorted(group, key=lambda hit: hit.chapter_number)]
 
 
-class PgLibrary(Library):
-    """Books and chapters in PostgreSQL; one short-lived connection per call."""
+class _Kept:
+    """A connection kept between searches, with the statements it has prepared: a prepared
+    statement skips pg8000's parameter rewriting and the server's parsing, and after a few runs
+    PostgreSQL reuses its plan (about 2 ms of a ~7 ms search at 10k chapters)."""
 
-    def __init__(self, connect: ConnectionFactory) -> None:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._prepared: dict[str, Any] = {}
+
+    def run(self, sql: str, **params: Any) -> list[list[Any]]:
+        statement = self._prepared.get(sql)
+        if statement is None:
+            statement = self._prepared[sql] = self.conn.prepare(sql)
+        return statement.run(**params)  # type: ignore[no-any-return]
+
+
+class _IdleConnections:
+    """Connections kept open between searches. Opening one costs more than a search (5 ms on a
+    local socket, a TLS handshake and authentication against Aurora), and a warm Lambda would
+    otherwise pay it on every course. Thread-safe; at most `keep` are held."""
+
+    def __init__(self, connect: ConnectionFactory, keep: int = 4) -> None:
         self._connect = connect
+        self._keep = keep
+        self._idle: list[_Kept] = []
+        self._lock = threading.Lock()
+
+    def take(self) -> tuple[_Kept, bool]:
+        """A connection, and whether it was reused (and so may have died while idle)."""
+        with self._lock:
+            if self._idle:
+                return self._idle.pop(), True
+        return _Kept(self._connect()), False
+
+    def give_back(self, kept: _Kept) -> None:
+        with self._lock:
+            if len(self._idle) < self._keep:
+                self._idle.append(kept)
+                return
+        _close_quietly(kept.conn)
+
+
+def _connection_lost(error: Exception) -> bool:
+    """The server went away (restart, failover, idle timeout), as opposed to a failed statement
+    or a server too slow to answer."""
+    if isinstance(error, TimeoutError):
+        return False
+    if isinstance(error, pg8000.exceptions.InterfaceError | OSError):
+        return True
+    fields = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
+    code = str(fields.get("C", ""))
+    return code.startswith("08") or code in ("57P01", "57P02", "57P03")
+
+
+def build_index(conn: Connection, dimension: int, chapters: int, params: IndexParams | None = None) -> None:
+    """Create the search index (if missing) in the caller's transaction, with the memory and
+    the time a build over `chapters` rows needs."""
+    memory = build_memory_mb(chapters, dimension, params)
+    conn.run("SELECT set_config('maintenance_work_mem', :v, true)", v=f"{memory}MB")
+    with _patient(conn):
+        conn.run(create_index_sql(dimension, params))
+
+
+@contextmanager
+def _patient(conn: Connection, seconds: float = INDEX_BUILD_TIMEOUT) -> Iterator[None]:
+    """Wait up to `seconds` for the server's answer: an index build over 100k chapters takes
+    minutes, where the connection's own timeout (30 s) suits every other statement. pg8000 has
+    no setter, so this adjusts its socket; anything without one is left as it is."""
+    sock = getattr(conn, "_usock", None)
+    if sock is None:
+        yield
+        return
+    previous = sock.gettimeout()
+    sock.settimeout(None if previous is None else max(previous, seconds))
+    try:
+        yield
+    finally:
+        sock.settimeout(previous)
+
+
+def _close_quietly(conn: Connection) -> None:
+    with suppress(pg8000.exceptions.Error, OSError):  # a dead connection has nothing to release
+        conn.close()
+
+
+class PgLibrary(Library):
+    """Books and chapters in PostgreSQL. Searches reuse idle connections; everything else opens
+    a short-lived connection per call."""
+
+    def __init__(self, connect: ConnectionFactory, index: IndexParams | None = None) -> None:
+        self._connect = connect
+        self._index = index or IndexParams()
+        self._idle = _IdleConnections(connect)
 
     # --- search ---------------------------------------------------------------------------
 
     def search(self, embedding: list[float], embedder: str, params: SearchParams) -> list[ChapterHit]:
-        with session(self._connect) as conn, transaction(conn):
-            meta = conn.run("SELECT embedder_kind, dimension FROM library_meta")
-            if not meta:
-                return []  # nothing loaded yet: the caller reports "no books found"
-            kind, dimension = meta[0]
-            if kind != embedder or dimension != len(embedding):
-                raise EmbedderMismatch(
-                    f"the library was indexed with embedder {kind!r} ({dimension} dimensions) but the "
-                    f"query was embedded with {embedder!r} ({len(embedding)} dimensions): re-index the "
-                    "library with the query's embedder (`coursegen library reindex` with the same "
-                    "COURSEGEN_EMBEDDER), or set COURSEGEN_EMBEDDER back to the library's"
-                )
-            # The index scan yields at most ef_search rows, so it must cover every candidate.
-            candidates = max(params.ef_search, params.top_k)
-            conn.run("SELECT set_config('hnsw.ef_search', :value, true)", value=str(candidates))
-            rows = conn.run(
-                search_sql(dimension),
-                query=vector_literal(embedding),
-                candidates=candidates,
-                min_similarity=float(params.min_similarity),
-                max_per_book=params.max_per_book,
-                top_k=params.top_k,
-            )
+        # A connection that died while idle is replaced once; the search only reads, so
+        # running it again is safe.
+        while True:
+            kept, reused = self._idle.take()
+            try:
+                rows = self._search(kept, embedding, embedder, params)
+            except (pg8000.exceptions.Error, OSError) as error:
+                _close_quietly(kept.conn)
+                if reused and _connection_lost(error):
+                    continue
+                raise
+            except BaseException:
+                _close_quietly(kept.conn)
+                raise
+            self._idle.give_back(kept)
+            break
         hits = [
             ChapterHit(
                 book_id=row[0],
@@ -129,6 +248,39 @@ class PgLibrary(Library):
             for row in rows
         ]
         return group_by_book(hits)
+
+    @staticmethod
+    def _search(kept: _Kept, embedding: list[float], embedder: str, params: SearchParams) -> list[list[Any]]:
+        # The index scan yields at most ef_search rows, so it must cover every candidate.
+        candidates = max(params.ef_search, params.top_k)
+        conn = kept.conn
+        with transaction(conn):
+            # One round trip: the library's embedder, and this transaction's planner settings.
+            # PostgreSQL prices an exact scan as if vectors were read for free, but 1536-d ones
+            # live out of line (TOAST) and the scan takes ~50x the index scan at 10k chapters.
+            meta = kept.run(
+                "SELECT embedder_kind, dimension, set_config('hnsw.ef_search', :ef_search, true),"
+                " set_config('enable_seqscan', 'off', true) FROM library_meta",
+                ef_search=str(candidates),
+            )
+            if not meta:
+                return []  # nothing loaded yet: the caller reports "no books found"
+            kind, dimension = meta[0][:2]
+            if kind != embedder or dimension != len(embedding):
+                raise EmbedderMismatch(
+                    f"the library was indexed with embedder {kind!r} ({dimension} dimensions) but the "
+                    f"query was embedded with {embedder!r} ({len(embedding)} dimensions): re-index the "
+                    "library with the query's embedder (`coursegen library reindex` with the same "
+                    "COURSEGEN_EMBEDDER), or set COURSEGEN_EMBEDDER back to the library's"
+                )
+            return kept.run(
+                search_sql(dimension),
+                query=vector_literal(embedding),
+                candidates=candidates,
+                min_similarity=float(params.min_similarity),
+                max_per_book=params.max_per_book,
+                top_k=params.top_k,
+            )
 
     # --- loading --------------------------------------------------------------------------
 
@@ -165,11 +317,8 @@ class PgLibrary(Library):
             for book, book_vectors in zip(books, vectors, strict=True):
                 _upsert_book(conn, book, book_vectors)
             if indexed:
-                d = int(dimension)
-                conn.run(
-                    f"CREATE INDEX IF NOT EXISTS {index_name(d)} ON chapters"
-                    f" USING hnsw ((embedding::vector({d})) vector_cosine_ops)"
-                )
+                # an upper bound of the rows: a reloaded book counts twice
+                build_index(conn, dimension, existing + new_chapters, self._index)
             if rebuild:
                 conn.run("ANALYZE chapters")  # the planner picks the index only once it knows the size
         return [BookInfo(book_id(b), b.title, b.author, len(b.chapters)) for b in books]

@@ -5,14 +5,22 @@ from __future__ import annotations
 import math
 import random
 from contextlib import closing
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chalicelib.adapters.book_files import Book, book_id, chapter_text, read_book_file
-from chalicelib.adapters.pg import ConnectionFactory
-from chalicelib.adapters.pg_library import PgLibrary, index_name, search_sql, vector_literal
+from chalicelib.adapters.pg import ConnectionFactory, ConnInfo, connect
+from chalicelib.adapters.pg_library import (
+    IndexParams,
+    PgLibrary,
+    _patient,
+    index_name,
+    search_sql,
+    vector_literal,
+)
 from chalicelib.errors import EmbedderMismatch, LibraryError
 from chalicelib.ports import Embedder, SearchParams
 
@@ -315,3 +323,50 @@ def test_an_embedder_that_returns_too_few_vectors_is_refused(pg_conn_factory: Co
     with pytest.raises(LibraryError, match="returned 3 vectors for 4 texts"):
         lib.load([VALUATION, COOKING], Forgetful())
     assert lib.stats().books == 0
+
+
+def backends(factory: ConnectionFactory) -> int:
+    """Other connections to this test's database."""
+    with closing(factory()) as conn:
+        return int(
+            conn.run(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )[0][0]
+        )
+
+
+def test_searches_reuse_one_idle_connection(library: PgLibrary, pg_conn_factory: ConnectionFactory) -> None:
+    for _ in range(3):
+        library.search(unit(1, 0, 0, 0), KIND, ALL)
+    assert backends(pg_conn_factory) == 1
+
+
+def test_a_search_after_the_server_dropped_its_idle_connection_still_succeeds(
+    library: PgLibrary, pg_conn_factory: ConnectionFactory
+) -> None:
+    before = library.search(unit(1, 0, 0, 0), KIND, ALL)
+    with closing(pg_conn_factory()) as conn:  # what a restart, a failover or an idle timeout does
+        conn.run(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    assert library.search(unit(1, 0, 0, 0), KIND, ALL) == before
+
+
+def test_an_index_build_may_outlast_the_connections_timeout(pg_database: ConnInfo) -> None:
+    conn = connect(replace(pg_database, timeout=0.2))
+    with closing(conn):
+        with _patient(conn):
+            conn.run("SELECT pg_sleep(0.5)")  # a build over a large library takes minutes
+        with pytest.raises(Exception, match="timed out"):
+            conn.run("SELECT pg_sleep(0.5)")  # every other statement keeps the timeout
+
+
+def test_the_index_is_built_with_the_configured_hnsw_parameters(
+    library: PgLibrary, pg_conn_factory: ConnectionFactory
+) -> None:
+    with closing(pg_conn_factory()) as conn:
+        [[definition]] = conn.run("SELECT indexdef FROM pg_indexes WHERE indexname = :n", n=index_name(4))
+    assert f"m='{IndexParams().m}'" in definition
+    assert f"ef_construction='{IndexParams().ef_construction}'" in definition
