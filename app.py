@@ -52,6 +52,8 @@ def get_course(course_id: str) -> Response:
         return http.error_response(error)
     except CourseNotFound:
         return http.not_found(course_id)
+    except TransientError as error:
+        return http.unavailable(error)
 
 
 @app.route("/courses", methods=["GET"], authorizer=iam)
@@ -60,7 +62,10 @@ def list_courses() -> Response:
         user_id = http.caller_id(app.current_request, bootstrap.settings())
     except InvalidRequest as error:
         return http.error_response(error)
-    return http.course_list_response(_workflow().list_courses(user_id))
+    try:
+        return http.course_list_response(_workflow().list_courses(user_id))
+    except TransientError as error:
+        return http.unavailable(error)
 
 
 # --- the workflow: one handler per phase ---------------------------------------------------------

@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.core.events import HANDLER_EVENTS, EventName
+from chalicelib.core.events import EventName
+from chalicelib.core.phases import PHASE_OF
 
 log = logging.getLogger("coursegen.dead_letters")
 
@@ -26,7 +27,6 @@ HANDLER_NAME = "course-dead-letter-handler"
 QUEUE_PLACEHOLDER = "course-dead-letters"
 _MAX_REASON = 500  # well inside CourseFailed's limit, and enough to read the error
 
-_CONSUMER_OF = {event: handler for handler, event in HANDLER_EVENTS.items()}
 
 FailCourse = Callable[[str, str, str], bool]
 
@@ -78,9 +78,10 @@ def handle(records: Iterable[Mapping[str, Any]], fail_course: FailCourse) -> int
 
 
 def _phase(detail_type: Any) -> str:
-    """The handler that consumes the event (as the local bus reports it), else the event name."""
+    """The workflow phase that consumes the event (as a failed step and the local bus report
+    it), else the event name."""
     try:
-        return _CONSUMER_OF.get(EventName(detail_type), str(detail_type))
+        return PHASE_OF.get(EventName(detail_type), str(detail_type))
     except ValueError:
         return str(detail_type or "unknown")
 

@@ -109,6 +109,12 @@ def upstream_error(error: CourseGenError) -> Response:
     return Response(body=body, status_code=503 if transient else 502, headers=headers)
 
 
+def unavailable(error: CourseGenError) -> Response:
+    """A read that a service it needs (PostgreSQL, DynamoDB) could not answer just now."""
+    body = {"error": {"code": "service_unavailable", "message": f"{error}; try again shortly", "field": None}}
+    return Response(body=body, status_code=503, headers={"Retry-After": "5"})
+
+
 def not_found(course_id: str) -> Response:
     body = {"error": {"code": "not_found", "message": f"no course {course_id!r}", "field": None}}
     return Response(body=body, status_code=404)

@@ -15,6 +15,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pg8000.exceptions
 from pg8000.native import Connection
 
+from chalicelib.errors import TransientError
+
 ConnectionFactory = Callable[[], Connection]
 
 SSL_MODES = ("disable", "prefer", "require", "verify-full")
@@ -114,8 +116,18 @@ def connection_factory(info: ConnInfo) -> ConnectionFactory:
 
 @contextmanager
 def session(factory: ConnectionFactory) -> Iterator[Connection]:
-    """One connection for one operation, closed afterwards whatever happens."""
-    with closing(factory()) as conn:
+    """One connection for one operation, closed afterwards whatever happens. A server that
+    cannot be reached (down, restarting, refusing connections) is a TransientError."""
+    try:
+        conn = factory()
+    except (pg8000.exceptions.InterfaceError, OSError) as error:
+        raise TransientError(f"PostgreSQL is unavailable: {error}") from error
+    except pg8000.exceptions.DatabaseError as error:
+        details = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
+        if str(details.get("C", ""))[:2] not in ("08", "57"):  # connection, operator intervention
+            raise
+        raise TransientError(f"PostgreSQL is unavailable: {details.get('M', error)}") from error
+    with closing(conn):
         yield conn
 
 

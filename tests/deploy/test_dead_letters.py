@@ -61,19 +61,19 @@ def invocation_failure(event: dict[str, Any]) -> dict[str, Any]:
     return {"body": json.dumps(record), "messageAttributes": {}}
 
 
-def test_an_invocation_record_names_the_course_the_handler_and_the_error() -> None:
+def test_an_invocation_record_names_the_course_the_phase_and_the_error() -> None:
     letter = dead_letters.parse(invocation_failure(workflow_event()))
     assert letter == dead_letters.DeadLetter(
         course_id="c-1",
-        phase="course-parts-handler",
+        phase="sections",
         reason="RetriesExhausted after 3 attempts: InterfaceError: connection refused",
     )
 
 
-def test_an_undelivered_event_names_the_course_the_handler_and_the_delivery_error() -> None:
+def test_an_undelivered_event_names_the_course_the_phase_and_the_delivery_error() -> None:
     letter = dead_letters.parse(delivery_failure(workflow_event("OutlineReview")))
     assert letter is not None
-    assert (letter.course_id, letter.phase) == ("c-1", "course-storage-handler")
+    assert (letter.course_id, letter.phase) == ("c-1", "storage")
     assert letter.reason == (
         "EventBridge could not deliver the event: Lambda.TooManyRequestsException: Rate exceeded"
     )

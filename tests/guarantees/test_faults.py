@@ -159,7 +159,6 @@ def test_a_brief_postgresql_outage_is_ridden_out_by_the_bus_retries(embedded: Em
     assert state.status is Status.COMPLETE
 
 
-@pytest.mark.xfail(strict=True, reason="a database error while reading reaches the client as Chalice's 500")
 def test_reading_courses_while_postgresql_is_down_is_a_503_in_the_error_format(
     embedded: Embedded, client: Client
 ) -> None:
@@ -322,10 +321,6 @@ def test_on_aws_an_event_whose_retries_are_spent_reaches_the_dead_letter_queue_a
     assert flow.deps.state_store.get(course_id) == failed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dead_letters reports the handler's name; the local bus now reports the phase (see report)",
-)
 def test_a_dead_letter_on_aws_reports_the_phase_as_the_local_bus_does() -> None:
     for name in PHASE_OF:
         message = {"body": json.dumps(envelope(make_event(name, "c-1", **part_of(name))))}
