@@ -32,6 +32,19 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Benchmarks print tables (medians and spreads); they are not tests and assert nothing about time.
+# bench/RESULTS.md keeps the latest figures. The vector benchmark runs 10k chapters here; the 100k
+# figure: $(BIN)/python -m bench.vector_search --rows 100000 (a few minutes per index build).
+.PHONY: bench
+bench: setup  ## run every benchmark (about 10 minutes; the package build needs the package index once)
+	$(BIN)/python bench/prompt_tokens.py
+	$(BIN)/python -m bench.orchestration
+	$(BIN)/python -m bench.throughput
+	$(BIN)/python -m bench.state_size
+	$(BIN)/python -m bench.package_size
+	$(BIN)/python -m bench.cold_start
+	$(BIN)/python -m bench.vector_search
+
 serve: setup  ## chalice local with the whole workflow in process (PostgreSQL in $(DATA_DIR))
 	$(BIN)/chalice local --stage local --no-autoreload
 
