@@ -6,11 +6,28 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
 CONTEXT_FIELDS = ("course_id", "phase", "attempt", "status")
 LOGGER = "coursegen"
+
+_context: ContextVar[dict[str, Any]] = ContextVar("coursegen_log_context", default={})  # noqa: B039
+
+
+@contextmanager
+def context(**fields: Any) -> Iterator[None]:
+    """Fields every log line written inside the block carries (unless the line sets its own):
+    the bus sets the delivery attempt, the workflow the course and phase, so that lines of the
+    planner, the stores and the model client are attributed too."""
+    token = _context.set({**_context.get(), **{k: v for k, v in fields.items() if v is not None}})
+    try:
+        yield
+    finally:
+        _context.reset(token)
 
 
 class JsonFormatter(logging.Formatter):
@@ -21,8 +38,11 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        around = _context.get()
         for name in CONTEXT_FIELDS:
             value = getattr(record, name, None)
+            if value is None:
+                value = around.get(name)
             if value is not None:
                 line[name] = value
         if record.exc_info:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib import logs
 from chalicelib.core import phases
 from chalicelib.core.events import Event, EventName, PartDetail, make_event, parse_detail
 from chalicelib.core.models import CourseRequest, CourseState, Outline, Status
@@ -111,8 +112,12 @@ class Workflow:
         """Apply one delivered event. Duplicates are logged no-ops; permanent failures end the
         course as failed; anything else propagates so the platform retries."""
         detail = parse_detail(name, raw_detail)
-        event = Event(name=name, detail=detail)
         phase = phases.PHASE_OF[name]
+        with logs.context(course_id=detail.course_id, phase=phase):
+            self._handle(Event(name=name, detail=detail), phase)
+
+    def _handle(self, event: Event, phase: str) -> None:
+        name, detail = event.name, event.detail
         state = self.deps.state_store.get(detail.course_id)
         decision = phases.decide(state, event)
         if decision.verdict is Verdict.IGNORE:

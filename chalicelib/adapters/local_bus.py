@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib import logs
 from chalicelib.core.events import SOURCE, Event
 from chalicelib.ports import EventPublisher
 
@@ -135,7 +136,8 @@ class LocalBus(EventPublisher):
     def _deliver(self, name: str, message: dict[str, Any], attempt: int) -> None:
         try:
             handler = self._app.handler_map[name]
-            handler(message, _Context(function_name=name, aws_request_id=str(uuid.uuid4())))
+            with logs.context(attempt=attempt):
+                handler(message, _Context(function_name=name, aws_request_id=str(uuid.uuid4())))
         except Exception as error:
             extra = {"course_id": message["detail"].get("course_id"), "phase": name, "attempt": attempt}
             if attempt < self.max_attempts:

@@ -4,7 +4,9 @@ out, through the real `openai` client. The scripted model misbehaves the ways re
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +21,7 @@ from chalicelib.adapters.localpg import LocalPostgres
 from chalicelib.cli import main
 from chalicelib.core import rules
 from chalicelib.core.models import CourseRequest
+from chalicelib.logs import JsonFormatter
 from chalicelib.workflow import Workflow
 from tests.e2e.conftest import DIMENSION, model_env, new_data_dir
 from tests.e2e.test_course_end_to_end import poll, post
@@ -191,3 +194,28 @@ def test_the_cli_refuses_a_library_of_another_embedder_until_it_is_reindexed(
         bootstrap.reset()
         LocalPostgres(data_dir).stop()
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_every_log_line_of_a_course_names_its_course_phase_and_delivery_attempt(
+    client: Client, llm_server: LLMServer
+) -> None:
+    llm_server.chat_model = CourseModel(duplicates=True)  # the planner and the reviewer both log
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("coursegen")
+    logger.addHandler(handler)
+    try:
+        response = post(client, {"query": "Learn DCF valuation", "hours": 3})
+        course_id = response.json_body["course_id"]
+        assert poll(client, course_id)["status"] == "complete"
+    finally:
+        logger.removeHandler(handler)
+
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    mine = [line for line in lines if line.get("course_id") == course_id]
+    assert {line["logger"] for line in mine} >= {"coursegen.workflow", "coursegen.planner"}
+    assert all(line.get("phase") for line in mine)
+    handled = [line for line in mine if line["phase"] != "request"]
+    assert handled and all(line.get("attempt") == 1 for line in handled)
+    assert not [line for line in lines if "course_id" not in line and line["logger"] != "coursegen.bus"]

@@ -28,3 +28,23 @@ def test_a_log_line_is_one_json_object_with_the_context_fields() -> None:
     assert "attempt" not in first
     assert (second["course_id"], second["attempt"]) == ("c-2", 2)
     assert "ValueError: boom" in second["error"]
+
+
+def test_lines_inside_a_context_carry_its_fields_unless_they_set_their_own() -> None:
+    from chalicelib import logs
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("coursegen.test-context")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    with logs.context(attempt=2), logs.context(course_id="c-1", phase="parts"):
+        logger.info("asked the model")
+        logger.info("a line of its own", extra={"phase": "review"})
+    logger.info("outside")
+    inside, own, outside = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert (inside["course_id"], inside["phase"], inside["attempt"]) == ("c-1", "parts", 2)
+    assert (own["course_id"], own["phase"], own["attempt"]) == ("c-1", "review", 2)
+    assert not {"course_id", "phase", "attempt"} & set(outside)
