@@ -205,12 +205,15 @@ def test_every_log_line_of_a_course_names_its_course_phase_and_delivery_attempt(
     handler.setFormatter(JsonFormatter())
     logger = logging.getLogger("coursegen")
     logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.INFO)  # the CLI tests leave it at WARNING
     try:
         response = post(client, {"query": "Learn DCF valuation", "hours": 3})
         course_id = response.json_body["course_id"]
         assert poll(client, course_id)["status"] == "complete"
     finally:
         logger.removeHandler(handler)
+        logger.setLevel(level)
 
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     mine = [line for line in lines if line.get("course_id") == course_id]
