@@ -52,9 +52,10 @@ class SearchParams:
     top_k: int = 24
     min_similarity: float = 0.25
     max_per_book: int = 12
-    # HNSW candidates per search: recall@10 0.985 and p50 9 ms on 100k 1536-d chapters with the
-    # index of pg_library.IndexParams (40: 0.98, 8 ms; 100: 0.99, 10 ms). bench/RESULTS.md.
-    ef_search: int = 64
+    # HNSW candidates per search. On 100k 1536-d chapters with the index of pg_library.IndexParams:
+    # recall@10 0.975-0.98 at p50 8-10 ms; 64 gains 0.005 of recall for +30% time and misses
+    # 10 ms when the index is not all in shared buffers (bench/RESULTS.md).
+    ef_search: int = 40
     relative_floor: float = 0.7  # keep hits with similarity >= best hit's x this
 
 

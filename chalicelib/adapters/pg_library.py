@@ -35,8 +35,8 @@ _LOAD_LOCK_KEY = 0x6C696272617279  # "library": loads run one at a time
 class IndexParams:
     """How the HNSW index is built. On 100k clustered 1536-d chapters (bench/vector_search.py,
     bench/RESULTS.md), pgvector's defaults (m=16, ef_construction=64) reached recall@10 of only
-    0.90-0.95 at ef_search 40-100; m=24, ef_construction=100 reached 0.98 at ef_search 64 with a
-    p50 of 9 ms, for a build 1.5x as long (2.5 min on 2 cores)."""
+    0.90-0.92 at ef_search 40; m=24, ef_construction=100 reached 0.975-0.98 at p50 8-10 ms, for
+    a build 1.3-1.5x as long (about 2 min on 2 cores)."""
 
     m: int = 24
     ef_construction: int = 100
