@@ -109,7 +109,13 @@ def machine(extra: dict[str, Any] | None = None) -> str:
         f"Python {platform.python_version()}",
     ]
     parts += [f"{k} {v}" for k, v in (extra or {}).items()]
-    return "machine: " + "; ".join(parts)
+    return "machine: " + "; ".join(parts) + "\n" + load_note()
+
+
+def load_note() -> str:
+    """The load average: other work on a shared machine stretches wall times."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average (1/5/15 min): {one:.2f} / {five:.2f} / {fifteen:.2f}"
 
 
 def server_versions(conn: Any) -> dict[str, str]:
