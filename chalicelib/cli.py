@@ -191,6 +191,7 @@ def _generate(args: argparse.Namespace) -> int:
     started = time.monotonic()
     state = flow.submit(user, request)
     progress = Progress()
+    progress.show(state.status, 0, 0, time.monotonic() - started)  # queued, even if it moves on at once
     while True:
         current = flow.deps.state_store.get(state.course_id)
         assert current is not None

@@ -3,11 +3,15 @@ under terraform/environments/ uses as `module "app" { source = "./app" }`."""
 
 from __future__ import annotations
 
+import compileall
 import json
 import os
+import py_compile
 import shutil
 import subprocess
 import sys
+import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +36,31 @@ def chalice_package(stage: str, out_dir: Path, project_dir: Path = PROJECT_DIR) 
         env=env,
         check=True,
     )
+    add_bytecode(out_dir / ZIP_FILE)
     return out_dir
+
+
+def add_bytecode(zip_path: Path) -> None:
+    """Compile every module into the zip. Lambda's code folder is read-only, so without bytecode
+    each cold start compiles pydantic, chalice and chalicelib from source (~0.9 s instead of
+    ~0.4 s to import app.py). Unchecked-hash .pyc files need no source timestamps."""
+    with tempfile.TemporaryDirectory() as folder:
+        with zipfile.ZipFile(zip_path) as archive:
+            modes = {info.filename: info.external_attr for info in archive.infolist()}
+            archive.extractall(folder)
+        compileall.compile_dir(
+            folder, quiet=1, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH
+        )
+        rewritten = zip_path.with_suffix(".tmp")
+        with zipfile.ZipFile(rewritten, "w", zipfile.ZIP_DEFLATED) as out:
+            for path in sorted(Path(folder).rglob("*")):
+                if path.is_file():
+                    name = path.relative_to(folder).as_posix()
+                    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))  # reproducible
+                    info.external_attr = modes.get(name, 0o100644 << 16)
+                    info.compress_type = zipfile.ZIP_DEFLATED
+                    out.writestr(info, path.read_bytes())
+        rewritten.replace(zip_path)
 
 
 def app_name(project_dir: Path = PROJECT_DIR) -> str:

@@ -48,7 +48,7 @@ class EventBridgePublisher(EventPublisher):
                 {
                     "Source": SOURCE,
                     "DetailType": event.name.value,
-                    "Detail": json.dumps(event.detail_json()),
+                    "Detail": json.dumps(event.detail_json(), ensure_ascii=False),
                     "EventBusName": self._bus,
                 }
             ]

@@ -12,6 +12,7 @@ from chalicelib.adapters.pg_library import (
     MAX_INDEXED_DIMENSION,
     _check_batch,
     _upsert_book,
+    build_index,
     index_name,
 )
 from chalicelib.errors import LibraryError
@@ -87,9 +88,6 @@ def reindex(connect: ConnectionFactory, embedder: Embedder, progress: Progress |
         for book, book_vectors in zip(books, vectors, strict=True):
             _upsert_book(conn, book, book_vectors)
         if dimension <= MAX_INDEXED_DIMENSION:
-            conn.run(
-                f"CREATE INDEX {index_name(dimension)} ON chapters"
-                f" USING hnsw ((embedding::vector({int(dimension)})) vector_cosine_ops)"
-            )
+            build_index(conn, dimension, len(texts))
         conn.run("ANALYZE chapters")
     return len(texts)

@@ -168,7 +168,7 @@ def record_stored(state: CourseState, now: str) -> tuple[CourseState, Event]:
 
 
 def record_failure(state: CourseState, phase: str, reason: str, now: str) -> tuple[CourseState, Event]:
-    reason = reason[:1000]
+    reason = reason.encode()[:1000].decode(errors="ignore")  # 1,000 bytes keep the event small
     new = _advance(state, now, status=Status.FAILED, error=Failure(phase=phase, reason=reason))
     return new, make_event(EventName.COURSE_FAILED, state.course_id, phase=phase, reason=reason)
 

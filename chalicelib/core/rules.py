@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 from chalicelib.core.models import (
@@ -254,11 +255,12 @@ def check_citations(chapters: Sequence[ChapterHit], outline: Sections) -> list[s
 
 def check_duplicates(outline: Sections) -> list[str]:
     sections = _sections(outline)
+    keys = [_key(s) for s in sections]
     return [
-        f"sections '{a.title}' and '{b.title}' are near-duplicates"
-        for i, a in enumerate(sections)
-        for b in sections[i + 1 :]
-        if is_near_duplicate(a, b)
+        f"sections '{sections[i].title}' and '{sections[j].title}' are near-duplicates"
+        for i in range(len(sections))
+        for j in range(i + 1, len(sections))
+        if _keys_near(keys[i], keys[j])
     ]
 
 
@@ -295,17 +297,45 @@ def _continuation(title: str) -> tuple[str, int] | None:
 def is_near_duplicate(a: SectionPlan, b: SectionPlan) -> bool:
     """Title-token Jaccard ≥ 0.8 or identical objective sets. The pieces of one section split by
     `rebalance` ("X (part 1)", "X (part 2)") are a continuation, not duplicates."""
-    ca, cb = _continuation(a.title), _continuation(b.title)
-    if ca and cb and ca[0].lower() == cb[0].lower() and ca[1] != cb[1]:
+    return _keys_near(_key(a), _key(b))
+
+
+@dataclass(frozen=True)
+class _DuplicateKey:
+    """What `is_near_duplicate` compares, computed once per distinct section: the pairwise
+    checks of a 40-hour outline would otherwise tokenise the same titles thousands of times."""
+
+    continuation: tuple[str, int] | None  # (lower-cased base, n) of "X (part n)"
+    tokens: frozenset[str]
+    title: str  # stripped, lower-cased
+    objectives: frozenset[str]
+
+
+@lru_cache(maxsize=8192)
+def _duplicate_key(title: str, objectives: tuple[str, ...]) -> _DuplicateKey:
+    continuation = _continuation(title)
+    return _DuplicateKey(
+        continuation=(continuation[0].lower(), continuation[1]) if continuation else None,
+        tokens=title_tokens(title),
+        title=title.strip().lower(),
+        objectives=_objective_set(objectives),
+    )
+
+
+def _key(section: SectionPlan) -> _DuplicateKey:
+    return _duplicate_key(section.title, tuple(section.objectives))
+
+
+def _keys_near(a: _DuplicateKey, b: _DuplicateKey) -> bool:
+    ca, cb = a.continuation, b.continuation
+    if ca and cb and ca[0] == cb[0] and ca[1] != cb[1]:
         return False
-    ta, tb = title_tokens(a.title), title_tokens(b.title)
-    if ta and tb:
-        if len(ta & tb) >= NEAR_DUPLICATE_JACCARD * len(ta | tb):
+    if a.tokens and b.tokens:
+        if len(a.tokens & b.tokens) >= NEAR_DUPLICATE_JACCARD * len(a.tokens | b.tokens):
             return True
-    elif a.title.strip().lower() == b.title.strip().lower():
+    elif a.title == b.title:
         return True
-    oa, ob = _objective_set(tuple(a.objectives)), _objective_set(tuple(b.objectives))
-    return bool(oa) and oa == ob
+    return bool(a.objectives) and a.objectives == b.objectives
 
 
 @lru_cache(maxsize=8192)
@@ -384,10 +414,11 @@ _Position = tuple[int, int]  # (part index, section index)
 
 def _first_duplicate_pair(sections: list[list[SectionPlan]]) -> tuple[_Position, _Position] | None:
     flat = [(p, i) for p, part in enumerate(sections) for i in range(len(part))]
-    for x, (pa, sa) in enumerate(flat):
-        for pb, sb in flat[x + 1 :]:
-            if is_near_duplicate(sections[pa][sa], sections[pb][sb]):
-                return (pa, sa), (pb, sb)
+    keys = [_key(sections[p][i]) for p, i in flat]
+    for x in range(len(flat)):
+        for y in range(x + 1, len(flat)):
+            if _keys_near(keys[x], keys[y]):
+                return flat[x], flat[y]
     return None
 
 

@@ -1,5 +1,2 @@
-"""Planners: implementations of the `Planner` port (the offline, deterministic one lives here)."""
-
-from chalicelib.planning.offline import OfflinePlanner
-
-__all__ = ["OfflinePlanner"]
+"""Planners: implementations of the `Planner` port (offline.OfflinePlanner, the embedded default;
+openai_planner.OpenAIPlanner, a chat model)."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+import zipfile
 from pathlib import Path
 
 import boto3
@@ -50,3 +52,14 @@ def test_the_aurora_migration_reads_the_password_from_the_rds_managed_secret() -
             "ARN"
         ]
         assert password_from_secret(arn, client) == "p w"
+
+
+def test_the_zip_carries_bytecode_so_a_cold_start_compiles_nothing(chalice_output: Path) -> None:
+    with zipfile.ZipFile(chalice_output / "deployment.zip") as archive:
+        names = set(archive.namelist())
+    tag = sys.implementation.cache_tag
+    for module in ("app", "chalicelib/workflow", "chalicelib/core/models", "pydantic/main"):
+        folder, _, name = module.rpartition("/")
+        source = f"{module}.py"
+        compiled = f"{folder + '/' if folder else ''}__pycache__/{name}.{tag}.pyc"
+        assert source in names and compiled in names, compiled

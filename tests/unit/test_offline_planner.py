@@ -21,8 +21,8 @@ from chalicelib.core.models import (
     SectionPlan,
 )
 from chalicelib.errors import PlanningError
-from chalicelib.planning import OfflinePlanner, objectives, wording
-from chalicelib.planning.offline import course_title
+from chalicelib.planning import objectives, wording
+from chalicelib.planning.offline import OfflinePlanner, course_title
 
 from .chapter_fixtures import all_chapters, bare_chapter, chapter, dcf_hits
 
