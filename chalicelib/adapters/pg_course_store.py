@@ -10,7 +10,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.adapters.pg import ConnectionFactory, session, transaction
+from chalicelib.adapters.pg import ConnectionFactory, KeptConnections, transaction
 from chalicelib.core.models import Outline
 from chalicelib.errors import PermanentFailure
 from chalicelib.ports import CourseStore, StoredCourse
@@ -86,10 +86,10 @@ def _section_rows(outline: Outline) -> list[dict[str, Any]]:
 
 
 class PgCourseStore(CourseStore):
-    """Courses and their sections; one short-lived connection per call."""
+    """Courses and their sections, over connections kept between calls."""
 
     def __init__(self, connect: ConnectionFactory) -> None:
-        self._connect = connect
+        self._connections = KeptConnections(connect)
 
     def store(self, user_id: str, outline: Outline, created_at: str) -> None:
         if _holds_nul(outline.model_dump()):
@@ -99,7 +99,7 @@ class PgCourseStore(CourseStore):
                 "PostgreSQL cannot store; remove it and ask again"
             )
         rows = _section_rows(outline)
-        with session(self._connect) as conn, transaction(conn):
+        with self._connections.session() as conn, transaction(conn):
             conn.run(
                 _UPSERT_COURSE,
                 course_id=outline.course_id,
@@ -124,7 +124,7 @@ class PgCourseStore(CourseStore):
     def get(self, course_id: str) -> StoredCourse | None:
         if "\x00" in course_id:
             return None  # no stored id holds NUL, and PostgreSQL refuses it as a parameter
-        with session(self._connect) as conn:
+        with self._connections.session() as conn:
             rows = conn.run(f"{_SELECT} WHERE course_id = :course_id", course_id=course_id)
         return _stored(rows[0]) if rows else None
 
@@ -132,7 +132,7 @@ class PgCourseStore(CourseStore):
         """The user's stored courses, newest first."""
         if "\x00" in user_id:
             return []
-        with session(self._connect) as conn:
+        with self._connections.session() as conn:
             rows = conn.run(
                 f"{_SELECT} WHERE user_id = :user_id ORDER BY created_at DESC, course_id DESC LIMIT :limit",
                 user_id=user_id,

@@ -13,7 +13,7 @@ import json
 import math
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
@@ -21,7 +21,7 @@ from typing import Any
 import pg8000.exceptions
 
 from chalicelib.adapters.book_files import Book, book_id, chapter_text
-from chalicelib.adapters.pg import Connection, ConnectionFactory, session, transaction
+from chalicelib.adapters.pg import Connection, ConnectionFactory, close_quietly, session, transaction
 from chalicelib.core.models import ChapterHit
 from chalicelib.errors import EmbedderMismatch, LibraryError
 from chalicelib.ports import Embedder, Library, SearchParams
@@ -160,7 +160,7 @@ class _IdleConnections:
             if len(self._idle) < self._keep:
                 self._idle.append(kept)
                 return
-        _close_quietly(kept.conn)
+        close_quietly(kept.conn)
 
 
 def _connection_lost(error: Exception) -> bool:
@@ -201,11 +201,6 @@ def _patient(conn: Connection, seconds: float = INDEX_BUILD_TIMEOUT) -> Iterator
         sock.settimeout(previous)
 
 
-def _close_quietly(conn: Connection) -> None:
-    with suppress(pg8000.exceptions.Error, OSError):  # a dead connection has nothing to release
-        conn.close()
-
-
 class PgLibrary(Library):
     """Books and chapters in PostgreSQL. Searches reuse idle connections; everything else opens
     a short-lived connection per call."""
@@ -225,12 +220,12 @@ class PgLibrary(Library):
             try:
                 rows = self._search(kept, embedding, embedder, params)
             except (pg8000.exceptions.Error, OSError) as error:
-                _close_quietly(kept.conn)
+                close_quietly(kept.conn)
                 if reused and _connection_lost(error):
                     continue
                 raise
             except BaseException:
-                _close_quietly(kept.conn)
+                close_quietly(kept.conn)
                 raise
             self._idle.give_back(kept)
             break
