@@ -255,13 +255,34 @@ def check_citations(chapters: Sequence[ChapterHit], outline: Sections) -> list[s
 
 def check_duplicates(outline: Sections) -> list[str]:
     sections = _sections(outline)
-    keys = [_key(s) for s in sections]
     return [
         f"sections '{sections[i].title}' and '{sections[j].title}' are near-duplicates"
-        for i in range(len(sections))
-        for j in range(i + 1, len(sections))
-        if _keys_near(keys[i], keys[j])
+        for i, j in _duplicate_pairs([_key(s) for s in sections])
     ]
+
+
+def _duplicate_pairs(keys: list[_DuplicateKey]) -> list[tuple[int, int]]:
+    """Every (i, j), i < j, whose keys are near, in order. Only pairs that could be near are
+    compared: the same title, the same objectives, or title tokens sharing one of the first
+    tokens of each (a prefix filter: two sets with Jaccard ≥ t share a token among the
+    |s| - ceil(t·|s|) + 1 rarest of each), so a 40-hour outline is not compared all-pairs."""
+    frequency: dict[str, int] = {}
+    for key in keys:
+        for token in key.tokens:
+            frequency[token] = frequency.get(token, 0) + 1
+    buckets: dict[object, list[int]] = {}
+    for i, key in enumerate(keys):
+        buckets.setdefault(("title", key.title), []).append(i)
+        if key.objectives:
+            buckets.setdefault(("objectives", key.objectives), []).append(i)
+        ranked = sorted(key.tokens, key=lambda token: (frequency[token], token))
+        prefix = len(ranked) - int(NEAR_DUPLICATE_JACCARD * len(ranked)) + 1  # floor: never too short
+        for token in ranked[:prefix]:
+            buckets.setdefault(("token", token), []).append(i)
+    candidates = {
+        (i, j) for members in buckets.values() for x, i in enumerate(members) for j in members[x + 1 :]
+    }
+    return sorted((i, j) for i, j in candidates if _keys_near(keys[i], keys[j]))
 
 
 def check_outline(request: CourseRequest, chapters: Sequence[ChapterHit], outline: Sections) -> list[str]:
@@ -414,12 +435,8 @@ _Position = tuple[int, int]  # (part index, section index)
 
 def _first_duplicate_pair(sections: list[list[SectionPlan]]) -> tuple[_Position, _Position] | None:
     flat = [(p, i) for p, part in enumerate(sections) for i in range(len(part))]
-    keys = [_key(sections[p][i]) for p, i in flat]
-    for x in range(len(flat)):
-        for y in range(x + 1, len(flat)):
-            if _keys_near(keys[x], keys[y]):
-                return flat[x], flat[y]
-    return None
+    pairs = _duplicate_pairs([_key(sections[p][i]) for p, i in flat])
+    return (flat[pairs[0][0]], flat[pairs[0][1]]) if pairs else None
 
 
 def rebalance(request: CourseRequest, outline: Sections) -> tuple[Sections, list[str]]:

@@ -390,3 +390,31 @@ def test_the_fixes_together_leave_no_duplicates_and_no_unknown_citations(
     assert budget_failures(request, fixed) == []
     assert rules.check_duplicates(fixed) == []
     assert not [f for f in rules.check_citations(HITS, fixed) if "not retrieved" in f]
+
+
+WORDS = st.sampled_from(
+    ["cash", "flow", "free", "value", "terminal", "wacc", "beta", "risk", "(part", "1)", "2)"]
+)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(WORDS, min_size=0, max_size=6).map(" ".join),
+            st.lists(st.sampled_from(["Explain beta", "Apply WACC", "Compute free cash flow"]), max_size=2),
+        ),
+        max_size=14,
+    )
+)
+def test_the_filtered_duplicate_search_finds_exactly_the_pairs_an_all_pairs_search_finds(
+    specs: list[tuple[str, list[str]]],
+) -> None:
+    sections = [SectionPlan(title=title, minutes=30, objectives=objectives) for title, objectives in specs]
+    brute = [
+        (i, j)
+        for i in range(len(sections))
+        for j in range(i + 1, len(sections))
+        if rules.is_near_duplicate(sections[i], sections[j])
+    ]
+    assert rules._duplicate_pairs([rules._key(s) for s in sections]) == brute
