@@ -36,7 +36,11 @@ format: setup
 # bench/RESULTS.md keeps the latest figures. The vector benchmark runs 10k chapters here; the 100k
 # figure: $(BIN)/python -m bench.vector_search --rows 100000 (a few minutes per index build).
 .PHONY: bench
-bench: setup  ## run every benchmark (about 5 minutes; the package build needs the package index once)
+$(BIN)/.bench-installed: requirements-bench.txt $(BIN)/.installed
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-bench.txt
+	touch $@
+
+bench: setup $(BIN)/.bench-installed  ## run every benchmark (about 5 minutes; the package build needs the package index once)
 	$(BIN)/python bench/prompt_tokens.py
 	$(BIN)/python -m bench.orchestration
 	$(BIN)/python -m bench.throughput
