@@ -99,8 +99,11 @@ def decide(state: CourseState | None, event: Event) -> Decision:
             return _run("review pending")
         if status is Status.STORING:
             return _republish("review already done", make_event(EventName.OUTLINE_REVIEW, course_id))
-    elif name is EventName.OUTLINE_REVIEW and status is Status.STORING:
-        return _run("storage pending")
+    elif name is EventName.OUTLINE_REVIEW:
+        if status is Status.STORING:
+            return _run("storage pending")
+        if status is Status.COMPLETE:
+            return _republish("course already stored", make_event(EventName.COURSE_STORED, course_id))
     return _ignore(f"duplicate or stale: course is {status.value} with {done}/{state.parts_total} parts")
 
 
