@@ -275,8 +275,8 @@ def _check_owned(path: Path, owner: pwd.struct_passwd | None) -> None:
 def _grant_traversal(path: Path, user: pwd.struct_passwd) -> None:
     """Let `user` reach `path`: add the search (x) bit, never read, to folders that block it.
 
-    Needed when root runs the server as another user under a private folder (e.g. pytest's
-    /tmp/pytest-of-root, mode 0700).
+    Needed when root runs the server as another user under a private folder (e.g. the
+    per-user temporary folder pytest creates, mode 0700).
     """
     groups = set(os.getgrouplist(user.pw_name, user.pw_gid))
     for folder in [path, *path.parents]:
