@@ -3,7 +3,6 @@ library exactly as it was; well-formed ones with odd content load whole and read
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 from pathlib import Path
@@ -18,6 +17,7 @@ from chalicelib.adapters.book_files import Book, Chapter, book_id, read_book_fil
 from chalicelib.adapters.pg import ConnectionFactory, session
 from chalicelib.adapters.pg_library import PgLibrary
 from chalicelib.errors import BookFileError
+from tests.documents import get_path, set_path
 
 from .support import Embedded, library_fingerprint
 
@@ -71,27 +71,6 @@ REQUIRED = {
 }
 NUMBER = {"new": "chapters.1.number", "legacy": "chapters.1.chapter_number"}
 MAX_NUMBER = 2**31 - 1  # what the library's integer column holds
-
-
-def set_path(book: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
-    """A copy of `book` with `value` at `path` (dotted, list indexes as numbers); ... deletes."""
-    changed = copy.deepcopy(book)
-    *parents, last = [int(part) if part.isdigit() else part for part in path.split(".")]
-    node: Any = changed
-    for part in parents:
-        node = node[part]
-    if value is ...:
-        del node[last]
-    else:
-        node[last] = value
-    return changed
-
-
-def get_path(book: dict[str, Any], path: str) -> Any:
-    node: Any = book
-    for part in path.split("."):
-        node = node[int(part)] if part.isdigit() else node[part]
-    return node
 
 
 def field_name(path: str) -> str:

@@ -11,6 +11,7 @@ import pytest
 
 from chalicelib.adapters.book_files import Book, book_id, chapter_text, parse_book, read_book_file
 from chalicelib.errors import BookFileError, LibraryError
+from tests.documents import set_path
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "library"
 
@@ -76,16 +77,7 @@ def write(tmp_path: Path, content: str | bytes, name: str = "x.json") -> Path:
 
 def with_change(path: str, value: Any) -> dict[str, Any]:
     """VALID with the field at a dotted path (list indexes as numbers) set, or removed if ...."""
-    data = copy.deepcopy(VALID)
-    *parents, last = [int(part) if part.isdigit() else part for part in path.split(".")]
-    target: Any = data
-    for part in parents:
-        target = target[part]
-    if value is ...:
-        del target[last]
-    else:
-        target[last] = value
-    return data
+    return set_path(VALID, path, value)  # type: ignore[no-any-return]
 
 
 def test_a_valid_book_file_is_read_into_a_book(tmp_path: Path) -> None:
