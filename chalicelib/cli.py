@@ -135,15 +135,13 @@ def _library(args: argparse.Namespace) -> int:
 
 
 def _reindex(flow: Any) -> int:
-    from chalicelib.adapters.pg_reindex import reindex
-
     started = time.monotonic()
 
     def progress(done: int, total: int) -> None:
         print(f"[{time.monotonic() - started:5.1f}s] embedded {done} of {total} chapters", file=sys.stderr)
 
     embedder = flow.deps.embedder
-    count = reindex(flow.deps.library._connect, embedder, progress)
+    count = flow.deps.library.reindex(embedder, progress)
     print(
         f"re-indexed {count} chapters with embedder {embedder.kind} in {time.monotonic() - started:.1f} s",
         file=sys.stderr,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import accumulate
@@ -20,7 +20,7 @@ from typing import Any
 
 import pg8000.exceptions
 
-from chalicelib.adapters.book_files import Book, book_id, chapter_text
+from chalicelib.adapters.book_files import Book, BookSection, Chapter, book_id, chapter_text
 from chalicelib.adapters.pg import Connection, ConnectionFactory, close_quietly, session, transaction
 from chalicelib.core.models import ChapterHit
 from chalicelib.errors import EmbedderMismatch, LibraryError
@@ -281,15 +281,41 @@ class PgLibrary(Library):
 
     def load(self, books: list[Book], embedder: Embedder) -> list[BookInfo]:
         """Embed every chapter and load all books in one transaction (all or nothing)."""
-        texts = [chapter_text(chapter) for book in books for chapter in book.chapters]
-        flat = embedder.embed(texts)
-        if len(flat) != len(texts):
-            raise LibraryError(
-                f"embedder {embedder.kind!r} returned {len(flat)} vectors for {len(texts)} texts"
+        return self.load_books(books, _embed_chapters(books, embedder), embedder.kind)
+
+    def reindex(self, embedder: Embedder, progress: Progress | None = None) -> int:
+        """Embed every chapter again with `embedder` and swap the vectors, the recorded embedder
+        and the index in one transaction: a failure (model down, key refused, interrupted)
+        leaves the old index in place. Returns the number of chapters."""
+        books = self.books()
+        if not books:
+            raise LibraryError("the library is empty: load books with `coursegen library load FILE...`")
+        vectors = _embed_chapters(books, embedder, progress)
+        dimension = _check_batch(books, vectors, embedder.kind)
+        chapters = sum(len(book.chapters) for book in books)
+        with session(self._connect) as conn, transaction(conn):
+            conn.run("SELECT pg_advisory_xact_lock(:key)", key=_LOAD_LOCK_KEY)
+            meta = conn.run("SELECT dimension FROM library_meta")
+            if meta:
+                conn.run(f"DROP INDEX IF EXISTS {index_name(meta[0][0])}")
+            conn.run(f"DROP INDEX IF EXISTS {index_name(dimension)}")
+            conn.run(
+                "INSERT INTO library_meta (embedder_kind, dimension) VALUES (:kind, :dimension)"
+                " ON CONFLICT (singleton) DO UPDATE SET embedder_kind = EXCLUDED.embedder_kind,"
+                " dimension = EXCLUDED.dimension, updated_at = now()",
+                kind=embedder.kind,
+                dimension=dimension,
             )
-        ends = list(accumulate(len(book.chapters) for book in books))
-        vectors = [flat[end - len(book.chapters) : end] for book, end in zip(books, ends, strict=True)]
-        return self.load_books(books, vectors, embedder.kind)
+            # TRUNCATE rather than DELETE: an index build in this transaction would still see
+            # the deleted rows, and their old vectors fail the new dimension's cast. TRUNCATE
+            # leaves no such rows and is rolled back like the rest if a later statement fails.
+            conn.run("TRUNCATE chapters")
+            for book, book_vectors in zip(books, vectors, strict=True):
+                _upsert_book(conn, book, book_vectors)
+            if dimension <= MAX_INDEXED_DIMENSION:
+                build_index(conn, dimension, chapters, self._index)
+            conn.run("ANALYZE chapters")
+        return chapters
 
     def load_books(
         self, books: list[Book], vectors: list[list[list[float]]], embedder_kind: str
@@ -329,6 +355,32 @@ class PgLibrary(Library):
             )
         return [BookInfo(id=r[0], title=r[1], author=r[2], chapters=int(r[3])) for r in rows]
 
+    def books(self) -> list[Book]:
+        """Every book of the library, as the loader read it from its file."""
+        with session(self._connect) as conn:
+            books = conn.run("SELECT id, title, author, summary FROM books ORDER BY id")
+            rows = conn.run(
+                "SELECT book_id, number, title, summary, topics, key_concepts, sections"
+                " FROM chapters ORDER BY book_id, number"
+            )
+        chapters: dict[str, list[Chapter]] = {}  # pg8000 returns jsonb as lists and dicts
+        for identifier, number, title, summary, topics, key_concepts, sections in rows:
+            chapters.setdefault(identifier, []).append(
+                Chapter(
+                    number=number,
+                    title=title,
+                    summary=summary,
+                    topics=topics,
+                    key_concepts=key_concepts,
+                    sections=[BookSection(**section) for section in sections],
+                )
+            )
+        return [
+            Book(title=title, author=author, summary=summary, chapters=chapters[identifier])
+            for identifier, title, author, summary in books
+            if chapters.get(identifier)
+        ]
+
     def stats(self) -> LibraryStats:
         with session(self._connect) as conn:
             books, chapters = conn.run(
@@ -337,6 +389,30 @@ class PgLibrary(Library):
             meta = conn.run("SELECT embedder_kind, dimension FROM library_meta")
         kind, dimension = meta[0] if meta else (None, None)
         return LibraryStats(books=int(books), chapters=int(chapters), embedder_kind=kind, dimension=dimension)
+
+
+EMBED_BATCH = 256  # chapters per embed() call, so progress can be shown on a large library
+Progress = Callable[[int, int], None]  # (chapters embedded, chapters in all)
+
+
+def _embed_chapters(
+    books: list[Book], embedder: Embedder, progress: Progress | None = None
+) -> list[list[list[float]]]:
+    """One vector per chapter, grouped by book: vectors[i][j] is chapter j of book i."""
+    texts = [chapter_text(chapter) for book in books for chapter in book.chapters]
+    flat: list[list[float]] = []
+    for start in range(0, len(texts), EMBED_BATCH):
+        batch = texts[start : start + EMBED_BATCH]
+        vectors = embedder.embed(batch)
+        if len(vectors) != len(batch):
+            raise LibraryError(
+                f"embedder {embedder.kind!r} returned {len(vectors)} vectors for {len(batch)} texts"
+            )
+        flat += vectors
+        if progress:
+            progress(len(flat), len(texts))
+    ends = list(accumulate(len(book.chapters) for book in books))
+    return [flat[end - len(book.chapters) : end] for book, end in zip(books, ends, strict=True)]
 
 
 def _check_batch(books: list[Book], vectors: list[list[list[float]]], embedder_kind: str) -> int:

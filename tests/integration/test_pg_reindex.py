@@ -9,7 +9,6 @@ import pytest
 from chalicelib.adapters.book_files import read_book_file
 from chalicelib.adapters.pg import ConnectionFactory, session
 from chalicelib.adapters.pg_library import PgLibrary, index_name
-from chalicelib.adapters.pg_reindex import read_books, reindex
 from chalicelib.errors import EmbedderMismatch, LibraryError, TransientError
 from chalicelib.ports import Embedder, SearchParams
 from tests.llm_server import hashed_embedding
@@ -50,18 +49,18 @@ def indexes(connect: ConnectionFactory) -> list[str]:
 def test_reindex_switches_embedder_dimension_and_index_and_keeps_every_chapter(
     loaded: PgLibrary, pg_conn_factory: ConnectionFactory
 ) -> None:
-    before = read_books(pg_conn_factory)
+    before = loaded.books()
     new = HashedEmbedder("new", 48)
     query = hashed_embedding("discounted cash flow valuation", 48)
     with pytest.raises(EmbedderMismatch, match="coursegen library reindex"):
         loaded.search(query, new.kind, WIDE)
 
     progress: list[tuple[int, int]] = []
-    count = reindex(pg_conn_factory, new, lambda done, total: progress.append((done, total)))
+    count = loaded.reindex(new, lambda done, total: progress.append((done, total)))
 
     assert count == sum(len(book.chapters) for book in before)
     assert progress[-1] == (count, count)
-    assert read_books(pg_conn_factory) == before  # the text of every chapter is untouched
+    assert loaded.books() == before  # the text of every chapter is untouched
     stats = loaded.stats()
     assert (stats.embedder_kind, stats.dimension, stats.chapters) == ("new:48", 48, count)
     assert indexes(pg_conn_factory) == [index_name(48)]
@@ -75,7 +74,7 @@ def test_a_reindex_that_fails_midway_leaves_the_old_index_in_place(
     loaded: PgLibrary, pg_conn_factory: ConnectionFactory
 ) -> None:
     with pytest.raises(TransientError):
-        reindex(pg_conn_factory, HashedEmbedder("new", 48, fail_after=5))
+        loaded.reindex(HashedEmbedder("new", 48, fail_after=5))
     assert loaded.stats().embedder_kind == "old:32"
     assert indexes(pg_conn_factory) == [index_name(32)]
     assert loaded.search(hashed_embedding("valuation", 32), "old:32", WIDE)
@@ -83,4 +82,4 @@ def test_a_reindex_that_fails_midway_leaves_the_old_index_in_place(
 
 def test_reindexing_an_empty_library_says_how_to_fill_it(pg_conn_factory: ConnectionFactory) -> None:
     with pytest.raises(LibraryError, match="library load"):
-        reindex(pg_conn_factory, HashedEmbedder("new", 8))
+        PgLibrary(pg_conn_factory).reindex(HashedEmbedder("new", 8))
