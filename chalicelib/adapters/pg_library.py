@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
 
-import pg8000.exceptions
-
 from chalicelib.adapters.book_files import Book, BookSection, Chapter, book_id, chapter_text
-from chalicelib.adapters.pg import Connection, ConnectionFactory, close_quietly, session, transaction
+from chalicelib.adapters.pg import (
+    Connection,
+    ConnectionFactory,
+    KeptConnections,
+    run_prepared,
+    session,
+    transaction,
+)
 from chalicelib.core.models import ChapterHit
 from chalicelib.errors import EmbedderMismatch, LibraryError
 from chalicelib.ports import Embedder, Library, SearchParams
@@ -121,60 +125,6 @@ def group_by_book(hits: list[ChapterHit]) -> list[ChapterHit]:
     return [hit for group in books.values() for hit in sorted(group, key=lambda hit: hit.chapter_number)]
 
 
-class _Kept:
-    """A connection kept between searches, with the statements it has prepared: a prepared
-    statement skips pg8000's parameter rewriting and the server's parsing, and after a few runs
-    PostgreSQL reuses its plan (about 2 ms of a ~7 ms search at 10k chapters)."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self._prepared: dict[str, Any] = {}
-
-    def run(self, sql: str, **params: Any) -> list[list[Any]]:
-        statement = self._prepared.get(sql)
-        if statement is None:
-            statement = self._prepared[sql] = self.conn.prepare(sql)
-        return statement.run(**params)  # type: ignore[no-any-return]
-
-
-class _IdleConnections:
-    """Connections kept open between searches. Opening one costs more than a search (5 ms on a
-    local socket, a TLS handshake and authentication against Aurora), and a warm Lambda would
-    otherwise pay it on every course. Thread-safe; at most `keep` are held."""
-
-    def __init__(self, connect: ConnectionFactory, keep: int = 4) -> None:
-        self._connect = connect
-        self._keep = keep
-        self._idle: list[_Kept] = []
-        self._lock = threading.Lock()
-
-    def take(self) -> tuple[_Kept, bool]:
-        """A connection, and whether it was reused (and so may have died while idle)."""
-        with self._lock:
-            if self._idle:
-                return self._idle.pop(), True
-        return _Kept(self._connect()), False
-
-    def give_back(self, kept: _Kept) -> None:
-        with self._lock:
-            if len(self._idle) < self._keep:
-                self._idle.append(kept)
-                return
-        close_quietly(kept.conn)
-
-
-def _connection_lost(error: Exception) -> bool:
-    """The server went away (restart, failover, idle timeout), as opposed to a failed statement
-    or a server too slow to answer."""
-    if isinstance(error, TimeoutError):
-        return False
-    if isinstance(error, pg8000.exceptions.InterfaceError | OSError):
-        return True
-    fields = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
-    code = str(fields.get("C", ""))
-    return code.startswith("08") or code in ("57P01", "57P02", "57P03")
-
-
 def build_index(conn: Connection, dimension: int, chapters: int, params: IndexParams | None = None) -> None:
     """Create the search index (if missing) in the caller's transaction, with the memory and
     the time a build over `chapters` rows needs."""
@@ -208,27 +158,13 @@ class PgLibrary(Library):
     def __init__(self, connect: ConnectionFactory, index: IndexParams | None = None) -> None:
         self._connect = connect
         self._index = index or IndexParams()
-        self._idle = _IdleConnections(connect)
+        self._kept = KeptConnections(connect)  # searches reuse connections
 
     # --- search ---------------------------------------------------------------------------
 
     def search(self, embedding: list[float], embedder: str, params: SearchParams) -> list[ChapterHit]:
-        # A connection that died while idle is replaced once; the search only reads, so
-        # running it again is safe.
-        while True:
-            kept, reused = self._idle.take()
-            try:
-                rows = self._search(kept, embedding, embedder, params)
-            except (pg8000.exceptions.Error, OSError) as error:
-                close_quietly(kept.conn)
-                if reused and _connection_lost(error):
-                    continue
-                raise
-            except BaseException:
-                close_quietly(kept.conn)
-                raise
-            self._idle.give_back(kept)
-            break
+        with self._kept.session() as conn:
+            rows = self._search(conn, embedding, embedder, params)
         hits = [
             ChapterHit(
                 book_id=row[0],
@@ -245,15 +181,17 @@ class PgLibrary(Library):
         return group_by_book(hits)
 
     @staticmethod
-    def _search(kept: _Kept, embedding: list[float], embedder: str, params: SearchParams) -> list[list[Any]]:
+    def _search(
+        conn: Connection, embedding: list[float], embedder: str, params: SearchParams
+    ) -> list[list[Any]]:
         # The index scan yields at most ef_search rows, so it must cover every candidate.
         candidates = max(params.ef_search, params.top_k)
-        conn = kept.conn
         with transaction(conn):
             # One round trip: the library's embedder, and this transaction's planner settings.
             # PostgreSQL prices an exact scan as if vectors were read for free, but 1536-d ones
             # live out of line (TOAST) and the scan takes ~50x the index scan at 10k chapters.
-            meta = kept.run(
+            meta = run_prepared(
+                conn,
                 "SELECT embedder_kind, dimension, set_config('hnsw.ef_search', :ef_search, true),"
                 " set_config('enable_seqscan', 'off', true) FROM library_meta",
                 ef_search=str(candidates),
@@ -268,7 +206,8 @@ class PgLibrary(Library):
                     "library with the query's embedder (`coursegen library reindex` with the same "
                     "COURSEGEN_EMBEDDER), or set COURSEGEN_EMBEDDER back to the library's"
                 )
-            return kept.run(
+            return run_prepared(
+                conn,
                 search_sql(dimension),
                 query=vector_literal(embedding),
                 candidates=candidates,
