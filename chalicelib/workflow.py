@@ -92,6 +92,7 @@ class Workflow:
             query_embedding=embedding,
         )
         state = d.state_store.create(state)
+        _log(logging.INFO, "course queued", state, "request")
         try:
             d.publisher.publish(make_event(EventName.EMBEDDING_GENERATED, state.course_id))
         except Exception as error:
@@ -103,7 +104,6 @@ class Workflow:
             except Exception:  # saved as failed before CourseFailed is published: enough
                 log.warning("could not announce the failure", exc_info=True, extra={"phase": "request"})
             raise TransientError(reason) from error
-        _log(logging.INFO, "course queued", state, "request")
         return state
 
     # --- the six event handlers -------------------------------------------------------------
