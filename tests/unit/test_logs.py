@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
+
+import pytest
 
 from chalicelib.logs import JsonFormatter
 
@@ -48,3 +51,15 @@ def test_lines_inside_a_context_carry_its_fields_unless_they_set_their_own() -> 
     assert (inside["course_id"], inside["phase"], inside["attempt"]) == ("c-1", "parts", 2)
     assert (own["course_id"], own["phase"], own["attempt"]) == ("c-1", "review", 2)
     assert not {"course_id", "phase", "attempt"} & set(outside)
+
+
+def test_configured_logs_follow_sys_stdout_as_it_is_when_a_line_is_written(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from chalicelib import logs
+
+    logs.configure(level="INFO")
+    later = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", later)  # what a test's capture or a redirect does
+    logging.getLogger("coursegen.test-stdout").info("after the swap")
+    assert json.loads(later.getvalue())["message"] == "after the swap"
