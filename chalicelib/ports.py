@@ -52,9 +52,9 @@ class SearchParams:
     top_k: int = 24
     min_similarity: float = 0.25
     max_per_book: int = 12
-    # HNSW candidates per search. On 100k 1536-d chapters with the index of pg_library.IndexParams:
-    # recall@10 0.975-0.98 at p50 8-10 ms; 64 gains 0.005 of recall for +30% time and misses
-    # 10 ms when the index is not all in shared buffers (bench/RESULTS.md).
+    # HNSW candidates per search, with the index of pg_library.IndexParams: the value that meets
+    # the recall and latency targets whether or not the index fits in memory, measured in
+    # bench/RESULTS.md ("Vector search").
     ef_search: int = 40
     relative_floor: float = 0.7  # keep hits with similarity >= best hit's x this
 
@@ -100,7 +100,7 @@ class Embedder(ABC):
 
     @property
     def kind(self) -> str:
-        """What a library records: the embedder and its dimension, e.g. 'wordllama-l2-256:256'."""
+        """What a library records: the embedder and its dimension, e.g. 'wordllama-l2-supercat:256'."""
         return f"{self.name}:{self.dimension}"
 
 

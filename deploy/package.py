@@ -42,8 +42,9 @@ def chalice_package(stage: str, out_dir: Path, project_dir: Path = PROJECT_DIR) 
 
 def add_bytecode(zip_path: Path) -> None:
     """Compile every module into the zip. Lambda's code folder is read-only, so without bytecode
-    each cold start compiles pydantic, chalice and chalicelib from source (~0.9 s instead of
-    ~0.4 s to import app.py). Unchecked-hash .pyc files need no source timestamps."""
+    each cold start compiles pydantic, chalice and chalicelib from source, which more than
+    doubles the import of app.py (bench/RESULTS.md, "Cold start"). Unchecked-hash .pyc files
+    need no source timestamps."""
     with tempfile.TemporaryDirectory() as folder:
         with zipfile.ZipFile(zip_path) as archive:
             modes = {info.filename: info.external_attr for info in archive.infolist()}

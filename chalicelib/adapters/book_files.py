@@ -1,4 +1,4 @@
-"""Book files (DESIGN.md section 7) and the legacy book-summary JSON: validated into `Book`.
+"""Book files and the legacy book-summary JSON (docs/formats.md#book-files), validated into `Book`.
 
 Every error names the file and the field path, e.g. `x.json: chapters[3].number: duplicate ...`.
 """

@@ -1,7 +1,8 @@
 """The `openai` client for any OpenAI-compatible endpoint: configuration, the API key (from the
 environment or Secrets Manager), timeouts and retries sized to a deadline, and error mapping.
 
-`openai` is imported only when a client is built (the import costs ~0.9 s of cold start)."""
+`openai` is imported only when a client is built: its import is a large share of a cold start
+(bench/RESULTS.md, "Cold start")."""
 
 from __future__ import annotations
 

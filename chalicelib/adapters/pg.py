@@ -1,6 +1,8 @@
 """PostgreSQL connections (pg8000): where to connect, how, and a transaction helper.
 
-Every adapter takes a `ConnectionFactory` and opens one short-lived connection per operation.
+Every adapter takes a `ConnectionFactory`. Frequent operations (searching the library, storing a
+course) borrow from `KeptConnections`, which keeps a few open between calls; rare ones (loads,
+re-indexing, migrations) open one connection for the operation with `session`.
 """
 
 from __future__ import annotations
@@ -128,8 +130,8 @@ def session(factory: ConnectionFactory) -> Iterator[Connection]:
 
 class KeptConnections:
     """Connections kept open between operations: opening one costs more than a small query
-    (~5 ms on a local socket; a TLS handshake and authentication against Aurora), and a warm
-    Lambda would otherwise pay it on every call. A kept connection is checked with a cheap
+    (a new backend, and against Aurora a TLS handshake and authentication; bench/RESULTS.md),
+    and a warm Lambda would otherwise pay it on every call. A kept connection is checked with a cheap
     query before it is lent again; one that fails inside an operation is closed, not kept.
     Thread-safe; at most `keep` are held."""
 
@@ -178,7 +180,7 @@ _prepared: weakref.WeakKeyDictionary[Connection, dict[str, Any]] = weakref.WeakK
 def run_prepared(conn: Connection, sql: str, **params: Any) -> list[list[Any]]:
     """Run `sql` as a statement prepared once per connection: on a kept connection this skips
     pg8000's parameter rewriting and the server's parsing, and after a few runs PostgreSQL
-    reuses its plan (about 2 ms of a ~7 ms search at 10k chapters)."""
+    reuses its plan (a sizeable share of a search; bench/RESULTS.md)."""
     statements = _prepared.setdefault(conn, {})
     statement = statements.get(sql)
     if statement is None:

@@ -37,10 +37,9 @@ _LOAD_LOCK_KEY = 0x6C696272617279  # "library": loads run one at a time
 
 @dataclass(frozen=True)
 class IndexParams:
-    """How the HNSW index is built. On 100k clustered 1536-d chapters (bench/vector_search.py,
-    bench/RESULTS.md), pgvector's defaults (m=16, ef_construction=64) reached recall@10 of only
-    0.90-0.92 at ef_search 40; m=24, ef_construction=100 reached 0.975-0.98 at p50 8-10 ms, for
-    a build 1.3-1.5x as long (about 2 min on 2 cores)."""
+    """How the HNSW index is built: denser than pgvector's defaults (m=16, ef_construction=64),
+    which miss the recall target at the default ef_search, for a somewhat longer build; the
+    comparison is in bench/RESULTS.md ("Vector search", from bench/vector_search.py)."""
 
     m: int = 24
     ef_construction: int = 100
@@ -189,7 +188,7 @@ class PgLibrary(Library):
         with transaction(conn):
             # One round trip: the library's embedder, and this transaction's planner settings.
             # PostgreSQL prices an exact scan as if vectors were read for free, but 1536-d ones
-            # live out of line (TOAST) and the scan takes ~50x the index scan at 10k chapters.
+            # live out of line (TOAST) and the scan is far slower (bench/RESULTS.md, query plans).
             meta = run_prepared(
                 conn,
                 "SELECT embedder_kind, dimension, set_config('hnsw.ef_search', :ef_search, true),"
@@ -268,7 +267,7 @@ class PgLibrary(Library):
             _record_embedder(conn, embedder_kind, dimension)
             indexed = dimension <= MAX_INDEXED_DIMENSION
             existing = conn.run("SELECT count(*) FROM chapters")[0][0]
-            # Building an HNSW index over all rows is ~5x faster than inserting into it row by
+            # Building an HNSW index over all rows is much faster than inserting into it row by
             # row, so a load that at least doubles the library rebuilds it. (Searches wait for
             # the load to commit meanwhile; loads are rare.)
             rebuild = indexed and new_chapters >= existing

@@ -215,7 +215,7 @@ class Failure(_Strict):
     reason: str
 
 
-# --- the outline: the stable, user-facing format (DESIGN.md section 7) ---------------------
+# --- the outline: the stable, user-facing format (docs/formats.md#the-outline) -------------
 
 
 class SourceCitation(_Strict):

@@ -1,4 +1,4 @@
-"""Turns a reviewed course state into the stable outline format (DESIGN.md section 7)."""
+"""Turns a reviewed course state into the stable outline format (docs/formats.md#the-outline)."""
 
 from __future__ import annotations
 

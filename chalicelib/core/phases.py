@@ -160,7 +160,8 @@ def record_review(
     state: CourseState, reviewed: list[PlannedPart], notes: ReviewNotes, now: str
 ) -> tuple[CourseState, Event]:
     # The reviewed outline replaces the planned one rather than sitting beside it: one copy of
-    # the sections keeps the largest state item (a 40-hour course) well under 100 KB.
+    # the sections keeps the largest state item (a 40-hour course) within its size target
+    # (bench/RESULTS.md, "State and event size").
     new = _advance(state, now, status=Status.STORING, reviewed=reviewed, review=notes, parts=[], sections=[])
     return new, make_event(EventName.OUTLINE_REVIEW, state.course_id)
 

@@ -1,4 +1,4 @@
-"""The planning rules of DESIGN.md §3: what a good outline is, the checks, and the fixes.
+"""The planning rules (docs/planning.md#the-rules): what a good outline is, the checks, and the fixes.
 
 One source of truth for the offline planner, the reviewer and the LLM planner's prompts.
 Checks return readable failure strings; fixes return the new outline plus what they changed.

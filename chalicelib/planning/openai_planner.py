@@ -190,7 +190,7 @@ class OpenAIPlanner(Planner):
     ) -> Any:
         """One chat completion within the deadline; steps down the response format (and the
         name of the token limit) when the server rejects them, remembering it."""
-        import openai  # only here: the import costs ~0.9 s of cold start
+        import openai  # only here: its import is a large share of a cold start (bench/RESULTS.md)
 
         what = f"{prompt.phase} planning ({self.config.chat_model})"
         for _ in range(len(FORMATS) + 1):

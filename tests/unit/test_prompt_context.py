@@ -1,5 +1,5 @@
 """What the model is shown: the compact chapter projection under its token budget, and each
-phase's prompt stating the rules of DESIGN.md §3 for this request."""
+phase's prompt stating the rules of docs/planning.md#the-rules for this request."""
 
 from __future__ import annotations
 
