@@ -246,3 +246,30 @@ def test_a_revision_that_lost_parts_and_kept_duplicates_is_made_sound() -> None:
     assert len(fitted) == 3 and all(p.minutes == sum(s.minutes for s in p.sections) for p in fitted)
     assert [p.title for p in fitted] == ["Only (part 1)", "Only (part 2)", "Only (part 3)"]
     assert any("merged" in c for c in changes) and any("split" in c for c in changes)
+
+
+PARTS = st.lists(
+    st.builds(
+        PartPlan,
+        title=TITLES.filter(str.strip),
+        minutes=st.integers(0, 900),
+        chapters=st.lists(st.sampled_from([FCFF, TV, WACC]), max_size=4, unique=True),
+    ),
+    min_size=1,
+    max_size=7,
+)
+
+
+@given(PARTS, HOURS, st.sampled_from(Pace))
+@settings(max_examples=100, deadline=None)
+def test_fitted_parts_are_as_many_as_the_hours_allow_and_add_up_to_the_target(
+    parts: list[PartPlan], hours: float, pace: Pace
+) -> None:
+    request = a_request(hours, pace=pace)
+    fitted, _ = fixes.fit_parts(request, parts)
+    fewest, most = rules.part_count_range(hours)
+    assert min(fewest, request.target_minutes // rules.MIN_SECTION_MINUTES) <= len(fitted) <= most
+    assert sum(p.minutes for p in fitted) == request.target_minutes
+    assert {r.key for p in fitted for r in p.chapters} == {r.key for p in parts for r in p.chapters}
+    if len({p.title.lower() for p in parts}) == len(parts):  # pieces never take a title twice
+        assert len({p.title.lower() for p in fitted}) == len(fitted)
