@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.adapters.book_files import book_id, chapter_text, read_book_file
-from chalicelib.core import rules
+from chalicelib.core import checks
 from chalicelib.core.models import ChapterHit, CourseRequest, PlannedPart, Preferences
 from chalicelib.core.retrieval import search_text, select_relevant
 from chalicelib.planning.context import (
@@ -158,7 +158,7 @@ def measure(
         PlannedPart(title=p.title, minutes=p.minutes, sections=s)
         for p, s in zip(parts, sections, strict=True)
     ]
-    failed = rules.check_outline(request, hits, outline) or ["budget: a representative failed check"]
+    failed = checks.check_outline(request, hits, outline) or ["budget: a representative failed check"]
     prompts.append(
         (review_prompt(request, hits, outline, failed, budgets), chapter_index(hits, budgets.review).text)
     )

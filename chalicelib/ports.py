@@ -105,7 +105,7 @@ class Embedder(ABC):
 
 
 class Planner(ABC):
-    """Decides the outline. Deterministic checks around it live in core.rules."""
+    """Decides the outline. Deterministic checks and fixes around it live in core.checks and core.fixes."""
 
     @abstractmethod
     def plan_parts(self, request: CourseRequest, chapters: list[ChapterHit]) -> tuple[str, list[PartPlan]]:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from chalicelib.core import rules
+from chalicelib.core.checks import check_outline
+from chalicelib.core.fixes import apply_fixes
 from chalicelib.core.models import ChapterHit, CourseRequest, PlannedPart, ReviewNotes
 from chalicelib.errors import PlanningError
 
@@ -16,7 +17,7 @@ Revise = Callable[[list[PlannedPart], list[str]], list[PlannedPart]]
 def review_outline(
     request: CourseRequest, chapters: list[ChapterHit], outline: list[PlannedPart], revise: Revise
 ) -> tuple[list[PlannedPart], ReviewNotes]:
-    failed = rules.check_outline(request, chapters, outline)
+    failed = check_outline(request, chapters, outline)
     revision: list[str] = []
     if failed:
         revised = revise(outline, failed)
@@ -24,9 +25,9 @@ def review_outline(
         outline = revised
     if not any(part.sections for part in outline):
         raise PlanningError("the reviewed outline has no sections")
-    outline, changes = rules.apply_fixes(request, chapters, outline)
+    outline, changes = apply_fixes(request, chapters, outline)
     changes = revision + changes
-    remaining = rules.check_outline(request, chapters, outline)
+    remaining = check_outline(request, chapters, outline)
     notes = ReviewNotes(failed_checks=failed, changes=changes, revised=bool(failed), remaining=remaining)
     return outline, notes
 

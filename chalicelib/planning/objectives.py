@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from chalicelib.core import rules
+from chalicelib.core import checks
 from chalicelib.core.models import ChapterHit
 from chalicelib.planning.wording import Vocabulary, first_upper, is_plural_word, lower_inside
 
@@ -59,8 +59,8 @@ def chapter_subjects(hit: ChapterHit) -> tuple[list[str], list[str], dict[str, s
     formulas: dict[str, str] = {}
     for raw in hit.key_concepts:
         label, formula = _concept_parts(raw)
-        tokens = rules.title_tokens(label)
-        same = next((x for x in [*topics, *concepts] if _same_subject(tokens, rules.title_tokens(x))), None)
+        tokens = checks.title_tokens(label)
+        same = next((x for x in [*topics, *concepts] if _same_subject(tokens, checks.title_tokens(x))), None)
         if same is None and label:
             concepts.append(label)
         if formula and (same or label):
@@ -89,7 +89,7 @@ def _dedupe(items: Sequence[str]) -> list[str]:
     seen: set[frozenset[str]] = set()
     out = []
     for item in items:
-        tokens = rules.title_tokens(item)
+        tokens = checks.title_tokens(item)
         if item.strip() and tokens not in seen:
             seen.add(tokens)
             out.append(" ".join(item.split()))
@@ -279,11 +279,11 @@ _SPECIFIC = frozenset({"goal", "other", "rhs", "f"})  # fields that make a shape
 def _fields(term: Term, siblings: Sequence[Term]) -> dict[str, str]:
     sides = re.split(r"\s+(?:versus|vs\.?)\s+", term.text, maxsplit=1)
     lhs, _, rhs = term.formula.partition(" = ")
-    if "=" in rhs or not rules.title_tokens(lhs) <= rules.title_tokens(term.text):
+    if "=" in rhs or not checks.title_tokens(lhs) <= checks.title_tokens(term.text):
         lhs = rhs = ""  # "CAPM: r_e = ...": the formula does not compute the term itself
     methods = [t for t in siblings if t.kind == "method" and t.chapter == term.chapter and t != term]
-    overlap = rules.title_tokens(term.goal) & rules.title_tokens(term.text)
-    echo = rules.title_tokens(term.context) & rules.title_tokens(term.text)  # "negotiation in negotiation"
+    overlap = checks.title_tokens(term.goal) & checks.title_tokens(term.text)
+    echo = checks.title_tokens(term.context) & checks.title_tokens(term.text)  # "negotiation in negotiation"
     return {
         "x": term.phrase,
         "s": "" if term.plural else "s",

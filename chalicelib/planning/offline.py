@@ -13,8 +13,9 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from chalicelib.core import rules
+from chalicelib.core import checks, fixes, rules
 from chalicelib.core.models import ChapterHit, CourseRequest, Depth, PartPlan, PlannedPart, SectionPlan
+from chalicelib.core.pieces import piece_title
 from chalicelib.errors import PlanningError
 from chalicelib.planning import objectives, wording
 from chalicelib.planning.wording import course_title
@@ -77,7 +78,7 @@ class _Draft:
 
 
 class OfflinePlanner(Planner):
-    """Plans from the chapters alone; every outline it makes passes `rules.check_outline`."""
+    """Plans from the chapters alone; every outline it makes passes `checks.check_outline`."""
 
     def plan_parts(self, request: CourseRequest, chapters: list[ChapterHit]) -> tuple[str, list[PartPlan]]:
         hits = _most_relevant(request, _foundations_first(chapters))
@@ -133,7 +134,7 @@ class OfflinePlanner(Planner):
         failed_checks: list[str],
     ) -> list[PlannedPart]:
         """The deterministic fixes; what a model would judge is left as planned."""
-        revised, _ = rules.apply_fixes(request, chapters, outline)
+        revised, _ = fixes.apply_fixes(request, chapters, outline)
         return revised
 
 
@@ -188,8 +189,8 @@ def _group(hits: list[ChapterHit], count: int) -> list[list[ChapterHit]]:
 
 
 def _affinity(a: ChapterHit, b: ChapterHit) -> float:
-    ta = rules.title_tokens(" ".join([a.chapter_title, *a.topics, *a.key_concepts]))
-    tb = rules.title_tokens(" ".join([b.chapter_title, *b.topics, *b.key_concepts]))
+    ta = checks.title_tokens(" ".join([a.chapter_title, *a.topics, *a.key_concepts]))
+    tb = checks.title_tokens(" ".join([b.chapter_title, *b.topics, *b.key_concepts]))
     return len(ta & tb) / max(1, len(ta | tb)) + (0.5 if a.book_id == b.book_id else 0.0)
 
 
@@ -259,15 +260,9 @@ def _part_title(units: list[_Unit], index: int, count: int, taken: Sequence[str]
         said = prefix.rstrip(": ").lower()[:7] in body.lower()  # "Foundations" or "Advanced"
         if len(title := ("" if said else prefix) + body) <= limit and title.lower() not in used:
             return title
-    base = wording.clip(prefix + bodies[0], limit - len(" (continued)"))
-    return next(t for t in _continued(base) if t.lower() not in used)
-
-
-def _continued(base: str) -> Iterator[str]:
-    yield base
-    yield f"{base} (continued)"
-    for n in itertools.count(2):
-        yield f"{base} ({n})"
+    base = wording.clip(prefix + bodies[0], limit - len(piece_title("", 9)))
+    later = (piece_title(base, n) for n in itertools.count(2))  # the part that took the title first keeps it
+    return next(t for t in itertools.chain([base], later) if t.lower() not in used)
 
 
 # --- sections -----------------------------------------------------------------------------------
@@ -347,7 +342,7 @@ def _take(
         levels = rules.objective_levels(writer.depth, count)
         lines = writer.objectives.draft(levels, writer.terms(draft.subjects), draft.phrase)
         section = SectionPlan(title=draft.title, minutes=0, objectives=lines, sources=sources)
-        if not any(rules.is_near_duplicate(section, s) for s in [*taken, *(s for _, s in picked)]):
+        if not any(checks.is_near_duplicate(section, s) for s in [*taken, *(s for _, s in picked)]):
             writer.objectives.commit(lines)
             picked.append((draft.order, section))
             if len(picked) == len(minutes):

@@ -1,5 +1,6 @@
 """The LLM planner: parts, sections and revisions from a chat model on any OpenAI-compatible
-server, with prompts from prompts/, tolerant parsing, and deterministic checks after each step."""
+server, with prompts from prompts/ and tolerant parsing. It only talks to the model and maps its
+answers; `core.fixes` fits them to the rules and `core.checks` says what is left to review."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from chalicelib.adapters.openai_client import (
     map_error,
     plan_attempts,
 )
-from chalicelib.core import rules
+from chalicelib.core import checks, fixes
 from chalicelib.core.models import ChapterHit, ChapterRef, CourseRequest, PartPlan, PlannedPart, SectionPlan
 from chalicelib.errors import PlanningError
 from chalicelib.planning import llm_output
@@ -68,8 +69,8 @@ class OpenAIPlanner(Planner):
         answer = self._ask(prompt, "parts", deadline)
         assert isinstance(answer, llm_output.PartsAnswer)
         parts, notes = to_parts(answer, _known(chapters))
-        parts, fixes = fit_parts(request, parts)
-        _report("parts", notes + fixes)
+        parts, changes = fixes.fit_parts(request, parts)
+        _report("parts", notes + changes)
         return (llm_output.clean_title(answer.title) or request.query), parts
 
     def plan_sections(
@@ -88,16 +89,16 @@ class OpenAIPlanner(Planner):
         sections, notes = to_sections(answer.sections, _known(chapters))
         if not sections:
             raise PlanningError(f"the model planned no sections for part {part_index + 1} '{part.title}'")
-        sections, fixes = fit_sections(request, part, sections)
+        sections, changes = fixes.fit_sections(request, part, sections)
         planned = PlannedPart(title=part.title, minutes=part.minutes, sections=sections)
         before = [PlannedPart(title="", minutes=0, sections=s) for s in earlier]
         failed = [
-            *rules.check_part_sums([planned]),
-            *rules.check_section_minutes(request, [planned]),
-            *rules.check_objectives(request, [planned]),
+            *checks.check_part_sums([planned]),
+            *checks.check_section_minutes(request, [planned]),
+            *checks.check_objectives(request, [planned]),
             *_new_duplicates(before, planned),
         ]
-        _report(f"sections of part {part_index + 1}", notes + fixes, failed)
+        _report(f"sections of part {part_index + 1}", notes + changes, failed)
         return sections
 
     def revise(
@@ -122,8 +123,8 @@ class OpenAIPlanner(Planner):
                 "the model's revision was unusable; keeping the outline as planned", extra=_phase("review")
             )
             return outline
-        revised, fixes = fit_outline(request, revised)
-        _report("revision", notes + fixes, rules.check_outline(request, chapters, revised))
+        revised, changes = fixes.fit_outline(request, revised)
+        _report("revision", notes + changes, checks.check_outline(request, chapters, revised))
         return revised
 
     # --- talking to the model ---------------------------------------------------------------
@@ -258,7 +259,7 @@ class OpenAIPlanner(Planner):
         return self._client
 
 
-# --- deterministic checks and fixes after each model step --------------------------------------
+# --- mapping the answers, and what is left after each step --------------------------------------
 
 
 def _known(chapters: Sequence[ChapterHit]) -> set[str]:
@@ -270,8 +271,8 @@ def _phase(phase: str) -> dict[str, str]:
 
 
 def _new_duplicates(before: list[PlannedPart], planned: PlannedPart) -> list[str]:
-    known = set(rules.check_duplicates(before))
-    return [f for f in rules.check_duplicates([*before, planned]) if f not in known]
+    known = set(checks.check_duplicates(before))
+    return [f for f in checks.check_duplicates([*before, planned]) if f not in known]
 
 
 def _report(step: str, changes: list[str], failed: Sequence[str] = ()) -> None:
@@ -332,88 +333,3 @@ def to_outline(answer: llm_output.OutlineAnswer, known: set[str]) -> tuple[list[
             minutes = part.minutes or sum(s.minutes for s in sections)
             parts.append(PlannedPart(title=part.title or "Part", minutes=minutes, sections=sections))
     return parts, dropped
-
-
-def fit_parts(request: CourseRequest, parts: list[PartPlan]) -> tuple[list[PartPlan], list[str]]:
-    """The part count brought into range (merging the shortest neighbours, or splitting the
-    longest part), then minutes apportioned to add up exactly to the target."""
-    if not parts:
-        raise PlanningError("the model planned no parts")
-    changes: list[str] = []
-    lo, hi = rules.part_count_range(request.hours)
-    most = min(hi, max(1, request.target_minutes // rules.MIN_SECTION_MINUTES))
-    while len(parts) > most:
-        k = min(range(len(parts)), key=lambda i: (parts[i].minutes, i))
-        j = k - 1 if k > 0 else 1
-        first, second = sorted((j, k))
-        merged = PartPlan(
-            title=parts[j].title,
-            minutes=parts[first].minutes + parts[second].minutes,
-            chapters=list({r.key: r for r in [*parts[first].chapters, *parts[second].chapters]}.values()),
-        )
-        changes.append(f"merged part '{parts[k].title}' into '{parts[j].title}' (too many parts)")
-        parts = [*parts[:first], merged, *parts[second + 1 :]]
-    if len(parts) < min(lo, most):
-        k = max(range(len(parts)), key=lambda i: (parts[i].minutes, -i))
-        changes.append(f"split part '{parts[k].title}' (too few parts)")
-        parts = [*parts[:k], *_split_part(parts[k], min(lo, most) - len(parts) + 1), *parts[k + 1 :]]
-    pace_lo, _ = rules.section_minutes_range(request.preferences.pace)
-    floor = rules.MIN_SECTION_MINUTES if rules.pace_may_relax(request, len(parts)) else pace_lo
-    target = request.target_minutes
-    minutes = rules.apportion(target, [max(1, p.minutes) for p in parts], floor, target)
-    total = sum(p.minutes for p in parts)
-    if total != target:
-        changes.append(f"part minutes {total} → {target} (the target)")
-    return [p.model_copy(update={"minutes": m}) for p, m in zip(parts, minutes, strict=True)], changes
-
-
-def _split_part(part: PartPlan, pieces: int) -> list[PartPlan]:
-    """`pieces` consecutive runs of the part's chapters (shared round-robin when too few)."""
-    chapters = part.chapters
-    runs = [chapters[i * len(chapters) // pieces : (i + 1) * len(chapters) // pieces] for i in range(pieces)]
-    return [
-        PartPlan(
-            title=f"{part.title} (part {i + 1})",
-            minutes=max(1, part.minutes // pieces),
-            chapters=run or ([chapters[i % len(chapters)]] if chapters else []),
-        )
-        for i, run in enumerate(runs)
-    ]
-
-
-def fit_sections(
-    request: CourseRequest, part: PartPlan, sections: list[SectionPlan]
-) -> tuple[list[SectionPlan], list[str]]:
-    """Section minutes apportioned to add up to the part's minutes, when the count allows it;
-    otherwise left for the reviewer, whose rebalance merges or splits sections."""
-    lo, hi = rules.section_minutes_bounds(part.minutes, request.preferences.pace)
-    total = sum(s.minutes for s in sections)
-    if total == part.minutes and all(lo <= s.minutes <= hi for s in sections):
-        return sections, []
-    if not len(sections) * lo <= part.minutes <= len(sections) * hi:
-        return sections, []
-    shares = rules.apportion(part.minutes, [max(1, s.minutes) for s in sections], lo, hi)
-    change = f"section minutes {total} → {part.minutes} (the part's minutes)"
-    return [s.model_copy(update={"minutes": m}) for s, m in zip(sections, shares, strict=True)], [change]
-
-
-def fit_outline(request: CourseRequest, outline: list[PlannedPart]) -> tuple[list[PlannedPart], list[str]]:
-    """A revision made sound where arithmetic can: near-duplicates merged, too few parts
-    restored by splitting the part with most sections (the reviewer's rebalance can merge parts
-    but never split one), and each part's minutes the sum of its sections."""
-    outline, changes = rules.merge_near_duplicates(outline)
-    fewest, _ = rules.part_count_range(request.hours)
-    while len(outline) < fewest:
-        k = max(range(len(outline)), key=lambda i: (len(outline[i].sections), outline[i].minutes, -i))
-        part = outline[k]
-        if len(part.sections) < 2:
-            break
-        half = len(part.sections) // 2
-        pieces = [
-            PlannedPart(title=part.title, minutes=0, sections=part.sections[:half]),
-            PlannedPart(title=f"{part.title} (continued)", minutes=0, sections=part.sections[half:]),
-        ]
-        changes.append(f"split part '{part.title}' in two (too few parts)")
-        outline = [*outline[:k], *pieces, *outline[k + 1 :]]
-    summed = [p.model_copy(update={"minutes": sum(s.minutes for s in p.sections)}) for p in outline]
-    return summed, changes

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from chalicelib.core import rules
+from chalicelib.core import checks
 from chalicelib.core.models import ChapterHit
 
 TITLE_LIMIT = 70  # characters in a section title
@@ -194,9 +194,9 @@ def pair_title(first: Sequence[str], second: Sequence[str], second_topic: str = 
     Firms", "Linear and Logistic Regression"), "A and B", "From A to B", or A's name listed with
     the second chapter's lead topic. Never the two chapter titles joined by a comma."""
     a0, b0 = first[0], second[0]
-    if rules.title_tokens(b0) <= rules.title_tokens(a0):
+    if checks.title_tokens(b0) <= checks.title_tokens(a0):
         return a0
-    if rules.title_tokens(a0) <= rules.title_tokens(b0):
+    if checks.title_tokens(a0) <= checks.title_tokens(b0):
         return b0
     pairs = [(a, b) for a in first for b in second]
     plain_topic = not re.search(r" (?:and|versus|vs\.?) ", second_topic)
@@ -244,7 +244,7 @@ def _parallel(rest: str) -> str:
 
 def span_title(first: str, last: str) -> str:
     """Three or more chapters read as a progression: "From Value Creation to Enterprise Value"."""
-    if first.lower().startswith("from ") or rules.title_tokens(last) <= rules.title_tokens(first):
+    if first.lower().startswith("from ") or checks.title_tokens(last) <= checks.title_tokens(first):
         return first
     return f"From {first} to {last}"
 
@@ -254,7 +254,7 @@ def facet_title(name: str, labels: Sequence[str]) -> str:
     labels = [title_case(x) for x in labels[:2] if x.strip()] or [name]
     joined = labels[0] if len(labels) == 1 else join(labels)
     head = (
-        name if 0 < len(name.split()) <= 4 and rules.title_tokens(joined) - rules.title_tokens(name) else ""
+        name if 0 < len(name.split()) <= 4 and checks.title_tokens(joined) - checks.title_tokens(name) else ""
     )
     candidates = (
         [f"{head}: {joined}", joined, f"{head}: {labels[0]}", labels[0]] if head else [joined, labels[0]]

@@ -19,7 +19,7 @@ from app import app
 from chalicelib import bootstrap
 from chalicelib.adapters.localpg import LocalPostgres
 from chalicelib.cli import main
-from chalicelib.core import rules
+from chalicelib.core import checks
 from chalicelib.core.models import CourseRequest
 from chalicelib.logs import JsonFormatter
 from chalicelib.workflow import Workflow
@@ -47,7 +47,7 @@ def check_every_rule(flow: Workflow, body: dict[str, Any]) -> None:
     state = flow.deps.state_store.get(body["course_id"])
     assert state is not None
     request: CourseRequest = state.request
-    assert rules.check_outline(request, state.chapters, state.reviewed) == []
+    assert checks.check_outline(request, state.chapters, state.reviewed) == []
     course = body["course"]
     target = request.target_minutes
     assert abs(course["total_minutes"] - target) <= 0.05 * target

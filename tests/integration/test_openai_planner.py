@@ -18,7 +18,7 @@ import pytest
 
 from chalicelib.adapters.openai_client import OpenAIConfig, plan_attempts, resolve_api_key
 from chalicelib.config import ConfigError
-from chalicelib.core import rules
+from chalicelib.core import checks
 from chalicelib.core.models import ChapterHit, CourseRequest, PartPlan, PlannedPart, Preferences, TokenUsage
 from chalicelib.core.review import review_outline
 from chalicelib.errors import PlanningError, TransientError
@@ -126,7 +126,7 @@ def test_the_outline_passes_every_rule_whatever_the_model_returns(
 
     reviewed, failed_first, revised = plan_course(OpenAIPlanner(fast_config(llm_server)), request, chapters)
 
-    assert rules.check_outline(request, chapters, reviewed) == []
+    assert checks.check_outline(request, chapters, reviewed) == []
     assert sum(s.minutes for p in reviewed for s in p.sections) == request.target_minutes
     cited = {ref.key for p in reviewed for s in p.sections for ref in s.sources}
     assert cited and cited <= {hit.ref.key for hit in chapters}
@@ -145,7 +145,7 @@ def test_duplicate_sections_are_caught_by_a_check_and_revised_by_the_model(llm_s
     assert model.phases[-1] == "review"
     review_prompt = llm_server.chat_requests()[-1]["messages"][1]["content"]
     assert "near-duplicates" in review_prompt  # the failed checks are in the prompt
-    assert rules.check_duplicates(reviewed) == []
+    assert checks.check_duplicates(reviewed) == []
 
 
 def test_a_model_that_behaves_is_never_asked_to_revise(llm_server: LLMServer) -> None:

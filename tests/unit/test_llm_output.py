@@ -1,13 +1,11 @@
 """Reading the model's answers: durations, citation ids, JSON wherever it hides, markdown
-outlines, the strict schema, and the deterministic fits applied after each model step."""
+outlines, the strict schema, and their mapping to plans."""
 
 from __future__ import annotations
 
 import pytest
 
-from chalicelib.core import rules
-from chalicelib.core.models import ChapterRef, CourseRequest, PartPlan, PlannedPart, Preferences, SectionPlan
-from chalicelib.errors import PlanningError
+from chalicelib.core.models import ChapterRef
 from chalicelib.planning.llm_output import (
     OutlineAnswer,
     PartsAnswer,
@@ -20,7 +18,7 @@ from chalicelib.planning.llm_output import (
     parse_answer,
     parse_minutes,
 )
-from chalicelib.planning.openai_planner import fit_outline, fit_parts, fit_sections, to_sections
+from chalicelib.planning.openai_planner import to_sections
 
 
 @pytest.mark.parametrize(
@@ -223,72 +221,3 @@ def test_unknown_ids_are_dropped_and_reported_never_replaced() -> None:
         [],
     ]
     assert dropped == ["section 'Terminal value': dropped unknown chapter id val#8"]
-
-
-# --- the deterministic fits after each model step -------------------------------------------
-
-
-def a_request(hours: float, pace: str = "moderate") -> CourseRequest:
-    return CourseRequest(
-        query="Learn DCF", hours=hours, preferences=Preferences.model_validate({"pace": pace})
-    )
-
-
-def refs(*numbers: int) -> list[ChapterRef]:
-    return [ChapterRef(book_id="val", chapter_number=n) for n in numbers]
-
-
-def test_parts_30_percent_over_budget_are_brought_back_to_the_target() -> None:
-    parts = [PartPlan(title=f"P{k}", minutes=156, chapters=refs(k)) for k in range(3)]
-    fitted, changes = fit_parts(a_request(6), parts)
-    assert sum(p.minutes for p in fitted) == 360 and [p.minutes for p in fitted] == [120, 120, 120]
-    assert changes == ["part minutes 468 → 360 (the target)"]
-
-
-def test_too_many_parts_are_merged_and_too_few_split() -> None:
-    many = [PartPlan(title=f"P{k}", minutes=m, chapters=refs(k)) for k, m in enumerate([40, 10, 40])]
-    merged, _ = fit_parts(a_request(1.5), many)
-    assert len(merged) == 1 and merged[0].minutes == 90
-    assert {r.key for r in merged[0].chapters} == {"val#0", "val#1", "val#2"}
-    few, _ = fit_parts(a_request(6), [PartPlan(title="All", minutes=360, chapters=refs(1, 2, 3, 4))])
-    assert [(p.title, p.minutes, [r.key for r in p.chapters]) for p in few] == [
-        ("All (part 1)", 120, ["val#1"]),
-        ("All (part 2)", 120, ["val#2"]),
-        ("All (part 3)", 120, ["val#3", "val#4"]),
-    ]
-    with pytest.raises(PlanningError):
-        fit_parts(a_request(6), [])
-
-
-def section(title: str, minutes: int) -> SectionPlan:
-    objectives = [f"Explain {title}", f"Apply {title}"]
-    return SectionPlan(title=title, minutes=minutes, objectives=objectives, sources=refs(1))
-
-
-def test_section_minutes_are_fitted_to_the_part_when_the_count_allows() -> None:
-    part = PartPlan(title="P", minutes=90, chapters=refs(1))
-    fitted, changes = fit_sections(a_request(3), part, [section("A", 39), section("B", 39), section("C", 39)])
-    assert [s.minutes for s in fitted] == [30, 30, 30] and changes
-    too_many = [section(str(k), 20) for k in range(8)]  # 8 x 15 min > 90: left to the reviewer
-    assert fit_sections(a_request(3), part, too_many) == (too_many, [])
-
-
-def test_a_revision_that_lost_parts_and_kept_duplicates_is_made_sound() -> None:
-    outline = [
-        PlannedPart(
-            title="Only",
-            minutes=999,
-            sections=[
-                section("Alpha", 60),
-                section("Beta", 60),
-                section("Alpha", 60),
-                section("Gamma", 60),
-                section("Delta", 60),
-                section("Epsilon", 60),
-            ],
-        )
-    ]
-    fitted, changes = fit_outline(a_request(6), outline)
-    assert rules.check_duplicates(fitted) == []
-    assert len(fitted) == 3 and all(p.minutes == sum(s.minutes for s in p.sections) for p in fitted)
-    assert any("merged" in c for c in changes) and any("split" in c for c in changes)

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.adapters.book_files import read_book_file
-from chalicelib.core import rules
+from chalicelib.core import checks, rules
 from chalicelib.core.models import (
     ChapterHit,
     ChapterRef,
@@ -93,20 +93,20 @@ def test_a_single_chapter_is_split_by_its_topics_into_distinct_sections() -> Non
     lowered = [t.lower() for t in titles]  # section titles are in title case
     assert any("gordon growth model" in t for t in lowered) and any("exit multiples" in t for t in lowered)
     assert all(s.sources == [terminal.ref] for p in outline for s in p.sections)
-    assert rules.check_outline(request, [terminal], outline) == []
+    assert checks.check_outline(request, [terminal], outline) == []
 
 
 def test_a_chapter_with_nothing_to_split_still_fills_a_forty_hour_quick_course() -> None:
     request = a_request(40, "expert", "quick")
     _, outline = plan(request, [bare_chapter()])
-    assert rules.check_outline(request, [bare_chapter()], outline) == []
+    assert checks.check_outline(request, [bare_chapter()], outline) == []
 
 
 def test_the_quarter_hour_course_is_one_section_even_at_a_thorough_pace() -> None:
     request = a_request(0.25, "overview", "thorough")
     _, outline = plan(request, dcf_hits())
     assert [[s.minutes for s in p.sections] for p in outline] == [[15]]
-    assert rules.check_outline(request, dcf_hits(), outline) == []
+    assert checks.check_outline(request, dcf_hits(), outline) == []
 
 
 def test_sections_never_cite_a_chapter_that_was_not_retrieved() -> None:
@@ -134,10 +134,10 @@ def test_revise_repairs_what_the_rules_can_fix() -> None:
     duplicate = first.model_copy(update={"title": f"{first.title}!", "minutes": 12})
     sections = [too_long_and_miscited, duplicate, *outline[0].sections[1:]]
     broken = [outline[0].model_copy(update={"sections": sections}), *outline[1:]]
-    failures = rules.check_outline(request, hits, broken)
+    failures = checks.check_outline(request, hits, broken)
     for defect in ("budget:", "part 1 ", "outside", "not retrieved", "near-duplicates"):
         assert any(defect in failure for failure in failures), defect
-    assert rules.check_outline(request, hits, PLANNER.revise(request, hits, broken, failures)) == []
+    assert checks.check_outline(request, hits, PLANNER.revise(request, hits, broken, failures)) == []
 
 
 def test_revise_leaves_a_good_outline_unchanged() -> None:
@@ -166,7 +166,7 @@ def test_every_offline_plan_passes_every_rule(
 ) -> None:
     request = a_request(hours, depth, pace, query)
     title, outline = plan(request, chapters)
-    assert rules.check_outline(request, chapters, outline) == []
+    assert checks.check_outline(request, chapters, outline) == []
     sections = [s for p in outline for s in p.sections]
     assert sum(s.minutes for s in sections) == request.target_minutes and title
     retrieved_keys = {hit.ref.key for hit in chapters}
@@ -207,7 +207,7 @@ def test_even_odd_chapters_give_an_outline_that_passes_every_rule(
 ) -> None:
     request = a_request(hours, depth, pace)
     _, outline = plan(request, chapters)
-    assert rules.check_outline(request, chapters, outline) == []
+    assert checks.check_outline(request, chapters, outline) == []
     assert_reads_well(outline)
 
 
@@ -264,7 +264,7 @@ def plan_sample(hours: float, depth: str, pace: str) -> tuple[list[ChapterHit], 
     hits = sample_hits(DCF_SAMPLE)
     request = a_request(hours, depth, pace)
     _, outline = plan(request, hits)
-    assert rules.check_outline(request, hits, outline) == []
+    assert checks.check_outline(request, hits, outline) == []
     return hits, outline
 
 
@@ -325,7 +325,7 @@ def test_a_section_pairs_chapters_of_the_same_book_when_one_is_available() -> No
     request = a_request(1)
     _, outline = plan(request, hits)
     sections = [s for p in outline for s in p.sections]
-    assert rules.check_outline(request, hits, outline) == []
+    assert checks.check_outline(request, hits, outline) == []
     assert any(len(s.sources) == 2 for s in sections)
     assert all(len({r.book_id for r in s.sources}) == 1 for s in sections)
     assert {tuple(r.chapter_number for r in s.sources) for s in sections if len(s.sources) == 2} == {(7, 8)}

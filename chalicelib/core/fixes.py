@@ -1,0 +1,164 @@
+"""The deterministic fixes: what makes an outline keep the planning rules whatever a planner
+returned (citations, near-duplicates, part and section counts, minutes that add up), and the
+fitting of a model's parts, sections and revisions (docs/planning.md#the-review). Each returns
+the new plan and its changes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from chalicelib.core import rules
+from chalicelib.core.checks import Outline, check_duplicates, duplicate_pairs
+from chalicelib.core.models import ChapterHit, CourseRequest, Pace, PartPlan, PlannedPart, SectionPlan
+from chalicelib.core.pieces import fit_part_count, merge_sections, renumbered, resize, weight
+from chalicelib.errors import PlanningError
+
+FIX_ROUNDS = 5  # a bound for pathological outlines; real ones settle in the first round
+
+
+def apply_fixes(
+    request: CourseRequest, chapters: Sequence[ChapterHit], outline: Outline
+) -> tuple[Outline, list[str]]:
+    """The reviewer's fixes: drop unknown citations, then merge duplicates and rebalance. A
+    merge of short sections inside `rebalance` can make two objective sets equal, so repeat."""
+    outline, changes = drop_unknown_citations(chapters, outline)
+    for _ in range(FIX_ROUNDS):
+        outline, merged = merge_near_duplicates(outline)
+        outline, balanced = rebalance(request, outline)
+        changes += merged + balanced
+        if not check_duplicates(outline):
+            break
+    return outline, changes
+
+
+def drop_unknown_citations(chapters: Sequence[ChapterHit], outline: Outline) -> tuple[Outline, list[str]]:
+    """Remove citations to chapters that were not retrieved; never invents a replacement."""
+    retrieved = {hit.ref.key for hit in chapters}
+    changes: list[str] = []
+    parts = []
+    for part in outline:
+        sections = []
+        for s in part.sections:
+            kept = [r for r in s.sources if r.key in retrieved]
+            changes += [f"section '{s.title}': dropped citation {r.key} (not retrieved)"
+                        for r in s.sources if r.key not in retrieved]  # fmt: skip
+            sections.append(s if len(kept) == len(s.sources) else s.model_copy(update={"sources": kept}))
+        parts.append(part.model_copy(update={"sections": sections}))
+    return parts, changes
+
+
+def merge_near_duplicates(outline: Outline) -> tuple[Outline, list[str]]:
+    """Merge each later near-duplicate into the first; part minutes follow the moved minutes."""
+    sections = [list(part.sections) for part in outline]
+    minutes = [part.minutes for part in outline]
+    changes: list[str] = []
+    while pair := _first_duplicate_pair(sections):
+        (pa, sa), (pb, sb) = pair
+        keep, gone = sections[pa][sa], sections[pb].pop(sb)
+        sections[pa][sa] = merge_sections(keep, gone)
+        minutes[pa] += gone.minutes
+        minutes[pb] -= gone.minutes
+        changes.append(f"merged section '{gone.title}' into its near-duplicate '{keep.title}'")
+    merged = []
+    for part, kept, total in zip(outline, sections, minutes, strict=True):
+        if kept:
+            merged.append(PlannedPart(title=part.title, minutes=total, sections=kept))
+        elif part.sections:
+            changes.append(f"dropped part '{part.title}': all its sections were merged")
+    return merged, changes
+
+
+def rebalance(request: CourseRequest, outline: Outline) -> tuple[Outline, list[str]]:
+    """The final guarantee: integer minutes, each part's sections summing exactly to the part,
+    the total exactly the target, sections within 10-90 and within the pace range unless
+    `pace_may_relax`. Merges surplus parts and short sections, splits long ones as needed."""
+    pace = Pace(request.preferences.pace)
+    changes = [f"dropped empty part '{p.title}'" for p in outline if not p.sections]
+    parts = [p for p in outline if p.sections]
+    if not parts:
+        raise PlanningError("the outline has no sections to rebalance")
+    parts = fit_part_count(request, parts, changes)
+    rebalanced = []
+    for part, minutes in zip(parts, _part_minutes(request, parts), strict=True):
+        sections = resize(list(part.sections), *rules.section_count_range(minutes, pace), changes)
+        bounds = rules.section_minutes_bounds(minutes, pace)
+        shares = rules.apportion(minutes, [max(1, s.minutes) for s in sections], *bounds)
+        for s, m in zip(sections, shares, strict=True):
+            if m != s.minutes:
+                changes.append(f"section '{s.title}': {s.minutes} → {m} min")
+        sections = [s.model_copy(update={"minutes": m}) for s, m in zip(sections, shares, strict=True)]
+        rebalanced.append(PlannedPart(title=part.title, minutes=minutes, sections=sections))
+    return _renumber_sections(rebalanced), changes
+
+
+# --- fitting a model's answers ------------------------------------------------------------------
+
+
+def fit_parts(request: CourseRequest, parts: list[PartPlan]) -> tuple[list[PartPlan], list[str]]:
+    """The part count brought into range (the smallest part merged into a neighbour, or the
+    largest split), then minutes apportioned to add up exactly to the target."""
+    if not parts:
+        raise PlanningError("the model planned no parts")
+    changes: list[str] = []
+    parts = fit_part_count(request, parts, changes)
+    minutes = _part_minutes(request, parts)
+    total, target = sum(p.minutes for p in parts), request.target_minutes
+    if total != target:
+        changes.append(f"part minutes {total} → {target} (the target)")
+    return [p.model_copy(update={"minutes": m}) for p, m in zip(parts, minutes, strict=True)], changes
+
+
+def fit_sections(
+    request: CourseRequest, part: PartPlan, sections: list[SectionPlan]
+) -> tuple[list[SectionPlan], list[str]]:
+    """Section minutes apportioned to add up to the part's minutes, when the count allows it;
+    otherwise left for the reviewer, whose rebalance merges or splits sections."""
+    lo, hi = rules.section_minutes_bounds(part.minutes, request.preferences.pace)
+    total = sum(s.minutes for s in sections)
+    if total == part.minutes and all(lo <= s.minutes <= hi for s in sections):
+        return sections, []
+    if not len(sections) * lo <= part.minutes <= len(sections) * hi:
+        return sections, []
+    shares = rules.apportion(part.minutes, [max(1, s.minutes) for s in sections], lo, hi)
+    change = f"section minutes {total} → {part.minutes} (the part's minutes)"
+    return [s.model_copy(update={"minutes": m}) for s, m in zip(sections, shares, strict=True)], [change]
+
+
+def fit_outline(request: CourseRequest, outline: Outline) -> tuple[Outline, list[str]]:
+    """A revision made sound where arithmetic can: near-duplicates merged, the part count
+    brought into range, and each part's minutes the sum of its sections (the reviewer's
+    `rebalance` then fits the minutes to the target)."""
+    outline, changes = merge_near_duplicates(outline)
+    outline = fit_part_count(request, outline, changes)
+    summed = [p.model_copy(update={"minutes": sum(s.minutes for s in p.sections)}) for p in outline]
+    return summed, changes
+
+
+# --- parts and sections ---------------------------------------------------------------------------
+
+
+def _part_minutes(request: CourseRequest, parts: Sequence[PartPlan | PlannedPart]) -> list[int]:
+    """The target shared out by the parts' weights, no part shorter than a section may be."""
+    pace_lo, _ = rules.section_minutes_range(request.preferences.pace)
+    floor = rules.MIN_SECTION_MINUTES if rules.pace_may_relax(request, len(parts)) else pace_lo
+    target = request.target_minutes
+    return rules.apportion(target, [weight(p) for p in parts], floor, target)
+
+
+def _renumber_sections(outline: Outline) -> Outline:
+    titles = iter(renumbered([s.title for part in outline for s in part.sections]))
+    retitled = []
+    for part in outline:
+        sections = [s if s.title == (t := next(titles)) else s.model_copy(update={"title": t})
+                    for s in part.sections]  # fmt: skip
+        retitled.append(part.model_copy(update={"sections": sections}))
+    return retitled
+
+
+_Position = tuple[int, int]  # (part index, section index)
+
+
+def _first_duplicate_pair(sections: list[list[SectionPlan]]) -> tuple[_Position, _Position] | None:
+    flat = [(p, i) for p, part in enumerate(sections) for i in range(len(part))]
+    pairs = duplicate_pairs([sections[p][i] for p, i in flat])
+    return (flat[pairs[0][0]], flat[pairs[0][1]]) if pairs else None
