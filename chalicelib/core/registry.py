@@ -27,13 +27,15 @@ class Phase(StrEnum):
 
 @dataclass(frozen=True)
 class HandlerSpec:
+    """One workflow handler: an `@app.on_cw_event` in app.py, a Lambda and an EventBridge rule."""
+
     handler: str  # the Chalice function name, hence the Lambda's and its EventBridge rule's
     consumes: EventName
     phase: Phase
     status: Status  # the course's status while the step runs
     publishes: tuple[EventName, ...]  # on success; any step may end the course with CourseFailed
     spends_tokens: bool  # whether its step may call the model planner
-    does: str
+    does: str  # what its step does, in one line
     guard: Guard  # RUN, REPUBLISH or None (ignore) for a delivered event; see core.phases
 
     @property
@@ -42,8 +44,8 @@ class HandlerSpec:
         return pattern_for(self.consumes)
 
 
-# The handler names are the original deployment's and name the step *before* them:
-# course-book-search-handler runs after the book search and plans the parts.
+# The handler names are the first deployment's (Lambda, rule and alarm names depend on them) and
+# most name the event they consume, not their work: course-book-search-handler plans the parts.
 SEARCH_LIBRARY = HandlerSpec(
     handler="course-embedding-handler",
     consumes=EventName.EMBEDDING_GENERATED,
