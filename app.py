@@ -8,7 +8,7 @@ from chalice import Chalice, IAMAuthorizer, Response
 from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib import bootstrap, dead_letters, http
-from chalicelib.core.events import EventName, handler_name, pattern_for
+from chalicelib.core import registry
 from chalicelib.errors import CourseNotFound, InvalidRequest, PermanentFailure, TransientError
 
 app = Chalice(app_name="coursegen")
@@ -68,41 +68,37 @@ def list_courses() -> Response:
         return http.unavailable(error)
 
 
-# --- the workflow: one handler per phase ---------------------------------------------------------
+# --- the workflow: one handler per entry of chalicelib.core.registry, which says what each does --
 
 
-@app.on_cw_event(pattern_for(EventName.EMBEDDING_GENERATED), name=handler_name(EventName.EMBEDDING_GENERATED))
+@app.on_cw_event(registry.SEARCH_LIBRARY.pattern, name=registry.SEARCH_LIBRARY.handler)
 def course_embedding_handler(event: CloudWatchEvent) -> None:
-    _workflow().handle(EventName.EMBEDDING_GENERATED, event.detail)
+    _workflow().handle(registry.SEARCH_LIBRARY.consumes, event.detail)
 
 
-@app.on_cw_event(
-    pattern_for(EventName.BOOK_SUMMARIES_FOUND), name=handler_name(EventName.BOOK_SUMMARIES_FOUND)
-)
+@app.on_cw_event(registry.PLAN_PARTS.pattern, name=registry.PLAN_PARTS.handler)
 def course_book_search_handler(event: CloudWatchEvent) -> None:
-    _workflow().handle(EventName.BOOK_SUMMARIES_FOUND, event.detail)
+    _workflow().handle(registry.PLAN_PARTS.consumes, event.detail)
 
 
-@app.on_cw_event(pattern_for(EventName.PARTS_GENERATED), name=handler_name(EventName.PARTS_GENERATED))
+@app.on_cw_event(registry.PLAN_FIRST_PART.pattern, name=registry.PLAN_FIRST_PART.handler)
 def course_parts_handler(event: CloudWatchEvent) -> None:
-    _workflow().handle(EventName.PARTS_GENERATED, event.detail)
+    _workflow().handle(registry.PLAN_FIRST_PART.consumes, event.detail)
 
 
-@app.on_cw_event(
-    pattern_for(EventName.PART_SECTIONS_GENERATED), name=handler_name(EventName.PART_SECTIONS_GENERATED)
-)
+@app.on_cw_event(registry.PLAN_NEXT_PART.pattern, name=registry.PLAN_NEXT_PART.handler)
 def course_sections_handler(event: CloudWatchEvent) -> None:
-    _workflow().handle(EventName.PART_SECTIONS_GENERATED, event.detail)
+    _workflow().handle(registry.PLAN_NEXT_PART.consumes, event.detail)
 
 
-@app.on_cw_event(pattern_for(EventName.ALL_PARTS_COMPLETE), name=handler_name(EventName.ALL_PARTS_COMPLETE))
+@app.on_cw_event(registry.REVIEW_OUTLINE.pattern, name=registry.REVIEW_OUTLINE.handler)
 def course_outline_reviewer(event: CloudWatchEvent) -> None:
-    _workflow().handle(EventName.ALL_PARTS_COMPLETE, event.detail)
+    _workflow().handle(registry.REVIEW_OUTLINE.consumes, event.detail)
 
 
-@app.on_cw_event(pattern_for(EventName.OUTLINE_REVIEW), name=handler_name(EventName.OUTLINE_REVIEW))
+@app.on_cw_event(registry.STORE_COURSE.pattern, name=registry.STORE_COURSE.handler)
 def course_storage_handler(event: CloudWatchEvent) -> None:
-    _workflow().handle(EventName.OUTLINE_REVIEW, event.detail)
+    _workflow().handle(registry.STORE_COURSE.consumes, event.detail)
 
 
 # --- the dead-letter queue: events that failed for good end their course as failed -----------------

@@ -154,7 +154,7 @@ from app import app
 from chalicelib import bootstrap
 from chalicelib.adapters.book_files import read_book_file
 from chalicelib.adapters.local_bus import envelope
-from chalicelib.core.events import EventName, HANDLER_EVENTS
+from chalicelib.core.registry import HANDLERS
 from pathlib import Path
 
 runs = int(sys.argv[1]) if len(sys.argv) > 1 else 1
@@ -168,7 +168,7 @@ class Recorder:
 
 recorder = Recorder()
 flow.deps.publisher = recorder
-order = list(HANDLER_EVENTS.items())
+order = [(spec.handler, spec.consumes) for spec in HANDLERS]
 parked = {{name: [] for name, _ in order}}
 from chalicelib.core.models import CourseRequest
 for _ in range(RUNS):

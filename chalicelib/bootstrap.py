@@ -154,11 +154,10 @@ def aws_connection_factory(settings: Settings) -> Callable[[], Any]:
 def phase_of_handler(handler: str) -> str:
     """The workflow phase a handler runs ("parts" for course-book-search-handler), as a
     failed step reports it."""
-    from chalicelib.core.events import HANDLER_EVENTS
-    from chalicelib.core.phases import PHASE_OF
+    from chalicelib.core.registry import BY_HANDLER
 
-    event = HANDLER_EVENTS.get(handler)
-    return PHASE_OF[event] if event is not None else handler
+    spec = BY_HANDLER.get(handler)
+    return spec.phase.value if spec is not None else handler
 
 
 def build_workflow(settings: Settings, app: Any) -> Workflow:

@@ -15,7 +15,6 @@ from pydantic import ValidationError
 
 from chalicelib.config import PLANNERS
 from chalicelib.core.models import (
-    USAGE_PHASES,
     CourseRequest,
     Depth,
     Pace,
@@ -23,6 +22,7 @@ from chalicelib.core.models import (
     Status,
     TokenUsage,
 )
+from chalicelib.core.registry import TOKEN_PHASES
 from chalicelib.errors import CourseGenError
 
 APP_FILE = Path(__file__).resolve().parent.parent / "app.py"
@@ -213,7 +213,7 @@ def _generate(args: argparse.Namespace) -> int:
 def usage_line(usage: TokenUsage) -> str:
     phases = ", ".join(
         f"{phase} {part.prompt_tokens}+{part.completion_tokens} in {part.calls} call(s)"
-        for phase in USAGE_PHASES
+        for phase in TOKEN_PHASES
         if (part := getattr(usage, phase)).calls
     )
     return f"model tokens: {usage.prompt_tokens} prompt + {usage.completion_tokens} completion ({phases})"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.core.events import EventName
-from chalicelib.core.phases import PHASE_OF
+from chalicelib.core.registry import BY_EVENT
 
 log = logging.getLogger("coursegen.dead_letters")
 
@@ -81,9 +81,10 @@ def _phase(detail_type: Any) -> str:
     """The workflow phase that consumes the event (as a failed step and the local bus report
     it), else the event name."""
     try:
-        return PHASE_OF.get(EventName(detail_type), str(detail_type))
+        spec = BY_EVENT.get(EventName(detail_type))
     except ValueError:
         return str(detail_type or "unknown")
+    return spec.phase.value if spec is not None else str(detail_type)
 
 
 def _lambda_reason(body: Mapping[str, Any]) -> str:

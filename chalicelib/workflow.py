@@ -1,5 +1,6 @@
 """The service layer: one method per entry point, each loading state, deciding, doing the I/O
-of its step and saving before it publishes. Phase decisions live in chalicelib.core.phases."""
+of its step and saving before it publishes. Which handler runs when lives in core.registry; each
+phase's step is bound to it here with `@step`."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib import logs
-from chalicelib.core import phases
+from chalicelib.core import phases, registry
 from chalicelib.core.events import Event, EventName, PartDetail, make_event, parse_detail
 from chalicelib.core.models import CourseRequest, CourseState, Outline, Status
 from chalicelib.core.outline import build_outline
 from chalicelib.core.phases import Verdict
+from chalicelib.core.registry import HandlerSpec, Phase
 from chalicelib.core.retrieval import search_text, select_relevant
 from chalicelib.core.review import review_outline
 from chalicelib.errors import CourseNotFound, PermanentFailure, StaleState, TransientError
@@ -58,6 +60,24 @@ class CourseView:
     @property
     def status(self) -> str:
         return self.state.status.value if self.state else Status.COMPLETE.value
+
+
+# A step does the I/O of one phase: given the state the guard accepted and the event, it saves
+# the state it leaves and returns it with the event to publish next.
+Step = Callable[["Workflow", CourseState, Event], tuple[CourseState, Event]]
+STEPS: dict[Phase, Step] = {}
+
+
+def step(phase: Phase) -> Callable[[Step], Step]:
+    """Bind the decorated method to `phase`: the workflow runs it for every handler of that phase."""
+
+    def bind(function: Step) -> Step:
+        if phase in STEPS:
+            raise ValueError(f"phase {phase.value} has two steps")
+        STEPS[phase] = function
+        return function
+
+    return bind
 
 
 def _log(level: int, message: str, state_or_id: CourseState | str | None, phase: str, **extra: Any) -> None:
@@ -112,14 +132,14 @@ class Workflow:
         """Apply one delivered event. Duplicates are logged no-ops; permanent failures end the
         course as failed; anything else propagates so the platform retries."""
         detail = parse_detail(name, raw_detail)
-        phase = phases.PHASE_OF[name]
-        with logs.context(course_id=detail.course_id, phase=phase):
-            self._handle(Event(name=name, detail=detail), phase)
+        spec = registry.BY_EVENT[name]
+        with logs.context(course_id=detail.course_id, phase=spec.phase.value):
+            self._handle(Event(name=name, detail=detail), spec)
 
-    def _handle(self, event: Event, phase: str) -> None:
-        name, detail = event.name, event.detail
+    def _handle(self, event: Event, spec: HandlerSpec) -> None:
+        name, detail, phase = event.name, event.detail, spec.phase.value
         state = self.deps.state_store.get(detail.course_id)
-        decision = phases.decide(state, event)
+        decision = registry.decide(state, event)
         if decision.verdict is Verdict.IGNORE:
             _log(logging.INFO, f"ignored {name.value}: {decision.reason}", detail.course_id, phase)
             return
@@ -130,8 +150,7 @@ class Workflow:
             return
         assert state is not None
         try:
-            step = getattr(self, f"_step_{phase}")
-            state, next_event = step(state, event)
+            state, next_event = STEPS[spec.phase](self, state, event)
         except StaleState:
             _log(logging.INFO, f"ignored {name.value}: a concurrent delivery won", state, phase)
             return
@@ -143,7 +162,8 @@ class Workflow:
         )
         self.deps.publisher.publish(next_event)
 
-    def _step_search(self, state: CourseState, event: Event) -> tuple[CourseState, Event]:
+    @step(Phase.SEARCH)
+    def _search(self, state: CourseState, event: Event) -> tuple[CourseState, Event]:
         d = self.deps
         if state.status is Status.QUEUED:
             state = d.state_store.save(phases.start_search(state, d.clock()))
@@ -158,14 +178,16 @@ class Workflow:
         """The state with the model tokens its step just spent added to its usage."""
         return state.model_copy(update={"usage": state.usage.plus(tally.usage)})
 
-    def _step_parts(self, state: CourseState, event: Event) -> tuple[CourseState, Event]:
+    @step(Phase.PARTS)
+    def _parts(self, state: CourseState, event: Event) -> tuple[CourseState, Event]:
         d = self.deps
         with d.usage.measure() as tally:
             title, parts = d.planner.plan_parts(state.request, state.chapters)
         state, next_event = phases.record_parts(self._with_usage(state, tally), title, parts, d.clock())
         return d.state_store.save(state), next_event
 
-    def _step_sections(self, state: CourseState, event: Event) -> tuple[CourseState, Event]:
+    @step(Phase.SECTIONS)
+    def _sections(self, state: CourseState, event: Event) -> tuple[CourseState, Event]:
         d = self.deps
         part_index = event.detail.part_index + 1 if isinstance(event.detail, PartDetail) else 0
         if part_index >= state.parts_total:
@@ -180,7 +202,8 @@ class Workflow:
         )
         return d.state_store.save(state), next_event
 
-    def _step_review(self, state: CourseState, event: Event) -> tuple[CourseState, Event]:
+    @step(Phase.REVIEW)
+    def _review(self, state: CourseState, event: Event) -> tuple[CourseState, Event]:
         d = self.deps
 
         def revise(outline: list[Any], failed: list[str]) -> list[Any]:
@@ -191,7 +214,8 @@ class Workflow:
         state, next_event = phases.record_review(self._with_usage(state, tally), reviewed, notes, d.clock())
         return d.state_store.save(state), next_event
 
-    def _step_storage(self, state: CourseState, event: Event) -> tuple[CourseState, Event]:
+    @step(Phase.STORAGE)
+    def _storage(self, state: CourseState, event: Event) -> tuple[CourseState, Event]:
         d = self.deps
         # An upsert keyed by course id with deterministic section ids: a redelivery after a
         # crash between this write and the state save stores the same rows again.

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import dead_letters
-from chalicelib.core.events import HANDLER_EVENTS, pattern_for
+from chalicelib.core import registry
 from deploy import justifications
 
 Doc = dict[str, Any]
@@ -63,9 +63,9 @@ class Options:
 
 
 def expected_rules(app: Any | None = None) -> dict[str, Pattern]:
-    """Handler name -> rule pattern, from chalicelib.core.events; with `app`, also checked
+    """Handler name -> rule pattern, from chalicelib.core.registry; with `app`, also checked
     against the handlers app.py registers, so the two cannot drift apart."""
-    expected = {handler: pattern_for(event) for handler, event in HANDLER_EVENTS.items()}
+    expected = {spec.handler: spec.pattern for spec in registry.HANDLERS}
     if app is not None:
         from chalice.app import CloudWatchEventConfig
 
@@ -76,7 +76,7 @@ def expected_rules(app: Any | None = None) -> dict[str, Pattern]:
         }
         if declared != expected:
             raise PostProcessError(
-                f"app.py's event handlers {sorted(declared)} differ from HANDLER_EVENTS {sorted(expected)}"
+                f"app.py's event handlers {sorted(declared)} differ from the registry's {sorted(expected)}"
             )
     return expected
 

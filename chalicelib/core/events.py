@@ -1,7 +1,7 @@
 """The one place that names the workflow's events, their detail models and their rule patterns.
 
-app.py, the EventBridge publisher, the in-process bus and the Terraform post-processor all
-import from here; no event name is spelled anywhere else.
+The publishers, the in-process bus and the handler registry (core.registry: which handler
+consumes which event) import from here; no event name is spelled anywhere else.
 """
 
 from __future__ import annotations
@@ -53,16 +53,6 @@ DETAIL_MODELS: dict[EventName, type[CourseDetail]] = {
     EventName.COURSE_FAILED: FailedDetail,
 }
 
-# The six workflow handlers: Chalice function name -> the event it consumes.
-HANDLER_EVENTS: dict[str, EventName] = {
-    "course-embedding-handler": EventName.EMBEDDING_GENERATED,
-    "course-book-search-handler": EventName.BOOK_SUMMARIES_FOUND,
-    "course-parts-handler": EventName.PARTS_GENERATED,
-    "course-sections-handler": EventName.PART_SECTIONS_GENERATED,
-    "course-outline-reviewer": EventName.ALL_PARTS_COMPLETE,
-    "course-storage-handler": EventName.OUTLINE_REVIEW,
-}
-
 
 class Event(BaseModel):
     """An event as the workflow publishes it: a name and its (small) detail."""
@@ -91,11 +81,3 @@ def parse_detail(name: EventName, detail: dict[str, Any]) -> CourseDetail:
 def pattern_for(name: EventName) -> dict[str, list[str]]:
     """The EventBridge rule pattern of the handler that consumes `name`."""
     return {"source": [SOURCE], "detail-type": [name.value]}
-
-
-def handler_name(name: EventName) -> str:
-    """The Chalice (and Lambda) name of the handler that consumes `name`."""
-    for handler, consumed in HANDLER_EVENTS.items():
-        if consumed is name:
-            return handler
-    raise KeyError(f"no handler consumes {name.value}")

@@ -166,11 +166,9 @@ class PhaseUsage(_Strict):
     calls: int = 0
 
 
-USAGE_PHASES = ("parts", "sections", "review")
-
-
 class TokenUsage(_Strict):
-    """Model tokens of one course, per planning phase (zero with the offline planner)."""
+    """Model tokens of one course, per planning phase (zero with the offline planner). The fields
+    are the phases the registry marks as spending tokens (core.registry.TOKEN_PHASES)."""
 
     parts: PhaseUsage = PhaseUsage()
     sections: PhaseUsage = PhaseUsage()
@@ -188,7 +186,7 @@ class TokenUsage(_Strict):
 
     def plus(self, other: TokenUsage) -> TokenUsage:
         merged = {}
-        for phase in USAGE_PHASES:
+        for phase in type(self).model_fields:
             mine, theirs = getattr(self, phase), getattr(other, phase)
             merged[phase] = PhaseUsage(
                 prompt_tokens=mine.prompt_tokens + theirs.prompt_tokens,
@@ -199,15 +197,15 @@ class TokenUsage(_Strict):
 
     @property
     def prompt_tokens(self) -> int:
-        return sum(getattr(self, phase).prompt_tokens for phase in USAGE_PHASES)
+        return sum(getattr(self, phase).prompt_tokens for phase in type(self).model_fields)
 
     @property
     def completion_tokens(self) -> int:
-        return sum(getattr(self, phase).completion_tokens for phase in USAGE_PHASES)
+        return sum(getattr(self, phase).completion_tokens for phase in type(self).model_fields)
 
     @property
     def calls(self) -> int:
-        return sum(getattr(self, phase).calls for phase in USAGE_PHASES)
+        return sum(getattr(self, phase).calls for phase in type(self).model_fields)
 
 
 class Failure(_Strict):

@@ -1,11 +1,13 @@
-"""Phase transitions: which event each state expects, and the state each step leaves behind.
+"""Phase transitions: when each handler's event runs its step, and the state each step leaves.
 
-Pure functions. The workflow service loads the state, asks `decide` what to do with an event,
-runs the step's I/O, then calls one `record_*` function to get the new state and next event.
+Pure functions. The registry names one guard per handler; `registry.decide` asks it what to do
+with a delivered event, the workflow runs the step's I/O, then calls one `record_*` function to
+get the new state and next event.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -22,16 +24,6 @@ from chalicelib.core.models import (
 )
 from chalicelib.errors import NoBooksFound, PlanningError
 
-# The phase name each event's handler reports in logs and failures.
-PHASE_OF: dict[EventName, str] = {
-    EventName.EMBEDDING_GENERATED: "search",
-    EventName.BOOK_SUMMARIES_FOUND: "parts",
-    EventName.PARTS_GENERATED: "sections",
-    EventName.PART_SECTIONS_GENERATED: "sections",
-    EventName.ALL_PARTS_COMPLETE: "review",
-    EventName.OUTLINE_REVIEW: "storage",
-}
-
 
 class Verdict(StrEnum):
     RUN = "run"
@@ -46,65 +38,76 @@ class Decision:
     event: Event | None = None  # the event to publish again when verdict is REPUBLISH
 
 
-def _run(reason: str) -> Decision:
+def run(reason: str) -> Decision:
     return Decision(Verdict.RUN, reason)
 
 
-def _ignore(reason: str) -> Decision:
+def ignore(reason: str) -> Decision:
     return Decision(Verdict.IGNORE, reason)
 
 
-def _republish(reason: str, event: Event) -> Decision:
+def republish(reason: str, event: Event) -> Decision:
     return Decision(Verdict.REPUBLISH, reason, event)
 
 
-def decide(state: CourseState | None, event: Event) -> Decision:
-    """Whether `event` is the one `state` expects (RUN), announces a step that already ran but
-    whose successor may not have been published (REPUBLISH), or is a duplicate/stale (IGNORE)."""
-    if state is None:
-        return _ignore("unknown course")
-    if state.status is Status.FAILED:
-        return _ignore("course already failed")
-    course_id, status, done = state.course_id, state.status, state.parts_done
-    name = event.name
+# A guard sees a course that exists and has not failed, and an event its handler consumes. It
+# answers RUN when the event is the one the state expects, REPUBLISH (with the event the step
+# published) when the step already ran, and None for anything else: a duplicate or stale event.
+Guard = Callable[[CourseState, Event], Decision | None]
 
-    if name is EventName.EMBEDDING_GENERATED:
-        if status in (Status.QUEUED, Status.SEARCHING):
-            return _run("search pending")
-        if status is Status.PLANNING:
-            return _republish("search already done", make_event(EventName.BOOK_SUMMARIES_FOUND, course_id))
-    elif name is EventName.BOOK_SUMMARIES_FOUND:
-        if status is Status.PLANNING:
-            return _run("parts pending")
-        if status is Status.GENERATING_SECTIONS and done == 0:
-            return _republish("parts already planned", make_event(EventName.PARTS_GENERATED, course_id))
-    elif name is EventName.PARTS_GENERATED:
-        if status is Status.GENERATING_SECTIONS and done == 0:
-            return _run("first part pending")
-        if status is Status.GENERATING_SECTIONS and done == 1:
-            return _republish("first part already planned", _sections_event(course_id, 0))
-    elif name is EventName.PART_SECTIONS_GENERATED:
-        assert isinstance(event.detail, PartDetail)
-        k = event.detail.part_index
-        if status is Status.GENERATING_SECTIONS and done == k + 1:
-            return _run(f"part {k + 1} of {state.parts_total} done, next step pending")
-        if status is Status.GENERATING_SECTIONS and done == k + 2:
-            return _republish(f"part {k + 2} already planned", _sections_event(course_id, k + 1))
-        if status is Status.REVIEWING and k + 1 == state.parts_total:
-            return _republish(
-                "all parts already complete", make_event(EventName.ALL_PARTS_COMPLETE, course_id)
-            )
-    elif name is EventName.ALL_PARTS_COMPLETE:
-        if status is Status.REVIEWING:
-            return _run("review pending")
-        if status is Status.STORING:
-            return _republish("review already done", make_event(EventName.OUTLINE_REVIEW, course_id))
-    elif name is EventName.OUTLINE_REVIEW:
-        if status is Status.STORING:
-            return _run("storage pending")
-        if status is Status.COMPLETE:
-            return _republish("course already stored", make_event(EventName.COURSE_STORED, course_id))
-    return _ignore(f"duplicate or stale: course is {status.value} with {done}/{state.parts_total} parts")
+
+def search_guard(state: CourseState, event: Event) -> Decision | None:
+    if state.status in (Status.QUEUED, Status.SEARCHING):
+        return run("search pending")
+    if state.status is Status.PLANNING:
+        return republish("search already done", make_event(EventName.BOOK_SUMMARIES_FOUND, state.course_id))
+    return None
+
+
+def parts_guard(state: CourseState, event: Event) -> Decision | None:
+    if state.status is Status.PLANNING:
+        return run("parts pending")
+    if state.status is Status.GENERATING_SECTIONS and state.parts_done == 0:
+        return republish("parts already planned", make_event(EventName.PARTS_GENERATED, state.course_id))
+    return None
+
+
+def first_part_guard(state: CourseState, event: Event) -> Decision | None:
+    if state.status is Status.GENERATING_SECTIONS and state.parts_done == 0:
+        return run("first part pending")
+    if state.status is Status.GENERATING_SECTIONS and state.parts_done == 1:
+        return republish("first part already planned", _sections_event(state.course_id, 0))
+    return None
+
+
+def next_part_guard(state: CourseState, event: Event) -> Decision | None:
+    assert isinstance(event.detail, PartDetail)
+    k, done = event.detail.part_index, state.parts_done
+    if state.status is Status.GENERATING_SECTIONS and done == k + 1:
+        return run(f"part {k + 1} of {state.parts_total} done, next step pending")
+    if state.status is Status.GENERATING_SECTIONS and done == k + 2:
+        return republish(f"part {k + 2} already planned", _sections_event(state.course_id, k + 1))
+    if state.status is Status.REVIEWING and k + 1 == state.parts_total:
+        return republish(
+            "all parts already complete", make_event(EventName.ALL_PARTS_COMPLETE, state.course_id)
+        )
+    return None
+
+
+def review_guard(state: CourseState, event: Event) -> Decision | None:
+    if state.status is Status.REVIEWING:
+        return run("review pending")
+    if state.status is Status.STORING:
+        return republish("review already done", make_event(EventName.OUTLINE_REVIEW, state.course_id))
+    return None
+
+
+def storage_guard(state: CourseState, event: Event) -> Decision | None:
+    if state.status is Status.STORING:
+        return run("storage pending")
+    if state.status is Status.COMPLETE:
+        return republish("course already stored", make_event(EventName.COURSE_STORED, state.course_id))
+    return None
 
 
 def _sections_event(course_id: str, part_index: int) -> Event:

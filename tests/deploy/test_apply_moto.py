@@ -12,7 +12,7 @@ import pytest
 
 from chalicelib import dead_letters
 from chalicelib.adapters.dynamodb_state import USER_INDEX
-from chalicelib.core.events import HANDLER_EVENTS, pattern_for
+from chalicelib.core.registry import BY_HANDLER
 
 from .moto_apply import REGION, Deployment, MotoApply
 from .support import Terraform, names
@@ -46,10 +46,10 @@ def test_the_six_rules_are_on_the_custom_bus_with_exactly_the_patterns_app_py_de
     bus = deployed.outputs["event_bus_name"]
     assert bus == "docprof-dev-course-events"
     rules = events.list_rules(EventBusName=bus)["Rules"]
-    assert names(rules) == {f"coursegen-dev-{handler}" for handler in HANDLER_EVENTS}
+    assert names(rules) == {f"coursegen-dev-{handler}" for handler in BY_HANDLER}
     for rule in rules:
         handler = rule["Name"].removeprefix("coursegen-dev-")
-        assert json.loads(rule["EventPattern"]) == pattern_for(HANDLER_EVENTS[handler])
+        assert json.loads(rule["EventPattern"]) == BY_HANDLER[handler].pattern
     assert not [r for r in events.list_rules()["Rules"] if r["Name"].startswith("coursegen")]  # default bus
 
 
@@ -57,7 +57,7 @@ def test_each_rule_targets_its_function_with_the_dead_letter_queue_and_retry_pol
     deployed: Deployment,
 ) -> None:
     events, dlq = deployed.client("events"), queue_arn(deployed)
-    for handler in HANDLER_EVENTS:
+    for handler in BY_HANDLER:
         [target] = events.list_targets_by_rule(
             Rule=f"coursegen-dev-{handler}", EventBusName=deployed.outputs["event_bus_name"]
         )["Targets"]
@@ -68,7 +68,7 @@ def test_each_rule_targets_its_function_with_the_dead_letter_queue_and_retry_pol
 
 def test_each_handler_retries_then_sends_failures_to_the_dead_letter_queue(deployed: Deployment) -> None:
     awslambda, dlq = deployed.client("lambda"), queue_arn(deployed)
-    for handler in HANDLER_EVENTS:
+    for handler in BY_HANDLER:
         config = awslambda.get_function_event_invoke_config(FunctionName=f"coursegen-dev-{handler}")
         assert config["MaximumRetryAttempts"] == 2
         assert config["MaximumEventAgeInSeconds"] == 3600
@@ -140,7 +140,7 @@ def test_the_alarms_watch_dead_letters_and_every_rule_s_failed_invocations(deplo
     assert (
         alarms["docprof-dev-course-dead-letters-stuck"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
     )
-    for handler in HANDLER_EVENTS:
+    for handler in BY_HANDLER:
         alarm = alarms[f"coursegen-dev-{handler}-failed-invocations"]
         assert alarm["Namespace"] == "AWS/Events" and alarm["MetricName"] == "FailedInvocations"
         dimensions = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}

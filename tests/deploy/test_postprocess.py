@@ -10,7 +10,7 @@ import pytest
 
 from app import app
 from chalicelib import dead_letters
-from chalicelib.core.events import HANDLER_EVENTS, pattern_for
+from chalicelib.core import registry
 from deploy.postprocess import BUS_VAR, DLQ_VAR, Options, PostProcessError, expected_rules, postprocess
 
 Doc = dict[str, Any]
@@ -27,18 +27,18 @@ def rule_of(module: Doc, handler: str) -> Doc:
 
 def test_every_handler_of_the_app_has_its_rule_on_the_custom_bus_named_by_app_and_stage(module: Doc) -> None:
     rules = module["resource"]["aws_cloudwatch_event_rule"]
-    assert len(rules) == len(HANDLER_EVENTS) == 6
-    for handler, event in HANDLER_EVENTS.items():
-        rule = rule_of(module, handler)
+    assert len(rules) == len(registry.HANDLERS)
+    for spec in registry.HANDLERS:
+        rule = rule_of(module, spec.handler)
         assert rule["event_bus_name"] == BUS_VAR
-        assert rule["name"] == f"coursegen-dev-{handler}"
-        assert json.loads(rule["event_pattern"]) == pattern_for(event)
+        assert rule["name"] == f"coursegen-dev-{spec.handler}"
+        assert json.loads(rule["event_pattern"]) == spec.pattern
 
 
 def test_every_target_gets_the_dead_letter_queue_and_a_retry_policy(module: Doc) -> None:
     targets = module["resource"]["aws_cloudwatch_event_target"]
-    assert len(targets) == 6
-    for handler in HANDLER_EVENTS:
+    assert len(targets) == len(registry.HANDLERS)
+    for handler in registry.BY_HANDLER:
         target = targets[f"{handler}-event"]
         assert target["arn"] == f"${{aws_lambda_function.{handler}.arn}}"
         assert target["event_bus_name"] == BUS_VAR
@@ -50,7 +50,7 @@ def test_every_event_handler_retries_twice_then_sends_its_failure_to_the_dead_le
     module: Doc,
 ) -> None:
     configs = module["resource"]["aws_lambda_function_event_invoke_config"]
-    assert set(configs) == set(HANDLER_EVENTS)
+    assert set(configs) == set(registry.BY_HANDLER)
     for handler, config in configs.items():
         assert config["function_name"] == f"${{aws_lambda_function.{handler}.function_name}}"
         assert config["maximum_retry_attempts"] == 2
@@ -101,7 +101,7 @@ def test_the_api_gets_an_explicit_stage_and_the_seed_output_course_request_endpo
     endpoint = module["output"]["course_request_endpoint"]["value"]
     assert endpoint == "${aws_api_gateway_stage.rest_api.invoke_url}/courses"
     rule_names = module["output"]["rule_names"]["value"]
-    assert rule_names == {h: f"coursegen-dev-{h}" for h in sorted(HANDLER_EVENTS)}
+    assert rule_names == {h: f"coursegen-dev-{h}" for h in sorted(registry.BY_HANDLER)}
 
 
 def test_every_function_logs_to_a_group_created_first_with_retention(module: Doc) -> None:
@@ -156,7 +156,7 @@ def test_a_missing_dead_letter_consumer_stops_the_rewrite(raw_module: Doc, optio
 
 
 def test_the_expected_rules_are_the_handlers_app_py_registers() -> None:
-    assert expected_rules(app) == {h: pattern_for(e) for h, e in HANDLER_EVENTS.items()}
+    assert expected_rules(app) == {spec.handler: spec.pattern for spec in registry.HANDLERS}
 
 
 def test_every_generated_function_stage_and_log_group_carries_its_checkov_justifications(module: Doc) -> None:
@@ -172,13 +172,13 @@ def test_every_generated_function_stage_and_log_group_carries_its_checkov_justif
     assert not any("CKV_AWS_117" in c for f in inside for c in f["//"])
 
 
-def test_an_app_whose_handlers_differ_from_the_events_module_stops_the_rewrite() -> None:
+def test_an_app_whose_handlers_differ_from_the_registry_stops_the_rewrite() -> None:
     from chalice import Chalice
 
     other = Chalice(app_name="other")
 
-    @other.on_cw_event(pattern_for(HANDLER_EVENTS["course-parts-handler"]), name="course-parts-handler")
+    @other.on_cw_event(registry.PLAN_FIRST_PART.pattern, name=registry.PLAN_FIRST_PART.handler)
     def only_one(event: Any) -> None: ...
 
-    with pytest.raises(PostProcessError, match="differ from HANDLER_EVENTS"):
+    with pytest.raises(PostProcessError, match="differ from the registry"):
         expected_rules(other)

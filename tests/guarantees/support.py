@@ -15,7 +15,7 @@ from chalicelib.adapters.local_bus import LocalBus
 from chalicelib.adapters.localpg import LocalPostgres
 from chalicelib.adapters.pg import ConnectionFactory, session
 from chalicelib.adapters.sqlite_state import SqliteStateStore
-from chalicelib.core.events import HANDLER_EVENTS, Event, EventName
+from chalicelib.core.events import Event, EventName
 from chalicelib.core.models import (
     ChapterHit,
     CourseRequest,
@@ -25,13 +25,14 @@ from chalicelib.core.models import (
     SectionPlan,
     Status,
 )
+from chalicelib.core.registry import BY_EVENT
 from chalicelib.planning.offline import OfflinePlanner
 from chalicelib.ports import CourseStore, EventPublisher, Library, Planner, StateStore
 from chalicelib.workflow import Deps, Workflow
 
 LOCAL_USER = "local-user"
 FIXED_TIME = "2026-01-01T00:00:00.000Z"  # one instant for every write, so runs compare exactly
-WORKFLOW_EVENTS = frozenset(HANDLER_EVENTS.values())  # the events a handler consumes
+WORKFLOW_EVENTS = frozenset(BY_EVENT)  # the events a handler consumes
 
 
 @dataclass

@@ -25,9 +25,9 @@ from chalicelib.adapters.local_bus import LocalBus, envelope
 from chalicelib.adapters.pg import ConnectionFactory, ConnInfo, connection_factory
 from chalicelib.adapters.pg_course_store import PgCourseStore
 from chalicelib.adapters.pg_library import PgLibrary
-from chalicelib.core.events import EventName, handler_name, make_event
+from chalicelib.core.events import EventName, make_event
 from chalicelib.core.models import CourseState, Status
-from chalicelib.core.phases import PHASE_OF
+from chalicelib.core.registry import BY_EVENT
 from chalicelib.errors import StaleState
 from chalicelib.ports import StateStore
 from chalicelib.workflow import Workflow
@@ -107,7 +107,7 @@ def test_courses_started_while_postgresql_is_stopped_fail_with_the_reason_and_ne
     for course_id, state in finals.items():
         assert state.status is Status.FAILED
         assert state.error is not None
-        assert state.error.phase == PHASE_OF[EventName.EMBEDDING_GENERATED]
+        assert state.error.phase == BY_EVENT[EventName.EMBEDDING_GENERATED].phase
         assert "communication error" in state.error.reason  # what the driver saw, not just "failed"
         shown = client.http.get(f"/courses/{course_id}").json_body
         assert shown["status"] == "failed" and shown["error"] == state.error.model_dump()
@@ -233,7 +233,7 @@ def test_a_delivery_failing_on_every_attempt_is_dead_lettered_and_its_course_end
 
     assert outage.refused == bus.max_attempts  # one connection per attempt, then no more
     assert state.status is Status.FAILED and state.error is not None
-    assert state.error.phase == PHASE_OF[EventName.EMBEDDING_GENERATED]
+    assert state.error.phase == BY_EVENT[EventName.EMBEDDING_GENERATED].phase
     assert state.error.reason.endswith("communication error")
 
 
@@ -298,7 +298,7 @@ def test_on_aws_an_event_whose_retries_are_spent_reaches_the_dead_letter_queue_a
     errors = []
     for _ in range(3):
         with pytest.raises(Exception) as raised:
-            client.lambda_.invoke(handler_name(event.name), delivered)
+            client.lambda_.invoke(BY_EVENT[event.name].handler, delivered)
         errors.append(raised.value)
     state = flow.deps.state_store.get(course_id)
     assert state is not None and state.status is Status.SEARCHING  # in progress, until the DLQ
@@ -309,7 +309,7 @@ def test_on_aws_an_event_whose_retries_are_spent_reaches_the_dead_letter_queue_a
 
     failed = flow.deps.state_store.get(course_id)
     assert failed is not None and failed.status is Status.FAILED and failed.error is not None
-    assert failed.error.phase in (PHASE_OF[event.name], handler_name(event.name))
+    assert failed.error.phase in (BY_EVENT[event.name].phase, BY_EVENT[event.name].handler)
     last = errors[-1]
     assert failed.error.reason == f"RetriesExhausted after 3 attempts: {type(last).__name__}: {last}"
     assert bus.history[-1] == make_event(
@@ -322,11 +322,11 @@ def test_on_aws_an_event_whose_retries_are_spent_reaches_the_dead_letter_queue_a
 
 
 def test_a_dead_letter_on_aws_reports_the_phase_as_the_local_bus_does() -> None:
-    for name in PHASE_OF:
+    for name in BY_EVENT:
         message = {"body": json.dumps(envelope(make_event(name, "c-1", **part_of(name))))}
         letter = dead_letters.parse(message)
         assert letter is not None
-        assert letter.phase == bootstrap.phase_of_handler(handler_name(name)) == PHASE_OF[name]
+        assert letter.phase == bootstrap.phase_of_handler(BY_EVENT[name].handler) == BY_EVENT[name].phase
 
 
 def part_of(name: EventName) -> dict[str, int]:

@@ -15,13 +15,13 @@ from moto import mock_aws
 
 from chalicelib.adapters.eventbridge import EventBridgePublisher, PublishError
 from chalicelib.core.events import (
-    HANDLER_EVENTS,
     SOURCE,
     EventName,
     make_event,
     parse_detail,
     pattern_for,
 )
+from chalicelib.core.registry import BY_EVENT, HANDLERS
 from chalicelib.errors import TransientError
 
 REGION = "us-east-1"
@@ -48,7 +48,7 @@ def bus(aws_credentials: None) -> Iterator[Bus]:
         sqs = boto3.client("sqs", region_name=REGION)
         events.create_event_bus(Name=BUS)
         queues: dict[EventName, str] = {}
-        for handler, name in HANDLER_EVENTS.items():
+        for handler, name in ((spec.handler, spec.consumes) for spec in HANDLERS):
             url = sqs.create_queue(QueueName=handler)["QueueUrl"]
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
                 "QueueArn"
@@ -85,11 +85,11 @@ def test_an_event_with_another_name_does_not_reach_that_queue(bus: Bus) -> None:
 
 def test_every_handler_event_reaches_only_its_own_handlers_queue(bus: Bus) -> None:
     publisher = EventBridgePublisher(BUS, client=bus.events)
-    for name in HANDLER_EVENTS.values():
+    for name in BY_EVENT:
         fields = {"part_index": 0} if name is EventName.PART_SECTIONS_GENERATED else {}
         publisher.publish(make_event(name, f"course-{name.value}", **fields))
 
-    for name in HANDLER_EVENTS.values():
+    for name in BY_EVENT:
         assert [message["detail"]["course_id"] for message in bus.received(name)] == [f"course-{name.value}"]
 
 
@@ -98,7 +98,7 @@ def test_an_event_no_handler_consumes_reaches_no_handler_queue(bus: Bus) -> None
         make_event(EventName.COURSE_FAILED, "course-1", phase="planning", reason="no books")
     )
 
-    assert all(bus.received(name) == [] for name in HANDLER_EVENTS.values())
+    assert all(bus.received(name) == [] for name in BY_EVENT)
 
 
 def test_a_rejected_entry_raises_a_transient_publish_error_naming_the_cause(aws_credentials: None) -> None:

@@ -1,29 +1,61 @@
-"""Every workflow event reaches exactly one handler, through the patterns app.py declares."""
+"""Every workflow event reaches exactly one handler, through the patterns app.py declares, and
+app.py's handlers are exactly the registry's."""
 
 from __future__ import annotations
 
-import pytest
+from typing import Any
 
+import pytest
+from chalice.app import CloudWatchEventConfig
+from chalice.test import Client
+
+import app as app_module
 from app import app
 from chalicelib.adapters.local_bus import envelope, event_targets
-from chalicelib.core.events import HANDLER_EVENTS, SOURCE, EventName, make_event
+from chalicelib.core import registry
+from chalicelib.core.events import SOURCE, EventName, make_event
+
+
+def a_message(name: EventName) -> dict[str, Any]:
+    fields: dict[str, Any] = {"part_index": 0} if name is EventName.PART_SECTIONS_GENERATED else {}
+    if name is EventName.COURSE_FAILED:
+        fields = {"phase": "search", "reason": "r"}
+    return envelope(make_event(name, "c-1", **fields))
 
 
 def targets_of(name: EventName) -> list[str]:
-    fields = {"part_index": 0} if name is EventName.PART_SECTIONS_GENERATED else {}
-    if name is EventName.COURSE_FAILED:
-        fields = {"phase": "search", "reason": "r"}
-    message = envelope(make_event(name, "c-1", **fields))
+    message = a_message(name)
     return [t.name for t in event_targets(app) if t.matches(message)]
 
 
-def test_the_app_declares_exactly_the_six_workflow_handlers() -> None:
-    assert sorted(t.name for t in event_targets(app)) == sorted(HANDLER_EVENTS)
+def test_the_app_declares_exactly_the_registry_s_handlers_with_their_patterns() -> None:
+    declared = {
+        source.name: source.event_pattern
+        for source in app.event_sources
+        if isinstance(source, CloudWatchEventConfig)
+    }
+    assert declared == {spec.handler: spec.pattern for spec in registry.HANDLERS}
 
 
-@pytest.mark.parametrize(("handler", "name"), sorted(HANDLER_EVENTS.items()))
-def test_each_workflow_event_matches_exactly_its_handler(handler: str, name: EventName) -> None:
-    assert targets_of(name) == [handler]
+@pytest.mark.parametrize("spec", registry.HANDLERS, ids=lambda spec: spec.handler)
+def test_each_workflow_event_matches_exactly_its_handler(spec: registry.HandlerSpec) -> None:
+    assert targets_of(spec.consumes) == [spec.handler]
+
+
+@pytest.mark.parametrize("spec", registry.HANDLERS, ids=lambda spec: spec.handler)
+def test_each_handler_passes_the_event_it_consumes_to_the_workflow(
+    spec: registry.HandlerSpec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handled: list[tuple[EventName, dict[str, Any]]] = []
+
+    class Recorder:
+        def handle(self, name: EventName, detail: dict[str, Any]) -> None:
+            handled.append((name, detail))
+
+    monkeypatch.setattr(app_module, "_workflow", Recorder)
+    message = a_message(spec.consumes)
+    Client(app, stage_name="local").lambda_.invoke(spec.handler, message)
+    assert handled == [(spec.consumes, message["detail"])]
 
 
 @pytest.mark.parametrize("name", [EventName.COURSE_STORED, EventName.COURSE_FAILED])

@@ -1,4 +1,5 @@
-"""Which event each state accepts, which it treats as already handled, and which it ignores."""
+"""Which event each state accepts, which it treats as already handled, and which it ignores
+(registry.decide asking the guards of core.phases), and the states the steps leave."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import pytest
 from chalicelib.core import phases
 from chalicelib.core.events import EventName, make_event
 from chalicelib.core.models import Status
-from chalicelib.core.phases import Verdict, decide
+from chalicelib.core.phases import Verdict
+from chalicelib.core.registry import BY_EVENT, decide
 from chalicelib.errors import NoBooksFound, PlanningError
 
 from .factories import a_hit, a_state
@@ -70,6 +72,7 @@ def test_a_redelivered_event_whose_step_ran_publishes_the_next_event_again(state
     decision = decide(state, event)
     assert decision.verdict is Verdict.REPUBLISH
     assert decision.event == republished
+    assert republished.name in BY_EVENT[event.name].publishes
 
 
 @pytest.mark.parametrize(

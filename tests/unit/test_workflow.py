@@ -8,16 +8,18 @@ from collections import deque
 import pytest
 
 from chalicelib.adapters.memory_state import InMemoryStateStore
+from chalicelib.core import registry
 from chalicelib.core.events import EventName, make_event
 from chalicelib.core.models import CourseRequest, Status
+from chalicelib.core.registry import Phase
 from chalicelib.errors import TransientError
 from chalicelib.planning.offline import OfflinePlanner
-from chalicelib.workflow import Deps, Workflow
+from chalicelib.workflow import STEPS, Deps, Workflow, step
 
 from .factories import a_hit
 from .fakes import Clock, FakeCourseStore, FakeEmbedder, FakeLibrary, RecordingPublisher
 
-HANDLED = {name for name in EventName} - {EventName.COURSE_STORED, EventName.COURSE_FAILED}
+HANDLED = set(registry.BY_EVENT)
 
 
 def library_hits() -> list:  # type: ignore[type-arg]
@@ -144,3 +146,30 @@ def test_a_course_whose_first_event_cannot_be_published_ends_failed_and_the_call
     [state] = deps.state_store.list_for_user("u-1")
     assert state.status is Status.FAILED  # not left queued with nobody to move it on
     assert state.error is not None and state.error.phase == "request"
+
+
+def test_every_phase_of_the_registry_has_exactly_one_step() -> None:
+    assert set(STEPS) == {spec.phase for spec in registry.HANDLERS} == set(Phase)
+    review_step = STEPS[Phase.REVIEW]
+    with pytest.raises(ValueError, match="phase review has two steps"):
+        step(Phase.REVIEW)(lambda flow, state, event: (state, event))
+    assert STEPS[Phase.REVIEW] is review_step
+
+
+def test_each_handler_publishes_only_what_the_registry_says_it_publishes(world) -> None:  # type: ignore[no-untyped-def]
+    flow, publisher, _ = world
+    flow.submit("u-1", CourseRequest(query="Learn DCF valuation", hours=3))
+    published: dict[EventName, set[EventName]] = {name: set() for name in HANDLED}
+    queue = deque(publisher.events)
+    publisher.events.clear()
+    while queue:
+        event = queue.popleft()
+        if event.name not in HANDLED:
+            continue
+        flow.handle(event.name, event.detail_json())
+        queue.extend(publisher.events)
+        flow.handle(event.name, event.detail_json())  # a redelivery republishes what the step published
+        published[event.name] |= {e.name for e in publisher.events}
+        publisher.events.clear()
+    for name, names in published.items():
+        assert names and names <= set(registry.BY_EVENT[name].publishes), name
