@@ -38,6 +38,15 @@ def require_json(headers: Any) -> None:
 
 
 def parse_course_request(raw_body: bytes | str | None) -> CourseRequest:
+    body = _json_object(raw_body)
+    try:
+        return CourseRequest.model_validate(body)
+    except ValidationError as error:
+        raise _invalid_field(error) from None
+
+
+def _json_object(raw_body: bytes | str | None) -> dict[str, Any]:
+    """The request body as a JSON object, or InvalidRequest saying what is wrong with it."""
     if isinstance(raw_body, str):
         raw_body = raw_body.encode()
     if not raw_body:
@@ -54,19 +63,21 @@ def parse_course_request(raw_body: bytes | str | None) -> CourseRequest:
         ) from None
     if not isinstance(body, dict):
         raise InvalidRequest("request body must be a JSON object", code="invalid_body")
-    try:
-        return CourseRequest.model_validate(body)
-    except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
-        message = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            message = f"unknown field {field!r}"
-        elif first["type"] == "missing":
-            message = f"{field} is required"
-        elif not message.startswith(str(field).rsplit(".", 1)[-1]):
-            message = f"{field}: {message}"
-        raise InvalidRequest(message, field=field, code=_CODES.get(first["type"], "invalid_field")) from None
+    return body
+
+
+def _invalid_field(error: ValidationError) -> InvalidRequest:
+    """The first validation error, as one message naming its field."""
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or None
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = f"unknown field {field!r}"
+    elif first["type"] == "missing":
+        message = f"{field} is required"
+    elif not message.startswith(str(field).rsplit(".", 1)[-1]):
+        message = f"{field}: {message}"
+    return InvalidRequest(message, field=field, code=_CODES.get(first["type"], "invalid_field"))
 
 
 def caller_id(request: Any, settings: Settings) -> str:

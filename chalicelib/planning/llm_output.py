@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
@@ -371,6 +372,34 @@ def _has_duration(text: str) -> bool:
     return bool(_AMOUNT.search(text.translate(_DASHES)) or _CLOCK.search(text))
 
 
+@dataclass(frozen=True)
+class _Line:
+    """How one line of a text outline looks: heading level, indentation, list marker, duration."""
+
+    level: int  # markdown heading level, 0 when not a heading
+    indented: bool
+    numbered: bool
+    listed: bool
+    timed: bool
+    item_like: bool
+
+    @classmethod
+    def read(cls, raw: str, text: str) -> _Line:
+        heading = _HEADING.match(raw)
+        numbered = bool(_NUMBERED.match(raw))
+        listed = numbered or bool(_BULLET.match(raw))
+        # A plain line with a duration is an item only if it reads like a title, not a sentence.
+        item_like = listed or bool(heading) or (len(text.split()) <= 14 and not text.endswith((".", ":")))
+        return cls(
+            level=len(heading.group(1)) if heading else 0,
+            indented=raw[:1].isspace(),
+            numbered=numbered,
+            listed=listed,
+            timed=_has_duration(text),
+            item_like=item_like,
+        )
+
+
 class _TextOutline:
     """Builds the answer payload line by line."""
 
@@ -440,40 +469,40 @@ class _TextOutline:
             return
         if label := _LABEL.match(text):
             self._label(label["label"], label["rest"], raw)
-            return
-        heading = _HEADING.match(raw)
-        level = len(heading.group(1)) if heading else 0
-        indented = raw[:1].isspace()
-        numbered = bool(_NUMBERED.match(raw))
-        listed = numbered or bool(_BULLET.match(raw))
-        timed = _has_duration(text)
-        # A plain line with a duration is an item only if it reads like a title, not a sentence.
-        item_like = listed or heading or (len(text.split()) <= 14 and not text.endswith((".", ":")))
-        untitled = not (self.title or self.parts or self.sections)
-        if _PART_LINE.match(text):
+        elif _PART_LINE.match(text):
             if self.shape != "sections":
                 self._new_part(raw)
         elif self.shape == "parts":
-            if timed and item_like and not indented:
-                self._new_part(raw)
-            elif citation_keys(raw):
-                self._cite(raw)
-            elif heading and untitled:
-                self.title = clean_title(raw)
+            self._add_to_parts(raw, _Line.read(raw, text), untitled=self._untitled())
         elif _SECTION_LINE.match(text):
             self._new_section(raw)
-        elif heading:
-            if level == 1 and not timed and untitled:
+        else:
+            self._add_to_sections(raw, text, _Line.read(raw, text), untitled=self._untitled())
+
+    def _untitled(self) -> bool:
+        return not (self.title or self.parts or self.sections)
+
+    def _add_to_parts(self, raw: str, line: _Line, untitled: bool) -> None:
+        if line.timed and line.item_like and not line.indented:
+            self._new_part(raw)
+        elif citation_keys(raw):
+            self._cite(raw)
+        elif line.level and untitled:
+            self.title = clean_title(raw)
+
+    def _add_to_sections(self, raw: str, text: str, line: _Line, untitled: bool) -> None:
+        if line.level:
+            if line.level == 1 and not line.timed and untitled:
                 self.title = clean_title(raw)
-            elif self.shape == "outline" and level <= 2:
+            elif self.shape == "outline" and line.level <= 2:
                 self._new_part(raw)
             else:
                 self._new_section(raw)
-        elif self.in_objectives and listed and not timed:
+        elif self.in_objectives and line.listed and not line.timed:
             self._objective(raw, text)
-        elif not indented and item_like and (timed or numbered):
+        elif not line.indented and line.item_like and (line.timed or line.numbered):
             self._new_section(raw)
-        elif listed or indented:
+        elif line.listed or line.indented:
             self._objective(raw, text)
 
     def payload(self) -> dict[str, Any]:

@@ -144,7 +144,9 @@ class OpenAIPlanner(Planner):
         try:
             return llm_output.parse_answer(text, shape)
         except UnreadableAnswer as first:
-            log.info(f"{prompt.phase}: unreadable answer ({first}); asking again", extra=_phase(prompt.phase))
+            log.info(
+                "%s: unreadable answer (%s); asking again", prompt.phase, first, extra=_phase(prompt.phase)
+            )
         messages = [*messages, {"role": "assistant", "content": text}, {"role": "user", "content": _REASK}]
         text = self._complete(messages, prompt, shape, deadline, max_tokens)
         try:
@@ -173,8 +175,8 @@ class OpenAIPlanner(Planner):
             reason = choice.finish_reason if choice else None
             if reason == "length":
                 if attempt == 1 and limit < self.config.max_tokens_limit:
-                    log.info(f"{prompt.phase}: answer truncated at {limit} tokens; retrying with more",
-                             extra=_phase(prompt.phase))  # fmt: skip
+                    log.info("%s: answer truncated at %d tokens; retrying with more",
+                             prompt.phase, limit, extra=_phase(prompt.phase))  # fmt: skip
                     limit = min(self.config.max_tokens_limit, 2 * limit)
                     continue
                 raise PlanningError(
@@ -236,8 +238,8 @@ class OpenAIPlanner(Planner):
             self.response_format = FORMATS[FORMATS.index(self.response_format) + 1]
         else:
             return False
-        log.info(f"the model server refused a request option; now using response_format="
-                 f"{self.response_format}, {self.limit_param}")  # fmt: skip
+        log.info("the model server refused a request option; now using response_format=%s, %s",
+                 self.response_format, self.limit_param)  # fmt: skip
         return True
 
     def _record(self, prompt: Prompt, messages: list[dict[str, str]], response: Any, text: str) -> None:
@@ -248,7 +250,7 @@ class OpenAIPlanner(Planner):
             prompt_tokens = sum(estimate_tokens(m["content"]) for m in messages)
         if not isinstance(completion_tokens, int):
             completion_tokens = estimate_tokens(text)
-        log.info(f"{prompt.phase}: {prompt_tokens} prompt + {completion_tokens} completion tokens",
+        log.info("%s: %d prompt + %d completion tokens", prompt.phase, prompt_tokens, completion_tokens,
                  extra=_phase(prompt.phase))  # fmt: skip
         if self._usage is not None:
             self._usage(prompt.phase, prompt_tokens, completion_tokens)
@@ -278,10 +280,13 @@ def _new_duplicates(before: list[PlannedPart], planned: PlannedPart) -> list[str
 def _report(step: str, changes: list[str], failed: Sequence[str] = ()) -> None:
     phase = "parts" if step == "parts" else "review" if step == "revision" else "sections"
     for change in changes:
-        log.info(f"{step}: {change}", extra=_phase(phase))
+        log.info("%s: %s", step, change, extra=_phase(phase))
     if failed:
         log.info(
-            f"{step}: {len(failed)} checks left for the reviewer: {'; '.join(failed[:5])}",
+            "%s: %d checks left for the reviewer: %s",
+            step,
+            len(failed),
+            "; ".join(failed[:5]),
             extra=_phase(phase),
         )
 
