@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib.adapters.localpg import MAX_SOCKET_PATH, LocalPostgres
-from chalicelib.adapters.pg import ConnInfo, connect
+from chalicelib.adapters.pg import ConnInfo, connect, socket_of
 from chalicelib.errors import LocalDatabaseError
 
 
@@ -165,8 +165,8 @@ def test_a_tcp_connection_works_and_disables_nagle(pg_server: LocalPostgres) -> 
         info = ConnInfo(host="127.0.0.1", port=port, user="postgres", database="coursegen")
         with closing(connect(info)) as conn:
             assert conn.run("SELECT :greeting", greeting="hello") == [["hello"]]
-            sock = conn._usock  # pg8000 keeps the socket we handed it
-            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+            sock = socket_of(conn)
+            assert sock is not None and sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
 
 
 def test_conn_info_reads_a_postgres_url() -> None:
