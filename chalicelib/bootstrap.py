@@ -18,8 +18,10 @@ from chalicelib.ports import Embedder, EventPublisher, LibraryAdmin, Planner, St
 from chalicelib.workflow import Deps, Workflow
 
 if TYPE_CHECKING:  # the adapters are imported when built: a handler imports only what it uses
+    from pg8000.native import Connection
+
     from chalicelib.adapters.local_bus import LocalBus
-    from chalicelib.adapters.pg import Connection, ConnectionFactory
+    from chalicelib.adapters.pg import ConnectionFactory
 
 log = logging.getLogger("coursegen")
 

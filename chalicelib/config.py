@@ -57,7 +57,7 @@ def _number(env: Mapping[str, str], name: str, default: float, lo: float, hi: fl
 
 def _integer(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
     value = _number(env, name, default, lo, hi)
-    if not value.is_integer():
+    if not float(value).is_integer():
         raise ConfigError(f"{name}={_text(env, name)} is not a whole number")
     return int(value)
 

@@ -136,7 +136,7 @@ def is_retryable(error: Exception) -> bool:
     return error.status_code in (408, 409, 429) or error.status_code >= 500
 
 
-def retry_wait(error: Exception, retry: int, config: OpenAIConfig, jitter: float | None = None) -> float:
+def retry_wait(error: object, retry: int, config: OpenAIConfig, jitter: float | None = None) -> float:
     """Seconds to wait before retry number `retry` + 1 (0-based) after `error`."""
     wait = retry_after(error)
     if wait is None:
@@ -144,7 +144,7 @@ def retry_wait(error: Exception, retry: int, config: OpenAIConfig, jitter: float
     return min(wait, config.retry_wait_cap)
 
 
-def retry_after(error: Exception) -> float | None:
+def retry_after(error: object) -> float | None:
     """The wait in seconds an error answer asks for (`retry-after-ms`, or `retry-after` in
     seconds or as an HTTP date); None when it asks for none, or for none that is positive."""
     response = getattr(error, "response", None)
