@@ -96,6 +96,10 @@ def _open_socket(info: ConnInfo) -> socket.socket:
         try:
             sock.settimeout(info.timeout)
             sock.connect(info.unix_sock)
+        except OSError as error:
+            sock.close()
+            # the driver's own words for it, which a failed course reports
+            raise pg8000.exceptions.InterfaceError("communication error") from error
         except BaseException:
             sock.close()
             raise
