@@ -9,20 +9,26 @@ import signal
 import sys
 import threading
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chalicelib.config import ConfigError, Settings
+from chalicelib.config import ConfigError, OpenAIConfig, Settings
 from chalicelib.planning.usage import UsageRecorder, UsageSink
-from chalicelib.ports import Embedder, Planner
+from chalicelib.ports import Embedder, EventPublisher, LibraryAdmin, Planner, StateStore
 from chalicelib.workflow import Deps, Workflow
+
+if TYPE_CHECKING:  # the adapters are imported when built: a handler imports only what it uses
+    from pg8000.native import Connection
+
+    from chalicelib.adapters.local_bus import LocalBus
+    from chalicelib.adapters.pg import ConnectionFactory
 
 log = logging.getLogger("coursegen")
 
 _lock = threading.RLock()
 _settings: Settings | None = None
 _workflow: Workflow | None = None
+_openai_configs: dict[OpenAIConfig, OpenAIConfig] = {}  # as configured -> with the API key
 
 
 def settings() -> Settings:
@@ -59,11 +65,12 @@ def configure_workflow(flow: Workflow) -> None:
 
 
 def reset() -> None:
-    """Forget the cached settings and workflow (tests, or a CLI switching data folders)."""
+    """Forget the cached settings, workflow and API key (tests, or a CLI switching data folders)."""
     global _settings, _workflow
     with _lock:
         _settings = None
         _workflow = None
+        _openai_configs.clear()
 
 
 def utc_now() -> str:
@@ -74,16 +81,27 @@ def new_course_id() -> str:
     return uuid.uuid4().hex
 
 
+def openai_config(settings: Settings) -> OpenAIConfig:
+    """The model server settings with the API key, which a Secrets Manager secret holds on AWS:
+    fetched once per process, for the planner and the embedder alike."""
+    with _lock:
+        config = _openai_configs.get(settings.openai)
+        if config is None:
+            from chalicelib.adapters.openai_client import with_api_key
+
+            config = _openai_configs[settings.openai] = with_api_key(settings.openai)
+        return config
+
+
 def make_embedder(settings: Settings) -> Embedder:
     if settings.embedder == "offline":
         from chalicelib.adapters.offline_embedder import WordLlamaEmbedder
 
         return WordLlamaEmbedder()
     if settings.embedder == "openai":
-        from chalicelib.adapters.openai_client import OpenAIConfig
         from chalicelib.adapters.openai_embedder import OpenAIEmbedder
 
-        return OpenAIEmbedder(OpenAIConfig.from_env())
+        return OpenAIEmbedder(openai_config(settings))
     raise ConfigError(f"COURSEGEN_EMBEDDER={settings.embedder!r} is not available")
 
 
@@ -93,20 +111,34 @@ def make_planner(settings: Settings, usage: UsageSink | None = None) -> Planner:
 
         return OfflinePlanner()
     if settings.planner == "openai":
-        from chalicelib.adapters.openai_client import OpenAIConfig
         from chalicelib.planning.openai_planner import OpenAIPlanner
 
-        return OpenAIPlanner(OpenAIConfig.from_env(), usage=usage)
+        return OpenAIPlanner(openai_config(settings), usage=usage)
     raise ConfigError(f"COURSEGEN_PLANNER={settings.planner!r} is not available")
 
 
-def local_connection_factory(settings: Settings) -> Callable[[], Any]:
+def connection_factory(settings: Settings) -> ConnectionFactory:
+    """Connections to the runtime's database: Aurora, or the embedded PostgreSQL."""
+    if settings.runtime == "aws":
+        return aws_connection_factory(settings)
+    return local_connection_factory(settings)
+
+
+def make_library_admin(settings: Settings) -> LibraryAdmin:
+    """The library, to load books into and re-index (the CLI, the deploy tooling)."""
+    from chalicelib.adapters.pg_library import PgLibrary
+
+    return PgLibrary(connection_factory(settings))
+
+
+def local_connection_factory(settings: Settings) -> ConnectionFactory:
     """Start (if needed) the embedded PostgreSQL in the data folder and migrate it. A server
     this process started is stopped when the process exits."""
     from chalicelib.adapters.localpg import LocalPostgres
     from chalicelib.adapters.migrate import migrate
     from chalicelib.adapters.pg import connect
 
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     server = LocalPostgres(settings.data_dir)
     was_running = server.is_running()
     info = server.ensure_running()
@@ -114,7 +146,7 @@ def local_connection_factory(settings: Settings) -> Callable[[], Any]:
         atexit.register(server.stop)
         _exit_on_sigterm()
 
-    def factory() -> Any:
+    def factory() -> Connection:
         return connect(info)
 
     migrate(factory)
@@ -131,7 +163,7 @@ def _exit_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
-def aws_connection_factory(settings: Settings) -> Callable[[], Any]:
+def aws_connection_factory(settings: Settings) -> ConnectionFactory:
     """Aurora: the password comes from Secrets Manager, fetched once per cold start."""
     import boto3
 
@@ -167,22 +199,24 @@ def build_workflow(settings: Settings, app: Any) -> Workflow:
     from chalicelib.adapters.pg_course_store import PgCourseStore
     from chalicelib.adapters.pg_library import PgLibrary
 
+    state_store: StateStore
+    publisher: EventPublisher
+    local_bus: LocalBus | None = None
     if settings.runtime == "aws":
         from chalicelib.adapters.dynamodb_state import DynamoDBStateStore
         from chalicelib.adapters.eventbridge import EventBridgePublisher
 
         assert settings.aws is not None
-        connections = aws_connection_factory(settings)
-        state_store: Any = DynamoDBStateStore(settings.aws.table_name)
-        publisher: Any = EventBridgePublisher(settings.aws.bus_name)
+        state_store = DynamoDBStateStore(settings.aws.table_name)
+        publisher = EventBridgePublisher(settings.aws.bus_name)
     else:
         from chalicelib.adapters.local_bus import LocalBus
         from chalicelib.adapters.sqlite_state import SqliteStateStore
 
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        connections = local_connection_factory(settings)
         state_store = SqliteStateStore(settings.data_dir / "state.sqlite3")
-        publisher = LocalBus(app)
+        publisher = local_bus = LocalBus(app)
+    connections = connection_factory(settings)
 
     usage = UsageRecorder()
     deps = Deps(
@@ -198,9 +232,9 @@ def build_workflow(settings: Settings, app: Any) -> Workflow:
         usage=usage,
     )
     flow = Workflow(deps)
-    if settings.runtime == "local":
+    if local_bus is not None:
         # What the DLQ consumer does on AWS: a delivery that keeps failing ends the course.
-        publisher.on_dead_letter = lambda handler, message, error: flow.fail_course(
+        local_bus.on_dead_letter = lambda handler, message, error: flow.fail_course(
             message["detail"]["course_id"],
             phase_of_handler(handler),
             f"{type(error).__name__}: {error}",

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from chalicelib.config import PLANNERS
+from chalicelib.config import PLANNERS, Settings
 from chalicelib.core.models import (
     CourseRequest,
     Depth,
@@ -24,6 +24,8 @@ from chalicelib.core.models import (
 )
 from chalicelib.core.registry import TOKEN_PHASES
 from chalicelib.errors import CourseGenError
+from chalicelib.ports import Embedder, LibraryAdmin
+from chalicelib.workflow import Workflow
 
 APP_FILE = Path(__file__).resolve().parent.parent / "app.py"
 PHASE_LABELS = {
@@ -94,54 +96,58 @@ def _load_app() -> Any:
     return module.app
 
 
-def _setup(args: argparse.Namespace) -> Any:
-    """The local workflow: configuration from the environment, overridden by the flags."""
-    from chalicelib import bootstrap
-    from chalicelib.config import Settings
-
+def _settings(args: argparse.Namespace) -> Settings:
+    """Configuration from the environment, overridden by the flags; always the local runtime."""
     settings = replace(Settings.from_env(), runtime="local", aws=None, data_dir=args.data_dir)
     if getattr(args, "planner", None):
         settings = replace(settings, planner=args.planner)
-    return bootstrap.configure(settings, _load_app())
+    return settings
+
+
+def _setup(args: argparse.Namespace) -> Workflow:
+    """The local workflow, built from `_settings`."""
+    from chalicelib import bootstrap
+
+    return bootstrap.configure(_settings(args), _load_app())
 
 
 def _library(args: argparse.Namespace) -> int:
+    from chalicelib import bootstrap
     from chalicelib.adapters.book_files import read_book_file
 
+    books = [read_book_file(path) for path in getattr(args, "files", [])]  # all validated before any write
+    settings = _settings(args)
+    library = bootstrap.make_library_admin(settings)
     if args.library_command == "load":
-        books = [read_book_file(path) for path in args.files]  # all validated before any write
-        flow = _setup(args)
         started = time.monotonic()
         chapters = sum(len(book.chapters) for book in books)
-        flow.deps.library.load(books, flow.deps.embedder)
+        library.load(books, bootstrap.make_embedder(settings))
         print(
             f"loaded {len(books)} book(s), {chapters} chapters in {time.monotonic() - started:.1f} s",
             file=sys.stderr,
         )
         return 0
-    flow = _setup(args)
     if args.library_command == "reindex":
-        return _reindex(flow)
-    books = flow.deps.library.list_books()
-    if not books:
+        return _reindex(library, bootstrap.make_embedder(settings))
+    listed = library.list_books()
+    if not listed:
         print("the library is empty: load books with `coursegen library load FILE...`", file=sys.stderr)
         return 0
-    width = max(len(book.title) for book in books)
-    for book in books:
+    width = max(len(book.title) for book in listed)
+    for book in listed:
         print(f"{book.title:<{width}}  {book.author}  ({book.chapters} chapters)  [{book.id}]")
-    stats = flow.deps.library.stats()
+    stats = library.stats()
     print(f"indexed with embedder {stats.embedder_kind} ({stats.dimension} dimensions)", file=sys.stderr)
     return 0
 
 
-def _reindex(flow: Any) -> int:
+def _reindex(library: LibraryAdmin, embedder: Embedder) -> int:
     started = time.monotonic()
 
     def progress(done: int, total: int) -> None:
         print(f"[{time.monotonic() - started:5.1f}s] embedded {done} of {total} chapters", file=sys.stderr)
 
-    embedder = flow.deps.embedder
-    count = flow.deps.library.reindex(embedder, progress)
+    count = library.reindex(embedder, progress)
     print(
         f"re-indexed {count} chapters with embedder {embedder.kind} in {time.monotonic() - started:.1f} s",
         file=sys.stderr,
@@ -197,7 +203,7 @@ def _generate(args: argparse.Namespace) -> int:
         if current.status.is_terminal:
             break
         time.sleep(0.02)
-    flow.deps.publisher.wait_idle(timeout=10)
+    _wait_for_the_bus(flow)
     if current.status is Status.FAILED:
         reason = current.error.reason if current.error else "unknown reason"
         phase = current.error.phase if current.error else "?"
@@ -208,6 +214,15 @@ def _generate(args: argparse.Namespace) -> int:
         print(usage_line(outline.usage), file=sys.stderr)
     sys.stdout.write(outline.model_dump_json(indent=2) + "\n" if args.json else outline_markdown(outline))
     return 0
+
+
+def _wait_for_the_bus(flow: Workflow) -> None:
+    """Let the in-process bus finish the deliveries still running (the events after the last
+    change of state) before the outline is read and the process exits."""
+    from chalicelib.adapters.local_bus import LocalBus
+
+    if isinstance(flow.deps.publisher, LocalBus):
+        flow.deps.publisher.wait_idle(timeout=10)
 
 
 def usage_line(usage: TokenUsage) -> str:

@@ -1,4 +1,9 @@
-"""Configuration, read from the environment when first needed (never at import time)."""
+"""Configuration, read from the environment when first needed (never at import time). This is
+the one reader of every variable: each value is parsed and checked here, errors name the variable.
+
+A value that starts with "${" is an unreplaced Terraform placeholder (`chalice local` passes the
+dev stage's values through verbatim) and counts as unset, for every variable: an optional one
+takes its default, a required one is reported missing."""
 
 from __future__ import annotations
 
@@ -19,16 +24,27 @@ class ConfigError(CourseGenError):
     """A configuration value is missing or invalid; the message names the variable."""
 
 
+def is_placeholder(value: str) -> bool:
+    """Whether `value` is a Terraform placeholder that was never replaced, e.g. "${var.db_name}"."""
+    return value.strip().startswith("${")
+
+
+def _text(env: Mapping[str, str], name: str, default: str = "") -> str:
+    """The trimmed value, or `default` when the variable is unset, blank or a placeholder."""
+    value = env.get(name, "").strip()
+    return default if not value or is_placeholder(value) else value
+
+
 def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
-    value = env.get(name, default).strip().lower() or default
+    value = _text(env, name, default).lower()
     if value not in choices:
         raise ConfigError(f"{name}={value!r} is not one of {', '.join(choices)}")
     return value
 
 
 def _number(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
-    raw = env.get(name, "")
-    if not raw.strip():
+    raw = _text(env, name)
+    if not raw:
         return default
     try:
         value = float(raw)
@@ -39,11 +55,63 @@ def _number(env: Mapping[str, str], name: str, default: float, lo: float, hi: fl
     return value
 
 
+def _integer(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    value = _number(env, name, default, lo, hi)
+    if not float(value).is_integer():
+        raise ConfigError(f"{name}={_text(env, name)} is not a whole number")
+    return int(value)
+
+
 def _required(env: Mapping[str, str], name: str) -> str:
-    value = env.get(name, "").strip()
-    if not value or value.startswith("${"):
-        raise ConfigError(f"{name} must be set for the aws runtime")
+    value = _text(env, name)
+    if not value:
+        raw = env.get(name, "").strip()
+        held = f" (it holds the unreplaced placeholder {raw!r})" if raw else ""
+        raise ConfigError(f"{name} must be set for the aws runtime{held}")
     return value
+
+
+@dataclass(frozen=True)
+class OpenAIConfig:
+    """How to reach the model server of the `openai` planner and embedder (OpenAI or any
+    compatible server). `deadline` bounds one planner step or one embed() call, all attempts
+    and retry waits included (set it a little under the Lambda timeout).
+
+    `api_key` is the key given in the environment; a key kept in Secrets Manager
+    (`api_key_secret_arn`) is fetched when a client is first needed, once per process
+    (see bootstrap.openai_config)."""
+
+    base_url: str | None = None  # None: api.openai.com
+    api_key: str = field(default="", repr=False)
+    api_key_secret_arn: str | None = None
+    chat_model: str = "gpt-4o-mini"
+    embedding_model: str = "text-embedding-3-small"
+    embedding_dimensions: int | None = None  # sent as `dimensions` when set
+    max_tokens: int = 4096  # completion limit of a first attempt
+    max_tokens_limit: int = 16384  # the larger limit a truncated answer is retried with
+    timeout: float = 120.0  # upper bound of one HTTP attempt
+    deadline: float = 240.0
+    max_retries: int = 2
+    retry_wait_cap: float = 8.0  # a Retry-After longer than this is shortened to it
+    min_attempt_timeout: float = 5.0  # fewer retries rather than attempts shorter than this
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> OpenAIConfig:
+        """From the COURSEGEN_* variables; the key from COURSEGEN_OPENAI_API_KEY or
+        OPENAI_API_KEY, else the secret COURSEGEN_OPENAI_API_KEY_SECRET_ARN names."""
+        timeout = _number(env, "COURSEGEN_LLM_TIMEOUT", cls.timeout, 1, 900)
+        return cls(
+            base_url=_text(env, "COURSEGEN_OPENAI_BASE_URL") or None,
+            api_key=_text(env, "COURSEGEN_OPENAI_API_KEY") or _text(env, "OPENAI_API_KEY"),
+            api_key_secret_arn=_text(env, "COURSEGEN_OPENAI_API_KEY_SECRET_ARN") or None,
+            chat_model=_text(env, "COURSEGEN_CHAT_MODEL", cls.chat_model),
+            embedding_model=_text(env, "COURSEGEN_EMBEDDING_MODEL", cls.embedding_model),
+            embedding_dimensions=_integer(env, "COURSEGEN_EMBEDDING_DIMENSIONS", 0, 1, 16384) or None,
+            max_tokens=_integer(env, "COURSEGEN_LLM_MAX_TOKENS", cls.max_tokens, 256, 200_000),
+            timeout=timeout,
+            deadline=_number(env, "COURSEGEN_LLM_DEADLINE", max(cls.deadline, timeout), 1, 900),
+            max_retries=_integer(env, "COURSEGEN_LLM_MAX_RETRIES", cls.max_retries, 0, 10),
+        )
 
 
 @dataclass(frozen=True)
@@ -66,6 +134,7 @@ class Settings:
     planner: str = "offline"
     embedder: str = "offline"
     search: SearchParams = field(default_factory=SearchParams)
+    openai: OpenAIConfig = field(default_factory=OpenAIConfig)  # used when planner or embedder is openai
     aws: AwsSettings | None = None
 
     @classmethod
@@ -73,14 +142,12 @@ class Settings:
         env = os.environ if env is None else env
         runtime = _choice(env, "COURSEGEN_RUNTIME", "local", RUNTIMES)
         search = SearchParams(
-            top_k=int(_number(env, "COURSEGEN_SEARCH_TOP_K", SearchParams.top_k, 1, 200)),
+            top_k=_integer(env, "COURSEGEN_SEARCH_TOP_K", SearchParams.top_k, 1, 200),
             min_similarity=_number(
                 env, "COURSEGEN_SEARCH_MIN_SIMILARITY", SearchParams.min_similarity, -1.0, 1.0
             ),
-            max_per_book=int(
-                _number(env, "COURSEGEN_SEARCH_MAX_PER_BOOK", SearchParams.max_per_book, 1, 200)
-            ),
-            ef_search=int(_number(env, "COURSEGEN_SEARCH_EF", SearchParams.ef_search, 1, 1000)),
+            max_per_book=_integer(env, "COURSEGEN_SEARCH_MAX_PER_BOOK", SearchParams.max_per_book, 1, 200),
+            ef_search=_integer(env, "COURSEGEN_SEARCH_EF", SearchParams.ef_search, 1, 1000),
             relative_floor=_number(
                 env, "COURSEGEN_SEARCH_RELATIVE_FLOOR", SearchParams.relative_floor, 0.0, 1.0
             ),
@@ -90,7 +157,7 @@ class Settings:
             aws = AwsSettings(
                 table_name=_required(env, "DYNAMODB_COURSE_STATE_TABLE_NAME"),
                 bus_name=_required(env, "EVENT_BUS_NAME"),
-                account_id=env.get("AWS_ACCOUNT_ID", ""),
+                account_id=_text(env, "AWS_ACCOUNT_ID"),
                 db_endpoint=_required(env, "DB_CLUSTER_ENDPOINT"),
                 db_name=_required(env, "DB_NAME"),
                 db_user=_required(env, "DB_MASTER_USERNAME"),
@@ -98,10 +165,11 @@ class Settings:
             )
         return cls(
             runtime=runtime,
-            data_dir=Path(env.get("COURSEGEN_DATA_DIR", "").strip() or ".coursegen"),
-            local_user=env.get("COURSEGEN_LOCAL_USER", "").strip() or "local-user",
+            data_dir=Path(_text(env, "COURSEGEN_DATA_DIR", ".coursegen")),
+            local_user=_text(env, "COURSEGEN_LOCAL_USER", "local-user"),
             planner=_choice(env, "COURSEGEN_PLANNER", "offline", PLANNERS),
             embedder=_choice(env, "COURSEGEN_EMBEDDER", "offline", EMBEDDERS),
             search=search,
+            openai=OpenAIConfig.from_env(env),
             aws=aws,
         )

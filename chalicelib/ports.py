@@ -6,8 +6,10 @@ Adapters (named by technology) implement them; bootstrap.py picks one of each fr
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from chalicelib.adapters.book_files import Book  # the parsed book file: what an operator loads
 from chalicelib.core.events import Event
 from chalicelib.core.models import (
     ChapterHit,
@@ -60,12 +62,54 @@ class SearchParams:
 
 
 class Library(ABC):
-    """The learner's books, searchable by vector similarity."""
+    """The learner's books, searchable by vector similarity (what the workflow uses)."""
 
     @abstractmethod
     def search(self, embedding: list[float], embedder: str, params: SearchParams) -> list[ChapterHit]:
         """Chapters most similar to `embedding`, grouped by book (best book first).
         Raises EmbedderMismatch if the library was indexed by another embedder/dimension."""
+
+
+@dataclass(frozen=True)
+class BookInfo:
+    id: str
+    title: str
+    author: str
+    chapters: int
+
+
+@dataclass(frozen=True)
+class LibraryStats:
+    books: int
+    chapters: int
+    embedder_kind: str | None  # None until the first book is loaded
+    dimension: int | None
+
+
+ReindexProgress = Callable[[int, int], None]  # (chapters embedded, chapters in all)
+
+
+class LibraryAdmin(ABC):
+    """Filling and inspecting the library (what the CLI and the deploy tooling use)."""
+
+    @abstractmethod
+    def load(self, books: list[Book], embedder: Embedder) -> list[BookInfo]:
+        """Embed every chapter and load all books in one transaction (all or nothing); a book
+        loaded again is replaced. Raises EmbedderMismatch if the library holds chapters
+        embedded by another embedder."""
+
+    @abstractmethod
+    def reindex(self, embedder: Embedder, progress: ReindexProgress | None = None) -> int:
+        """Embed every chapter again with `embedder` and switch the library to it atomically;
+        returns the number of chapters. Raises LibraryError if the library is empty."""
+
+    @abstractmethod
+    def list_books(self) -> list[BookInfo]:
+        """The loaded books, by title."""
+
+    @abstractmethod
+    def stats(self) -> LibraryStats:
+        """How many books and chapters, and the embedder they are indexed with."""
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from typing import Any
 from chalicelib.adapters.book_files import read_book_file
 from chalicelib.adapters.migrate import migrate
 from chalicelib.adapters.pg import ConnectionFactory, ConnInfo, connect
-from chalicelib.adapters.pg_library import BookInfo, PgLibrary
-from chalicelib.ports import Embedder
+from chalicelib.adapters.pg_library import PgLibrary
+from chalicelib.ports import BookInfo, Embedder, LibraryAdmin
 
 
 def password_from_secret(secret_arn: str, client: Any | None = None) -> str:
@@ -56,4 +56,5 @@ def load_library(connect: ConnectionFactory, files: list[Path], embedder: Embedd
     `coursegen library load` does locally); the schema is migrated first if needed."""
     books = [read_book_file(path) for path in files]
     migrate(connect)
-    return PgLibrary(connect).load(books, embedder)
+    library: LibraryAdmin = PgLibrary(connect)
+    return library.load(books, embedder)

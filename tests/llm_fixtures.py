@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.adapters.openai_client import OpenAIConfig
+from chalicelib.config import OpenAIConfig
 from chalicelib.core import rules
 from tests.llm_server import LLMServer, Reply, completion
 

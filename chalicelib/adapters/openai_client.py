@@ -1,25 +1,29 @@
-"""The `openai` client for any OpenAI-compatible endpoint: configuration, the API key (from the
-environment or Secrets Manager), timeouts and retries sized to a deadline, and error mapping.
+"""The `openai` client for any OpenAI-compatible endpoint: the API key (from the environment or
+Secrets Manager), timeouts and retries sized to a deadline, and error mapping. Its settings are
+`chalicelib.config.OpenAIConfig`.
 
 `openai` is imported only when a client is built: its import is a large share of a cold start
 (bench/RESULTS.md, "Cold start")."""
 
 from __future__ import annotations
 
+import email.utils
 import json
-import os
+import math
+import random
 import re
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from chalicelib.config import ConfigError
+from chalicelib.config import ConfigError, OpenAIConfig
 from chalicelib.errors import PermanentFailure, TransientError
 
 T = TypeVar("T")
 
-INITIAL_RETRY_WAIT = 0.5  # the client's own backoff: 0.5 s, 1 s, 2 s ... (minus up to 25% jitter)
+INITIAL_RETRY_WAIT = 0.5  # backoff between attempts: 0.5 s, 1 s, 2 s ... (minus up to 25% jitter)
 PLACEHOLDER_KEY = "not-needed"  # local servers (Ollama, vLLM) ignore the key but the client wants one
 
 # Known native dimensions, so `Embedder.dimension` is right before the first call.
@@ -30,73 +34,17 @@ EMBEDDING_DIMENSIONS = {
 }
 
 
-@dataclass(frozen=True)
-class OpenAIConfig:
-    """How to reach the model server. `deadline` bounds one planner step or one embed() call,
-    all attempts and retry waits included (set it a little under the Lambda timeout)."""
-
-    base_url: str | None = None  # None: api.openai.com
-    api_key: str = field(default="", repr=False)
-    chat_model: str = "gpt-4o-mini"
-    embedding_model: str = "text-embedding-3-small"
-    embedding_dimensions: int | None = None  # sent as `dimensions` when set
-    max_tokens: int = 4096  # completion limit of a first attempt
-    max_tokens_limit: int = 16384  # the larger limit a truncated answer is retried with
-    timeout: float = 120.0  # upper bound of one HTTP attempt
-    deadline: float = 240.0
-    max_retries: int = 2
-    retry_wait_cap: float = 8.0  # a Retry-After longer than this is shortened to it
-    min_attempt_timeout: float = 5.0  # fewer retries rather than attempts shorter than this
-
-    @classmethod
-    def from_env(
-        cls, env: Mapping[str, str] | None = None, fetch_secret: Callable[[str], str] | None = None
-    ) -> OpenAIConfig:
-        """From COURSEGEN_* variables; the key from COURSEGEN_OPENAI_API_KEY, OPENAI_API_KEY
-        or the Secrets Manager secret COURSEGEN_OPENAI_API_KEY_SECRET_ARN."""
-        env = os.environ if env is None else env
-        base_url = env.get("COURSEGEN_OPENAI_BASE_URL", "").strip() or None
-        dimensions = _number(env, "COURSEGEN_EMBEDDING_DIMENSIONS", 0, 1, 16384)
-        timeout = _number(env, "COURSEGEN_LLM_TIMEOUT", cls.timeout, 1, 900)
-        return cls(
-            base_url=base_url,
-            api_key=resolve_api_key(env, base_url, fetch_secret),
-            chat_model=env.get("COURSEGEN_CHAT_MODEL", "").strip() or cls.chat_model,
-            embedding_model=env.get("COURSEGEN_EMBEDDING_MODEL", "").strip() or cls.embedding_model,
-            embedding_dimensions=int(dimensions) or None,
-            max_tokens=int(_number(env, "COURSEGEN_LLM_MAX_TOKENS", cls.max_tokens, 256, 200_000)),
-            timeout=timeout,
-            deadline=_number(env, "COURSEGEN_LLM_DEADLINE", max(cls.deadline, timeout), 1, 900),
-            max_retries=int(_number(env, "COURSEGEN_LLM_MAX_RETRIES", cls.max_retries, 0, 10)),
-        )
-
-
-def _number(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw or raw.startswith("${"):
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
-    if not lo <= value <= hi:
-        raise ConfigError(f"{name}={raw} must be between {lo:g} and {hi:g}")
-    return value
-
-
-def resolve_api_key(
-    env: Mapping[str, str], base_url: str | None, fetch_secret: Callable[[str], str] | None = None
-) -> str:
-    """The key from the environment, else from Secrets Manager (a plain string, or JSON with
-    "api_key"); a placeholder for a custom server that needs none. OpenAI itself needs one."""
-    for name in ("COURSEGEN_OPENAI_API_KEY", "OPENAI_API_KEY"):
-        if (value := env.get(name, "").strip()) and not value.startswith("${"):
-            return value
-    arn = env.get("COURSEGEN_OPENAI_API_KEY_SECRET_ARN", "").strip()
-    if arn and not arn.startswith("${"):
-        return _key_from_secret((fetch_secret or _fetch_secret)(arn))
-    if base_url:
-        return PLACEHOLDER_KEY
+def with_api_key(config: OpenAIConfig, fetch_secret: Callable[[str], str] | None = None) -> OpenAIConfig:
+    """`config` with the key a client sends: the one from the environment, else the one in
+    Secrets Manager (a plain string, or JSON with "api_key"), else a placeholder for a custom
+    server that needs none. OpenAI itself needs one."""
+    if config.api_key:
+        return config
+    if config.api_key_secret_arn:
+        secret = (fetch_secret or _fetch_secret)(config.api_key_secret_arn)
+        return replace(config, api_key=_key_from_secret(secret))
+    if config.base_url:
+        return replace(config, api_key=PLACEHOLDER_KEY)
     raise ConfigError(
         "the openai planner/embedder needs an API key: set COURSEGEN_OPENAI_API_KEY (or "
         "OPENAI_API_KEY), or COURSEGEN_OPENAI_API_KEY_SECRET_ARN, or COURSEGEN_OPENAI_BASE_URL "
@@ -138,23 +86,95 @@ def _key_from_secret(secret: str) -> str:
 
 
 def make_client(config: OpenAIConfig) -> Any:
-    """An `openai.OpenAI` whose retry waits never exceed `config.retry_wait_cap`."""
+    """An `openai.OpenAI` that does not retry by itself: callers retry through `with_retries`,
+    which keeps every attempt and wait inside their deadline."""
     import openai
 
-    class _CappedWaitClient(openai.OpenAI):
-        # The client honours Retry-After up to two minutes, longer than most Lambda timeouts
-        # allow; capping the wait keeps all attempts inside the deadline. A server that still
-        # throttles after the last retry ends the step with TransientError, and Lambda retries.
-        def _calculate_retry_timeout(self, *args: Any, **kwargs: Any) -> float:
-            wait = float(super()._calculate_retry_timeout(*args, **kwargs))
-            return min(wait, config.retry_wait_cap)
-
-    return _CappedWaitClient(
+    return openai.OpenAI(
         api_key=config.api_key or PLACEHOLDER_KEY,
         base_url=config.base_url,
         timeout=config.timeout,
-        max_retries=config.max_retries,
+        max_retries=0,
     )
+
+
+def with_retries(
+    call: Callable[[float], T],
+    deadline: Deadline,
+    config: OpenAIConfig,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """`call(timeout)`, tried again after a failure a retry can fix (see `is_retryable`), in as
+    many attempts as `plan_attempts` fits in what is left of `deadline`. Between attempts it
+    waits what the server's Retry-After asks, else 0.5 s, 1 s, 2 s ... (less up to 25% jitter),
+    never longer than `config.retry_wait_cap`: the client's own retries honour a Retry-After of
+    up to two minutes, longer than most Lambda timeouts allow. Any other failure, the last one,
+    and one whose wait would outlast the deadline, is raised as the client raised it."""
+    attempts = plan_attempts(deadline.remaining, config)
+    for retry in range(attempts.retries + 1):
+        try:
+            return call(attempts.timeout)
+        except Exception as error:
+            wait = retry_wait(error, retry, config) if is_retryable(error) else None
+            if retry == attempts.retries or wait is None or wait >= deadline.remaining:
+                raise
+        sleep(wait)
+    raise AssertionError("unreachable")
+
+
+def is_retryable(error: Exception) -> bool:
+    """What the `openai` client itself retries: timeouts, connection errors, 408, 409, 429 and
+    5xx answers, unless the server's `x-should-retry` header says otherwise."""
+    import openai
+
+    if isinstance(error, openai.APIConnectionError):  # APITimeoutError included
+        return True
+    if not isinstance(error, openai.APIStatusError):
+        return False
+    should_retry = error.response.headers.get("x-should-retry")
+    if should_retry in ("true", "false"):
+        return bool(should_retry == "true")
+    return error.status_code in (408, 409, 429) or error.status_code >= 500
+
+
+def retry_wait(error: object, retry: int, config: OpenAIConfig, jitter: float | None = None) -> float:
+    """Seconds to wait before retry number `retry` + 1 (0-based) after `error`."""
+    wait = retry_after(error)
+    if wait is None:
+        wait = INITIAL_RETRY_WAIT * 2**retry * (1 - 0.25 * (random.random() if jitter is None else jitter))
+    return min(wait, config.retry_wait_cap)
+
+
+def retry_after(error: object) -> float | None:
+    """The wait in seconds an error answer asks for (`retry-after-ms`, or `retry-after` in
+    seconds or as an HTTP date); None when it asks for none, or for none that is positive."""
+    response = getattr(error, "response", None)
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    millis = _as_float(headers.get("retry-after-ms"))
+    value = headers.get("retry-after") or ""
+    seconds = millis / 1000 if millis is not None else _as_float(value)
+    if seconds is None and value:
+        seconds = _seconds_until(value)
+    return seconds if seconds is not None and math.isfinite(seconds) and seconds > 0 else None
+
+
+def _as_float(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _seconds_until(http_date: str) -> float | None:
+    try:
+        moment = email.utils.parsedate_to_datetime(http_date)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        return None
+    return (moment - datetime.now(UTC)).total_seconds()
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,11 @@ from typing import Any
 from chalicelib.adapters.openai_client import (
     EMBEDDING_DIMENSIONS,
     Deadline,
-    OpenAIConfig,
     call_mapped,
     make_client,
-    plan_attempts,
+    with_retries,
 )
-from chalicelib.config import ConfigError
+from chalicelib.config import ConfigError, OpenAIConfig
 from chalicelib.errors import PermanentFailure
 from chalicelib.ports import Embedder
 
@@ -52,10 +51,9 @@ class OpenAIEmbedder(Embedder):
         return vectors
 
     def _embed_batch(self, texts: list[str], deadline: Deadline) -> list[list[float]]:
-        attempts = plan_attempts(deadline.remaining, self.config)
         if self._client is None:
             self._client = self._client_factory(self.config)
-        client = self._client.with_options(timeout=attempts.timeout, max_retries=attempts.retries)
+        client = self._client
         request: dict[str, Any] = {
             "model": self.name,
             "input": [text if text.strip() else " " for text in texts],  # empty input is refused
@@ -65,7 +63,12 @@ class OpenAIEmbedder(Embedder):
             request["dimensions"] = self.config.embedding_dimensions
         what = f"embedding ({self.name})"
         response = call_mapped(
-            lambda: client.embeddings.create(**request), what, self.config, self.permanent_error
+            lambda: with_retries(
+                lambda timeout: client.embeddings.create(**request, timeout=timeout), deadline, self.config
+            ),
+            what,
+            self.config,
+            self.permanent_error,
         )
         items = sorted(response.data, key=lambda item: item.index)
         if len(items) != len(texts):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import struct
 import threading
 import weakref
 from collections.abc import Callable, Iterator
@@ -71,21 +72,39 @@ class ConnInfo:
         )
 
 
-def _ssl_context(info: ConnInfo) -> ssl.SSLContext | bool | None:
-    """pg8000's convention: False = never, None = try and fall back, context = insist."""
+SSL_REQUEST = struct.pack("!ii", 8, 80877103)  # PostgreSQL's SSLRequest message
+
+# The socket under each connection `connect` opened. pg8000 keeps its own reference private
+# and has no setter for a connection's timeout, so `patient` adjusts the socket kept here.
+_sockets: weakref.WeakKeyDictionary[Connection, socket.socket] = weakref.WeakKeyDictionary()
+
+
+def _ssl_context(info: ConnInfo) -> ssl.SSLContext | None:
+    """The TLS context to offer the server; None for none (a unix socket never offers TLS)."""
     if info.unix_sock is not None or info.ssl == "disable":
-        return False  # a unix socket never offers TLS; skip the extra round trip
-    if info.ssl == "prefer":
         return None
-    if info.ssl == "require":
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        return context
-    return ssl.create_default_context(cafile=info.ssl_root_cert)
+    if info.ssl == "verify-full":
+        return ssl.create_default_context(cafile=info.ssl_root_cert)
+    context = ssl.create_default_context()  # prefer, require: encrypted, the server unverified
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
 
 
-def _tcp_socket(info: ConnInfo) -> socket.socket:
+def _open_socket(info: ConnInfo) -> socket.socket:
+    if info.unix_sock is not None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(info.timeout)
+            sock.connect(info.unix_sock)
+        except OSError as error:
+            sock.close()
+            # the driver's own words for it, which a failed course reports
+            raise pg8000.exceptions.InterfaceError("communication error") from error
+        except BaseException:
+            sock.close()
+            raise
+        return sock
     assert info.host is not None
     sock = socket.create_connection((info.host, info.port), timeout=info.timeout)
     # pg8000 leaves Nagle on; with delayed ACKs every statement then stalls ~40 ms.
@@ -94,25 +113,64 @@ def _tcp_socket(info: ConnInfo) -> socket.socket:
     return sock
 
 
+def _start_tls(sock: socket.socket, info: ConnInfo) -> socket.socket:
+    """Ask the server for TLS (PostgreSQL's SSLRequest) and wrap `sock` if it agrees. Done here
+    rather than by pg8000 so that the socket under the connection is one this module holds."""
+    context = _ssl_context(info)
+    if context is None:
+        return sock
+    sock.sendall(SSL_REQUEST)
+    if sock.recv(1) == b"S":
+        return context.wrap_socket(sock, server_hostname=info.host)
+    if info.ssl != "prefer":
+        raise pg8000.exceptions.InterfaceError(
+            f"the server at {info.host}:{info.port} does not offer TLS, which sslmode={info.ssl} requires"
+        )
+    return sock
+
+
 def connect(info: ConnInfo) -> Connection:
-    """Open a pg8000 native connection (statements autocommit unless inside `transaction`)."""
-    common = {
-        "user": info.user,
-        "database": info.database,
-        "password": info.password,
-        "timeout": info.timeout,
-        "application_name": info.application_name,
-        "ssl_context": _ssl_context(info),
-    }
-    if info.unix_sock is not None:
-        return Connection(unix_sock=info.unix_sock, **common)
-    sock = _tcp_socket(info)
+    """Open a pg8000 native connection (statements autocommit unless inside `transaction`) on a
+    socket opened here: TCP without Nagle, TLS as `info.ssl` says."""
+    sock = _open_socket(info)
     try:
-        # host is still passed: pg8000 uses it as the TLS server name.
-        return Connection(host=info.host, port=info.port, sock=sock, **common)
+        sock = _start_tls(sock, info)
+        conn = Connection(
+            user=info.user,
+            database=info.database,
+            password=info.password,
+            timeout=info.timeout,
+            application_name=info.application_name,
+            sock=sock,
+            ssl_context=False,  # TLS, if any, is already on
+        )
     except BaseException:
         sock.close()
         raise
+    _sockets[conn] = sock
+    return conn
+
+
+def socket_of(conn: Connection) -> socket.socket | None:
+    """The socket under a connection `connect` opened; None for one opened otherwise."""
+    return _sockets.get(conn)
+
+
+@contextmanager
+def patient(conn: Connection, seconds: float) -> Iterator[None]:
+    """Wait up to `seconds` for the server's answers inside the block, where the connection's
+    own timeout (`ConnInfo.timeout`) suits ordinary statements; restored afterwards. A
+    connection `connect` did not open keeps its timeout."""
+    sock = socket_of(conn)
+    if sock is None:
+        yield
+        return
+    previous = sock.gettimeout()
+    sock.settimeout(None if previous is None else max(previous, seconds))
+    try:
+        yield
+    finally:
+        sock.settimeout(previous)
 
 
 def connection_factory(info: ConnInfo) -> ConnectionFactory:

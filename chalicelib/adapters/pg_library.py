@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
@@ -22,13 +21,22 @@ from chalicelib.adapters.pg import (
     Connection,
     ConnectionFactory,
     KeptConnections,
+    patient,
     run_prepared,
     session,
     transaction,
 )
 from chalicelib.core.models import ChapterHit
 from chalicelib.errors import EmbedderMismatch, LibraryError
-from chalicelib.ports import Embedder, Library, SearchParams
+from chalicelib.ports import (
+    BookInfo,
+    Embedder,
+    Library,
+    LibraryAdmin,
+    LibraryStats,
+    ReindexProgress,
+    SearchParams,
+)
 
 MAX_INDEXED_DIMENSION = 2000  # pgvector's HNSW limit for the `vector` type
 INDEX_BUILD_TIMEOUT = 3600.0  # seconds to wait for CREATE INDEX (100k 1536-d chapters: minutes)
@@ -95,22 +103,6 @@ LIMIT :top_k
 """
 
 
-@dataclass(frozen=True)
-class BookInfo:
-    id: str
-    title: str
-    author: str
-    chapters: int
-
-
-@dataclass(frozen=True)
-class LibraryStats:
-    books: int
-    chapters: int
-    embedder_kind: str | None
-    dimension: int | None
-
-
 def vector_literal(vector: Sequence[float]) -> str:
     """pgvector's text form; 9 significant digits round-trip the float4 it stores."""
     return "[" + ",".join(format(float(x), ".9g") for x in vector) + "]"
@@ -129,28 +121,11 @@ def build_index(conn: Connection, dimension: int, chapters: int, params: IndexPa
     the time a build over `chapters` rows needs."""
     memory = build_memory_mb(chapters, dimension, params)
     conn.run("SELECT set_config('maintenance_work_mem', :v, true)", v=f"{memory}MB")
-    with _patient(conn):
+    with patient(conn, INDEX_BUILD_TIMEOUT):  # minutes over 100k chapters
         conn.run(create_index_sql(dimension, params))
 
 
-@contextmanager
-def _patient(conn: Connection, seconds: float = INDEX_BUILD_TIMEOUT) -> Iterator[None]:
-    """Wait up to `seconds` for the server's answer: an index build over 100k chapters takes
-    minutes, where the connection's own timeout (30 s) suits every other statement. pg8000 has
-    no setter, so this adjusts its socket; anything without one is left as it is."""
-    sock = getattr(conn, "_usock", None)
-    if sock is None:
-        yield
-        return
-    previous = sock.gettimeout()
-    sock.settimeout(None if previous is None else max(previous, seconds))
-    try:
-        yield
-    finally:
-        sock.settimeout(previous)
-
-
-class PgLibrary(Library):
+class PgLibrary(Library, LibraryAdmin):
     """Books and chapters in PostgreSQL. Searches reuse idle connections; everything else opens
     a short-lived connection per call."""
 
@@ -221,7 +196,7 @@ class PgLibrary(Library):
         """Embed every chapter and load all books in one transaction (all or nothing)."""
         return self.load_books(books, _embed_chapters(books, embedder), embedder.kind)
 
-    def reindex(self, embedder: Embedder, progress: Progress | None = None) -> int:
+    def reindex(self, embedder: Embedder, progress: ReindexProgress | None = None) -> int:
         """Embed every chapter again with `embedder` and swap the vectors, the recorded embedder
         and the index in one transaction: a failure (model down, key refused, interrupted)
         leaves the old index in place. Returns the number of chapters."""
@@ -330,11 +305,10 @@ class PgLibrary(Library):
 
 
 EMBED_BATCH = 256  # chapters per embed() call, so progress can be shown on a large library
-Progress = Callable[[int, int], None]  # (chapters embedded, chapters in all)
 
 
 def _embed_chapters(
-    books: list[Book], embedder: Embedder, progress: Progress | None = None
+    books: list[Book], embedder: Embedder, progress: ReindexProgress | None = None
 ) -> list[list[list[float]]]:
     """One vector per chapter, grouped by book: vectors[i][j] is chapter j of book i."""
     texts = [chapter_text(chapter) for book in books for chapter in book.chapters]

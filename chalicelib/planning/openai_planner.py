@@ -10,12 +10,12 @@ from typing import Any
 
 from chalicelib.adapters.openai_client import (
     Deadline,
-    OpenAIConfig,
     error_message,
     make_client,
     map_error,
-    plan_attempts,
+    with_retries,
 )
+from chalicelib.config import OpenAIConfig
 from chalicelib.core import checks, fixes
 from chalicelib.core.models import ChapterHit, ChapterRef, CourseRequest, PartPlan, PlannedPart, SectionPlan
 from chalicelib.errors import PlanningError
@@ -197,17 +197,22 @@ class OpenAIPlanner(Planner):
 
         what = f"{prompt.phase} planning ({self.config.chat_model})"
         for _ in range(len(FORMATS) + 1):
-            attempts = plan_attempts(deadline.remaining, self.config)
-            client = self._get_client().with_options(timeout=attempts.timeout, max_retries=attempts.retries)
             request = self._request(messages, prompt, shape, limit)
             try:
-                return client.chat.completions.create(**request)
+                return self._send(request, deadline)
             except Exception as error:
                 failure = error
             rejected = isinstance(failure, openai.BadRequestError | openai.UnprocessableEntityError)
             if not (rejected and self._step_down(error_message(failure))):
                 raise map_error(failure, what, self.config, PlanningError)
         raise PlanningError(f"{what}: the server rejected every request format")
+
+    def _send(self, request: dict[str, Any], deadline: Deadline) -> Any:
+        """One chat completion, tried again within `deadline` when a retry can help."""
+        client = self._get_client()
+        return with_retries(
+            lambda timeout: client.chat.completions.create(**request, timeout=timeout), deadline, self.config
+        )
 
     def _request(
         self, messages: list[dict[str, str]], prompt: Prompt, shape: Shape, limit: int

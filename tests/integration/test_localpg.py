@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import os
+import select
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import closing, contextmanager, suppress
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from ipaddress import ip_address
 from pathlib import Path
 
+import pg8000.exceptions
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from chalicelib.adapters.localpg import MAX_SOCKET_PATH, LocalPostgres
-from chalicelib.adapters.pg import ConnInfo, connect
+from chalicelib.adapters.pg import SSL_REQUEST, ConnInfo, connect, patient, socket_of
 from chalicelib.errors import LocalDatabaseError
 
 
@@ -165,8 +175,128 @@ def test_a_tcp_connection_works_and_disables_nagle(pg_server: LocalPostgres) -> 
         info = ConnInfo(host="127.0.0.1", port=port, user="postgres", database="coursegen")
         with closing(connect(info)) as conn:
             assert conn.run("SELECT :greeting", greeting="hello") == [["hello"]]
-            sock = conn._usock  # pg8000 keeps the socket we handed it
-            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+            sock = socket_of(conn)
+            assert sock is not None and sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+
+
+def test_a_server_without_tls_is_refused_when_tls_is_required(pg_server: LocalPostgres) -> None:
+    with tcp_relay(pg_server.socket_path) as port:
+        info = ConnInfo(host="127.0.0.1", port=port, user="postgres", database="coursegen", ssl="require")
+        with pytest.raises(pg8000.exceptions.InterfaceError, match="does not offer TLS"):
+            connect(info)
+
+
+# --- TLS (Aurora requires it), through a relay that terminates it in front of the server ---------
+
+
+def self_signed_certificate(folder: Path, name: str) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ip_address("127.0.0.1"))]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / f"{name}.crt", folder / f"{name}.key"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+@contextmanager
+def tls_relay(unix_socket: str, cert: Path, key: Path) -> Iterator[int]:
+    """A loopback TCP port that says yes to PostgreSQL's SSLRequest, terminates TLS with `cert`
+    and pipes the plain bytes to `unix_socket` (the embedded server offers no TLS)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def relay(client: socket.socket) -> None:
+        # One thread per connection, so the TLS socket is never used by two threads at once.
+        with closing(client), suppress(OSError), closing(socket.socket(socket.AF_UNIX)) as upstream:
+            if client.recv(8) != SSL_REQUEST:
+                return
+            client.sendall(b"S")
+            with context.wrap_socket(client, server_side=True) as tls:
+                upstream.connect(unix_socket)
+                while True:
+                    readable, _, _ = select.select([tls, upstream], [], [])
+                    if tls in readable:
+                        if not (data := tls.recv(65536)):
+                            return
+                        while tls.pending():
+                            data += tls.recv(tls.pending())
+                        upstream.sendall(data)
+                    if upstream in readable:
+                        if not (data := upstream.recv(65536)):
+                            return
+                        tls.sendall(data)
+
+    def serve() -> None:
+        with suppress(OSError):
+            while True:
+                client, _ = listener.accept()
+                threading.Thread(target=relay, args=(client,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
+
+
+@pytest.fixture
+def tls_port(pg_server: LocalPostgres, tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """The relay's port and the certificate it presents."""
+    cert, key = self_signed_certificate(tmp_path, "server")
+    with tls_relay(pg_server.socket_path, cert, key) as port:
+        yield port, cert
+
+
+def test_a_tls_connection_works_and_its_timeout_can_be_lengthened(tls_port: tuple[int, Path]) -> None:
+    port, _ = tls_port
+    info = ConnInfo(
+        host="127.0.0.1", port=port, user="postgres", database="coursegen", ssl="require", timeout=0.3
+    )
+    with closing(connect(info)) as conn:
+        assert conn.run("SELECT :greeting", greeting="hello") == [["hello"]]
+        sock = socket_of(conn)
+        assert isinstance(sock, ssl.SSLSocket)
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        with patient(conn, 5.0):
+            conn.run("SELECT pg_sleep(0.6)")
+        assert sock.gettimeout() == 0.3
+        with pytest.raises(Exception, match="timed out"):
+            conn.run("SELECT pg_sleep(0.6)")
+
+
+def test_verify_full_checks_the_servers_certificate(tls_port: tuple[int, Path], tmp_path: Path) -> None:
+    port, cert = tls_port
+    info = ConnInfo(
+        host="127.0.0.1",
+        port=port,
+        user="postgres",
+        database="coursegen",
+        ssl="verify-full",
+        ssl_root_cert=str(cert),
+    )
+    with closing(connect(info)) as conn:
+        assert conn.run("SELECT 1") == [[1]]
+    stranger, _ = self_signed_certificate(tmp_path, "stranger")
+    with pytest.raises(ssl.SSLCertVerificationError):
+        connect(replace(info, ssl_root_cert=str(stranger)))
 
 
 def test_conn_info_reads_a_postgres_url() -> None:

@@ -7,9 +7,8 @@ import traceback
 
 import pytest
 
-from chalicelib.adapters.openai_client import OpenAIConfig
 from chalicelib.adapters.openai_embedder import OpenAIEmbedder
-from chalicelib.config import ConfigError
+from chalicelib.config import ConfigError, OpenAIConfig
 from chalicelib.errors import PermanentFailure, TransientError
 from tests.llm_fixtures import (
     API_KEY,

@@ -16,8 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.adapters.openai_client import OpenAIConfig, plan_attempts, resolve_api_key
-from chalicelib.config import ConfigError
 from chalicelib.core import checks
 from chalicelib.core.models import ChapterHit, CourseRequest, PartPlan, PlannedPart, Preferences, TokenUsage
 from chalicelib.core.review import review_outline
@@ -420,53 +418,6 @@ def test_usage_recorded_outside_measure_is_not_kept_and_tallies_add_up() -> None
     total = tally.usage.plus(TokenUsage().add("review", 1, 1))
     assert total.sections.prompt_tokens == 10 and total.sections.calls == 2
     assert total.parts.calls == 0 and total.prompt_tokens == 11 and total.completion_tokens == 5
-
-
-# --- configuration and deadlines -------------------------------------------------------------
-
-
-def test_attempts_and_waits_fit_in_the_deadline() -> None:
-    config = OpenAIConfig(timeout=120, max_retries=2, retry_wait_cap=8, min_attempt_timeout=5)
-    attempts = plan_attempts(100, config)
-    waits = 0.5 + 1.0
-    assert attempts.retries == 2 and attempts.timeout * 3 + waits <= 100
-    short = plan_attempts(12, config)
-    assert short.retries <= 1 and short.timeout * (short.retries + 1) + 0.5 * short.retries <= 12
-    with pytest.raises(TransientError):
-        plan_attempts(1, config)
-
-
-def test_the_api_key_comes_from_the_environment_or_the_secret() -> None:
-    assert resolve_api_key({"COURSEGEN_OPENAI_API_KEY": "sk-a"}, None) == "sk-a"
-    assert resolve_api_key({"OPENAI_API_KEY": "sk-b"}, None) == "sk-b"
-    arn = {"COURSEGEN_OPENAI_API_KEY_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:1:secret:k"}
-    assert resolve_api_key(arn, None, lambda _: '{"api_key": "sk-c"}') == "sk-c"
-    assert resolve_api_key(arn, None, lambda _: "sk-d\n") == "sk-d"
-    assert resolve_api_key({}, "http://127.0.0.1:1/v1") == "not-needed"
-    with pytest.raises(ConfigError, match="API key"):
-        resolve_api_key({}, None)
-
-
-def test_config_reads_the_environment() -> None:
-    config = OpenAIConfig.from_env(
-        {
-            "COURSEGEN_OPENAI_BASE_URL": "http://127.0.0.1:11434/v1",
-            "COURSEGEN_CHAT_MODEL": "llama3.1",
-            "COURSEGEN_EMBEDDING_MODEL": "nomic-embed-text",
-            "COURSEGEN_EMBEDDING_DIMENSIONS": "768",
-            "COURSEGEN_LLM_TIMEOUT": "30",
-            "COURSEGEN_LLM_DEADLINE": "280",
-        }
-    )
-    assert (config.chat_model, config.embedding_dimensions, config.timeout, config.deadline) == (
-        "llama3.1",
-        768,
-        30.0,
-        280.0,
-    )
-    assert "api_key" not in repr(config)
-    with pytest.raises(ConfigError, match="COURSEGEN_LLM_TIMEOUT"):
-        OpenAIConfig.from_env({"OPENAI_API_KEY": "k", "COURSEGEN_LLM_TIMEOUT": "soon"})
 
 
 def test_importing_the_planner_does_not_import_openai() -> None:

@@ -12,11 +12,10 @@ from typing import Any
 import pytest
 
 from chalicelib.adapters.book_files import Book, book_id, chapter_text, read_book_file
-from chalicelib.adapters.pg import ConnectionFactory, ConnInfo, connect
+from chalicelib.adapters.pg import ConnectionFactory, ConnInfo, connect, patient
 from chalicelib.adapters.pg_library import (
     IndexParams,
     PgLibrary,
-    _patient,
     index_name,
     search_sql,
     vector_literal,
@@ -357,7 +356,7 @@ def test_a_search_after_the_server_dropped_its_idle_connection_still_succeeds(
 def test_an_index_build_may_outlast_the_connections_timeout(pg_database: ConnInfo) -> None:
     conn = connect(replace(pg_database, timeout=0.2))
     with closing(conn):
-        with _patient(conn):
+        with patient(conn, 5.0):
             conn.run("SELECT pg_sleep(0.5)")  # a build over a large library takes minutes
         with pytest.raises(Exception, match="timed out"):
             conn.run("SELECT pg_sleep(0.5)")  # every other statement keeps the timeout
