@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Chalice, IAMAuthorizer, Response
-from chalice.app import CloudWatchEvent, SQSEvent
+from chalice.app import Chalice, CloudWatchEvent, IAMAuthorizer, Response, SQSEvent
 
 from chalicelib import bootstrap, dead_letters, http
 from chalicelib.core import registry

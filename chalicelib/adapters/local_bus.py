@@ -158,7 +158,7 @@ class LocalBus(EventPublisher):
 
     def _backoff(self, attempt: int) -> float:
         """Exponential, with jitter so that deliveries that failed together do not retry together."""
-        return self.retry_delay * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
+        return self.retry_delay * 2.0 ** (attempt - 1) * random.uniform(0.5, 1.5)
 
     def _dead_letter(self, name: str, message: dict[str, Any], error: BaseException) -> None:
         # Ending the course is the last thing that keeps it from staying in progress forever, so

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pg8000.exceptions
-from pg8000.native import Connection
+from pg8000.native import Connection as Connection  # re-exported: adapters type their connections with it
 
 from chalicelib.errors import TransientError
 

@@ -257,7 +257,7 @@ def json_schema(shape: Shape, allowed: Sequence[str] = ()) -> dict[str, Any]:
             node = [strict(v) for v in node]
         return node
 
-    schema = strict(schema)
+    schema = dict(strict(schema))
     if allowed:
         for name in ("PartAnswer", "SectionAnswer"):
             props = schema.get("$defs", {}).get(name, {}).get("properties", {})
