@@ -93,11 +93,8 @@ def test_every_course_ends_complete_or_failed_with_a_reason_under_frequent_model
     stuck = {i: client.http.get(f"/courses/{i}").json_body["status"] for i in ids if i not in bodies}
     assert not stuck, f"courses left in progress after {BOUND:.0f} s: {stuck}"
     outcomes = Counter(body["status"] for body in bodies.values())
-    print(
-        f"{COURSES} courses, fault rate {FAULT_RATE:.0%}: {dict(outcomes)} in "
-        f"{time.monotonic() - started:.1f} s; model calls served: {dict(flaky.served)}"
-    )
-    assert sum(n for fault, n in flaky.served.items() if fault != "ok") >= 5  # the faults happened
+    seen = f"{dict(outcomes)} of {COURSES} courses; model calls served: {dict(flaky.served)}"
+    assert sum(n for fault, n in flaky.served.items() if fault != "ok") >= 5, seen  # the faults happened
     for body in bodies.values():
         if body["status"] == "complete":
             check_every_rule(llm_workflow, body)
@@ -105,7 +102,7 @@ def test_every_course_ends_complete_or_failed_with_a_reason_under_frequent_model
             error = body["error"]
             assert error["phase"] in {"parts", "sections", "review"}, error
             assert len(error["reason"]) > 20, error  # a specific reason, not just "failed"
-    assert outcomes["complete"] >= COURSES // 2  # retries absorb most faults
+    assert outcomes["complete"] >= COURSES // 2, seen  # retries absorb most faults
 
 
 def test_a_model_that_never_recovers_fails_the_course_with_its_reason_once_retries_are_spent(
