@@ -158,6 +158,7 @@ def test_post_answers_503_when_the_query_cannot_be_embedded_and_stores_nothing(
 # --- the command line: a library indexed offline, re-indexed for the model -------------------------
 
 
+@pytest.mark.slow
 def test_the_cli_refuses_a_library_of_another_embedder_until_it_is_reindexed(
     llm_server: LLMServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

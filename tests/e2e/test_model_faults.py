@@ -27,6 +27,8 @@ FAULT_RATE = 0.4
 COURSES = 8
 BOUND = 120.0  # seconds for every course to reach a terminal status
 
+pytestmark = pytest.mark.slow
+
 
 class FlakyModel:
     """The scripted course model behind a server that fails `rate` of the calls, the fault drawn

@@ -190,6 +190,7 @@ def assert_names_the_problem(body: Any, document: Any) -> None:
         assert head in {"query", "hours", "preferences"} or head in (document or {}), error
 
 
+@pytest.mark.slow
 def test_fuzzed_course_requests_never_cause_a_server_error_and_refusals_change_nothing(
     recorded: tuple[Client, CountingStateStore, ScriptedBus],
 ) -> None:

@@ -95,6 +95,7 @@ def client(embedded: Embedded) -> Client:
 # --- PostgreSQL unavailable, then back ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_courses_started_while_postgresql_is_stopped_fail_with_the_reason_and_new_ones_complete_after(
     embedded: Embedded, client: Client
 ) -> None:
@@ -141,6 +142,7 @@ def failed_deliveries() -> Iterator[FailedDeliveries]:
 PHASES_USING_POSTGRESQL = {PHASE_OF[EventName.EMBEDDING_GENERATED], PHASE_OF[EventName.OUTLINE_REVIEW]}
 
 
+@pytest.mark.slow
 def test_postgresql_stopping_while_courses_run_and_coming_back_leaves_none_in_progress(
     embedded: Embedded, client: Client, failed_deliveries: FailedDeliveries
 ) -> None:
@@ -174,6 +176,7 @@ def test_postgresql_stopping_while_courses_run_and_coming_back_leaves_none_in_pr
     assert state.status is Status.COMPLETE, state.error
 
 
+@pytest.mark.slow
 def test_a_brief_postgresql_outage_is_ridden_out_by_the_bus_retries(embedded: Embedded) -> None:
     outage = Outage(embedded, failures=embedded.bus.max_attempts - 1)
     flow = Workflow(

@@ -7,6 +7,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
 from chalice.test import Client
 
 from app import app
@@ -34,6 +35,7 @@ def request(k: int) -> dict[str, Any]:
     }
 
 
+@pytest.mark.slow
 def test_fifty_concurrent_courses_all_complete_within_budget_citing_retrieved_chapters(
     embedded: Embedded,
 ) -> None:

@@ -271,6 +271,7 @@ def test_a_server_error_that_clears_up_is_invisible(llm_server: LLMServer) -> No
     assert parts
 
 
+@pytest.mark.slow
 def test_a_slow_server_ends_in_a_transient_error_within_the_deadline(llm_server: LLMServer) -> None:
     llm_server.script(*[slow(3.0)] * 4)
     config = fast_config(llm_server, timeout=10.0, deadline=1.0, max_retries=2)

@@ -160,6 +160,7 @@ def retrieved(draw: st.DrawFn) -> list[ChapterHit]:
     return [POOL[i].model_copy(update={"similarity": s}) for i, s in zip(picks, similarities, strict=True)]
 
 
+@pytest.mark.slow
 @given(HOURS, st.sampled_from(Depth), st.sampled_from(Pace), QUERIES, retrieved())
 @settings(max_examples=80, deadline=None)
 def test_every_offline_plan_passes_every_rule(

@@ -364,6 +364,7 @@ OUTLINES = st.lists(
 HOURS = st.one_of(st.sampled_from([0.25, 1.99, 2, 4, 4.01, 40]), st.floats(0.25, 40, allow_nan=False))
 
 
+@pytest.mark.slow
 @given(OUTLINES, HOURS, st.sampled_from(Pace), st.sampled_from(Depth))
 @settings(max_examples=120, deadline=None)
 def test_rebalance_always_leaves_exact_integer_minutes_within_bounds(
