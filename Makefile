@@ -23,6 +23,8 @@ demo: setup  ## load the sample library and generate a course on the embedded de
 test: setup  ## the whole test suite: unit, integration (PostgreSQL, moto), end to end, deployment
 	$(BIN)/python -m pytest
 
+# The quick deployment checks (chalice package, post-processing, terraform fmt) without the apply:
+# $(BIN)/python -m pytest -m "deploy and not slow" (about 10 s; needs Terraform).
 test-fast: setup  ## under a minute: every test but the slow ones (faults, load, fuzzing) and tests/deploy
 	$(BIN)/python -m pytest -m "not slow and not deploy"
 
