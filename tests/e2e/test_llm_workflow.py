@@ -25,8 +25,8 @@ from chalicelib.logs import JsonFormatter
 from chalicelib.workflow import Workflow
 from tests.e2e.conftest import DIMENSION, model_env, new_data_dir
 from tests.e2e.test_course_end_to_end import poll, post
-from tests.llm_fixtures import GHOST_IDS, CourseModel
-from tests.llm_server import LLMServer, rate_limited, server_error
+from tests.support.llm_fixtures import GHOST_IDS, CourseModel
+from tests.support.llm_server import LLMServer, rate_limited, server_error
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "library"
 

@@ -20,8 +20,8 @@ from chalicelib.core.models import Status
 from chalicelib.workflow import Workflow
 from tests.e2e.test_course_end_to_end import post
 from tests.e2e.test_llm_workflow import check_every_rule
-from tests.llm_fixtures import CourseModel
-from tests.llm_server import LLMServer, Reply, malformed, rate_limited, server_error, slow, truncated
+from tests.support.llm_fixtures import CourseModel
+from tests.support.llm_server import LLMServer, Reply, malformed, rate_limited, server_error, slow, truncated
 
 FAULT_RATE = 0.4
 COURSES = 8

@@ -24,14 +24,15 @@ from chalicelib.core.review import review_outline
 from chalicelib.errors import PlanningError, TransientError
 from chalicelib.planning.openai_planner import OpenAIPlanner
 from chalicelib.planning.usage import UsageRecorder
-from tests.llm_fixtures import (
+from tests.support.chapter_fixtures import all_chapters, dcf_hits
+from tests.support.llm_fixtures import (
     API_KEY,
     GHOST_IDS,
     CourseModel,
     fast_config,
     llm_server_fixture,  # noqa: F401 - provides the llm_server fixture
 )
-from tests.llm_server import (
+from tests.support.llm_server import (
     LLMServer,
     completion,
     count_tokens,
@@ -42,7 +43,6 @@ from tests.llm_server import (
     slow,
     truncated,
 )
-from tests.unit.chapter_fixtures import all_chapters, dcf_hits
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -11,7 +11,7 @@ import pytest
 
 from chalicelib.adapters.book_files import Book, book_id, chapter_text, parse_book, read_book_file
 from chalicelib.errors import BookFileError, LibraryError
-from tests.documents import set_path
+from tests.support.documents import set_path
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "library"
 

@@ -24,8 +24,7 @@ from chalicelib.core.models import (
 from chalicelib.errors import PlanningError
 from chalicelib.planning import objectives, wording
 from chalicelib.planning.offline import OfflinePlanner, course_title
-
-from .chapter_fixtures import all_chapters, bare_chapter, chapter, dcf_hits
+from tests.support.chapter_fixtures import all_chapters, bare_chapter, chapter, dcf_hits
 
 PLANNER = OfflinePlanner()
 POOL = all_chapters()

@@ -9,8 +9,7 @@ from chalicelib.core.events import EventName, make_event
 from chalicelib.core.models import Status
 from chalicelib.core.phases import Verdict, decide
 from chalicelib.errors import NoBooksFound, PlanningError
-
-from .factories import a_hit, a_state
+from tests.support.factories import a_hit, a_state
 
 E = EventName
 

@@ -9,8 +9,7 @@ from hypothesis import strategies as st
 from chalicelib.core import rules
 from chalicelib.core.models import ChapterRef, CourseRequest, Depth, Pace, PlannedPart, SectionPlan
 from chalicelib.errors import PlanningError
-
-from .chapter_fixtures import dcf_hits
+from tests.support.chapter_fixtures import dcf_hits
 
 HITS = dcf_hits()
 FCFF, TV, WACC = ChapterRef(book_id="valuation", chapter_number=4), HITS[1].ref, HITS[2].ref

@@ -12,8 +12,8 @@ from chalicelib.adapters.memory_state import InMemoryStateStore
 from chalicelib.core.models import MAX_HOURS, ChapterHit, CourseRequest, CourseState, Status
 from chalicelib.planning.offline import OfflinePlanner
 from chalicelib.workflow import Deps, Workflow
+from tests.support.fakes import Clock, FakeCourseStore, FakeLibrary, RecordingPublisher
 
-from .fakes import Clock, FakeCourseStore, FakeLibrary, RecordingPublisher
 from .test_workflow import run
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "library"
@@ -62,7 +62,7 @@ def sample_hits(limit: int = 24) -> list[ChapterHit]:
 
 @pytest.mark.parametrize("pace", ["quick", "moderate", "thorough"])
 def test_the_largest_course_state_is_far_below_the_item_limit(pace: str) -> None:
-    from .fakes import FakeEmbedder
+    from tests.support.fakes import FakeEmbedder
 
     store = MeasuringStore()
     publisher = RecordingPublisher()

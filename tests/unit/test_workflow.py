@@ -13,9 +13,8 @@ from chalicelib.core.models import CourseRequest, Status
 from chalicelib.errors import TransientError
 from chalicelib.planning.offline import OfflinePlanner
 from chalicelib.workflow import Deps, Workflow
-
-from .factories import a_hit
-from .fakes import Clock, FakeCourseStore, FakeEmbedder, FakeLibrary, RecordingPublisher
+from tests.support.factories import a_hit
+from tests.support.fakes import Clock, FakeCourseStore, FakeEmbedder, FakeLibrary, RecordingPublisher
 
 HANDLED = {name for name in EventName} - {EventName.COURSE_STORED, EventName.COURSE_FAILED}
 
