@@ -6,7 +6,7 @@ DATA_DIR ?= .coursegen
 QUERY ?= Learn DCF valuation
 HOURS ?= 2
 
-.PHONY: setup demo test lint format serve db-start db-stop clean
+.PHONY: setup demo test test-fast lint format serve db-start db-stop clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,13 @@ demo: setup  ## load the sample library and generate a course on the embedded de
 	$(BIN)/coursegen --data-dir $(DATA_DIR) library load samples/library/*.json
 	$(BIN)/coursegen --data-dir $(DATA_DIR) generate "$(QUERY)" --hours $(HOURS)
 
-test: setup  ## the whole test suite: unit, integration (PostgreSQL, moto), end to end
+test: setup  ## the whole test suite: unit, integration (PostgreSQL, moto), end to end, deployment
 	$(BIN)/python -m pytest
+
+# The quick deployment checks (chalice package, post-processing, terraform fmt) without the apply:
+# $(BIN)/python -m pytest -m "deploy and not slow" (about 10 s; needs Terraform).
+test-fast: setup  ## under a minute: every test but the slow ones (faults, load, fuzzing) and tests/deploy
+	$(BIN)/python -m pytest -m "not slow and not deploy"
 
 lint: setup  ## ruff and mypy
 	$(BIN)/ruff check .

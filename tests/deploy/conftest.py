@@ -27,6 +27,11 @@ APPLY_TESTS = "test_apply_moto.py"
 _apply_selected = False
 
 
+def pytest_itemcollected(item: pytest.Item) -> None:
+    item.add_marker(pytest.mark.deploy)  # called for the items of this folder only
+
+
+@pytest.hookimpl(trylast=True)  # after -m and -k deselected theirs: a deselected apply never starts
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # The apply against moto starts in the background with the first deployment test (see
     # moto_apply.py); its tests run last, so every other test runs while Terraform waits.

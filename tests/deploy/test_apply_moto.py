@@ -17,6 +17,8 @@ from chalicelib.core.registry import BY_HANDLER
 from .moto_apply import REGION, Deployment, MotoApply
 from .support import Terraform, names
 
+pytestmark = pytest.mark.slow  # Terraform applies the whole stack to moto: minutes
+
 DB_HANDLERS = {
     "coursegen-dev",
     "coursegen-dev-course-embedding-handler",

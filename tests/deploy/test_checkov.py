@@ -9,6 +9,8 @@ import pytest
 
 from deploy.checkov_scan import ScanResult, find_checkov, scan
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def result(assembled: Path) -> ScanResult:

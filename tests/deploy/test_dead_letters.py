@@ -15,8 +15,8 @@ from chalicelib.core.events import EventName
 from chalicelib.core.models import Status
 from chalicelib.planning.offline import OfflinePlanner
 from chalicelib.workflow import Deps, Workflow
-from tests.unit.factories import a_state
-from tests.unit.fakes import Clock, FakeCourseStore, FakeEmbedder, FakeLibrary, RecordingPublisher
+from tests.support.factories import a_state
+from tests.support.fakes import Clock, FakeCourseStore, FakeEmbedder, FakeLibrary, RecordingPublisher
 
 
 def workflow_event(detail_type: str = "PartsGenerated", course_id: str = "c-1") -> dict[str, Any]:

@@ -17,6 +17,7 @@ def test_every_terraform_file_is_formatted(terraform: Terraform) -> None:
     terraform.run(TERRAFORM_DIR, "fmt", "-check", "-recursive", "-diff", "-no-color")
 
 
+@pytest.mark.slow
 def test_the_dev_environment_and_every_module_it_composes_are_valid(
     terraform: Terraform, initialized: Path
 ) -> None:

@@ -17,8 +17,8 @@ from chalicelib.adapters.book_files import read_book_file
 from chalicelib.adapters.localpg import LocalPostgres
 from chalicelib.config import Settings
 from chalicelib.workflow import Workflow
-from tests.llm_fixtures import API_KEY
-from tests.llm_server import LLMServer
+from tests.support.llm_fixtures import API_KEY
+from tests.support.llm_server import LLMServer
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "library"
 

@@ -25,8 +25,8 @@ from chalicelib.logs import JsonFormatter
 from chalicelib.workflow import Workflow
 from tests.e2e.conftest import DIMENSION, model_env, new_data_dir
 from tests.e2e.test_course_end_to_end import poll, post
-from tests.llm_fixtures import GHOST_IDS, CourseModel
-from tests.llm_server import LLMServer, rate_limited, server_error
+from tests.support.llm_fixtures import GHOST_IDS, CourseModel
+from tests.support.llm_server import LLMServer, rate_limited, server_error
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "library"
 
@@ -158,6 +158,7 @@ def test_post_answers_503_when_the_query_cannot_be_embedded_and_stores_nothing(
 # --- the command line: a library indexed offline, re-indexed for the model -------------------------
 
 
+@pytest.mark.slow
 def test_the_cli_refuses_a_library_of_another_embedder_until_it_is_reindexed(
     llm_server: LLMServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -17,7 +17,7 @@ from chalicelib.adapters.book_files import Book, Chapter, book_id, read_book_fil
 from chalicelib.adapters.pg import ConnectionFactory, session
 from chalicelib.adapters.pg_library import PgLibrary
 from chalicelib.errors import BookFileError
-from tests.documents import get_path, set_path
+from tests.support.documents import get_path, set_path
 
 from .support import Embedded, library_fingerprint
 

@@ -59,6 +59,7 @@ ONCE, TWICE, AGAIN_LATER = "once", "twice now", "once now and again later"
 steps = st.tuples(st.integers(0, 5), st.sampled_from([ONCE, ONCE, TWICE, AGAIN_LATER]))
 
 
+@pytest.mark.slow
 def test_duplicated_delayed_and_reordered_delivery_stores_every_course_exactly_as_a_clean_run(
     embedded: Embedded, clean_runs: Callable[[CourseRequest], CourseSnapshot]
 ) -> None:
@@ -103,5 +104,4 @@ def test_duplicated_delayed_and_reordered_delivery_stores_every_course_exactly_a
         schedules.append(deliveries)
 
     one_schedule()
-    assert len(schedules) >= MIN_SCHEDULES
-    print(f"\n{len(schedules)} schedules, {sum(schedules)} deliveries (up to {max(schedules)} in one)")
+    assert len(schedules) >= MIN_SCHEDULES, f"{len(schedules)} schedules, {sum(schedules)} deliveries"

@@ -294,6 +294,7 @@ def closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@pytest.mark.slow
 def test_secrets_in_the_environment_and_in_secrets_manager_never_appear_in_logs(
     embedded: Embedded,
     captured_logs: io.StringIO,

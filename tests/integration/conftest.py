@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -17,12 +20,18 @@ _database_numbers = itertools.count()
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPostgres]:
+def pg_server() -> Iterator[LocalPostgres]:
     """A real PostgreSQL + pgvector server, started once and stopped when the session ends."""
-    server = LocalPostgres(tmp_path_factory.mktemp("pg"), durable=False)
+    # Not under pytest's temporary root: PostgreSQL runs as an unprivileged user when the tests
+    # run as root, and every pytest session that starts makes that root private again (0700),
+    # which would cut a running server off from its own files.
+    path = Path(tempfile.mkdtemp(prefix="coursegen-integration-"))
+    os.chmod(path, 0o755)
+    server = LocalPostgres(path, durable=False)
     server.ensure_running()
     yield server
     server.stop()
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @contextmanager

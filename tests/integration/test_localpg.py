@@ -63,6 +63,7 @@ def test_as_root_the_server_runs_as_an_unprivileged_user(pg_server: LocalPostgre
         assert Path(f"/proc/{pid}").stat().st_uid != 0  # while connected: the backend exits after
 
 
+@pytest.mark.slow
 def test_a_server_stops_and_starts_again_with_its_data(tmp_path: Path) -> None:
     server = LocalPostgres(tmp_path / "data", durable=False)
     info = server.ensure_running()

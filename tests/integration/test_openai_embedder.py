@@ -10,12 +10,12 @@ import pytest
 from chalicelib.adapters.openai_embedder import OpenAIEmbedder
 from chalicelib.config import ConfigError, OpenAIConfig
 from chalicelib.errors import PermanentFailure, TransientError
-from tests.llm_fixtures import (
+from tests.support.llm_fixtures import (
     API_KEY,
     fast_config,
     llm_server_fixture,  # noqa: F401 - provides the llm_server fixture
 )
-from tests.llm_server import LLMServer, Reply, hashed_embedding, rate_limited, server_error
+from tests.support.llm_server import LLMServer, Reply, hashed_embedding, rate_limited, server_error
 
 
 def cosine(a: list[float], b: list[float]) -> float:

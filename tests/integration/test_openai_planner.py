@@ -22,14 +22,15 @@ from chalicelib.core.review import review_outline
 from chalicelib.errors import PlanningError, TransientError
 from chalicelib.planning.openai_planner import OpenAIPlanner
 from chalicelib.planning.usage import UsageRecorder
-from tests.llm_fixtures import (
+from tests.support.chapter_fixtures import all_chapters, dcf_hits
+from tests.support.llm_fixtures import (
     API_KEY,
     GHOST_IDS,
     CourseModel,
     fast_config,
     llm_server_fixture,  # noqa: F401 - provides the llm_server fixture
 )
-from tests.llm_server import (
+from tests.support.llm_server import (
     LLMServer,
     completion,
     count_tokens,
@@ -40,7 +41,6 @@ from tests.llm_server import (
     slow,
     truncated,
 )
-from tests.unit.chapter_fixtures import all_chapters, dcf_hits
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -269,6 +269,7 @@ def test_a_server_error_that_clears_up_is_invisible(llm_server: LLMServer) -> No
     assert parts
 
 
+@pytest.mark.slow
 def test_a_slow_server_ends_in_a_transient_error_within_the_deadline(llm_server: LLMServer) -> None:
     llm_server.script(*[slow(3.0)] * 4)
     config = fast_config(llm_server, timeout=10.0, deadline=1.0, max_retries=2)

@@ -21,11 +21,11 @@ from chalicelib.adapters.openai_client import (
 from chalicelib.adapters.openai_embedder import OpenAIEmbedder
 from chalicelib.config import OpenAIConfig
 from chalicelib.errors import PermanentFailure, TransientError
-from tests.llm_fixtures import (
+from tests.support.llm_fixtures import (
     fast_config,
     llm_server_fixture,  # noqa: F401 - provides the llm_server fixture
 )
-from tests.llm_server import LLMServer, error, rate_limited, server_error
+from tests.support.llm_server import LLMServer, error, rate_limited, server_error
 
 
 def answer(headers: dict[str, str]) -> SimpleNamespace:

@@ -11,7 +11,7 @@ from chalicelib.adapters.pg import ConnectionFactory, session
 from chalicelib.adapters.pg_library import PgLibrary, index_name
 from chalicelib.errors import EmbedderMismatch, LibraryError, TransientError
 from chalicelib.ports import Embedder, SearchParams
-from tests.llm_server import hashed_embedding
+from tests.support.llm_server import hashed_embedding
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "library"
 WIDE = SearchParams(top_k=10, min_similarity=-1.0, max_per_book=10)

@@ -8,8 +8,7 @@ from hypothesis import strategies as st
 
 from chalicelib.core import checks
 from chalicelib.core.models import SectionPlan
-
-from .outline_fixtures import FCFF, GHOST, HITS, TV, a_part, a_request, a_section, good_outline
+from tests.support.outline_fixtures import FCFF, GHOST, HITS, TV, a_part, a_request, a_section, good_outline
 
 
 def test_a_good_outline_passes_every_check() -> None:

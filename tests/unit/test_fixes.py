@@ -10,8 +10,17 @@ from hypothesis import strategies as st
 from chalicelib.core import checks, fixes, pieces, rules
 from chalicelib.core.models import ChapterRef, CourseRequest, Depth, Pace, PartPlan, PlannedPart, SectionPlan
 from chalicelib.errors import PlanningError
-
-from .outline_fixtures import FCFF, GHOST, HITS, TV, WACC, a_part, a_request, a_section, good_outline
+from tests.support.outline_fixtures import (
+    FCFF,
+    GHOST,
+    HITS,
+    TV,
+    WACC,
+    a_part,
+    a_request,
+    a_section,
+    good_outline,
+)
 
 
 def test_unknown_citations_are_dropped_and_nothing_is_invented() -> None:
@@ -139,6 +148,7 @@ OUTLINES = st.lists(
 HOURS = st.one_of(st.sampled_from([0.25, 1.99, 2, 4, 4.01, 40]), st.floats(0.25, 40, allow_nan=False))
 
 
+@pytest.mark.slow
 @given(OUTLINES, HOURS, st.sampled_from(Pace), st.sampled_from(Depth))
 @settings(max_examples=120, deadline=None)
 def test_rebalance_always_leaves_exact_integer_minutes_within_bounds(

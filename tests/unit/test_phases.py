@@ -11,8 +11,7 @@ from chalicelib.core.models import Status
 from chalicelib.core.phases import Verdict
 from chalicelib.core.registry import BY_EVENT, decide
 from chalicelib.errors import NoBooksFound, PlanningError
-
-from .factories import a_hit, a_state
+from tests.support.factories import a_hit, a_state
 
 E = EventName
 

@@ -29,8 +29,7 @@ from chalicelib.planning.context import (
     sections_prompt,
     template,
 )
-
-from .chapter_fixtures import all_chapters, dcf_hits
+from tests.support.chapter_fixtures import all_chapters, dcf_hits
 
 
 def a_request(hours: float = 6, depth: str = "balanced", pace: str = "moderate") -> CourseRequest:

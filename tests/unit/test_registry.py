@@ -11,8 +11,7 @@ from chalicelib.core.events import Event, EventName, make_event, pattern_for
 from chalicelib.core.models import CourseState, Status, TokenUsage
 from chalicelib.core.phases import Verdict
 from chalicelib.core.registry import HandlerSpec, Phase
-
-from .factories import a_state
+from tests.support.factories import a_state
 
 E = EventName
 

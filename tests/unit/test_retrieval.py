@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.core.retrieval import search_text, select_relevant
-
-from .factories import a_hit
+from tests.support.factories import a_hit
 
 
 @pytest.mark.parametrize(

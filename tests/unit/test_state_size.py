@@ -12,8 +12,8 @@ from chalicelib.adapters.memory_state import InMemoryStateStore
 from chalicelib.core.models import MAX_HOURS, ChapterHit, CourseRequest, CourseState, Status
 from chalicelib.planning.offline import OfflinePlanner
 from chalicelib.workflow import Deps, Workflow
+from tests.support.fakes import Clock, FakeCourseStore, FakeLibrary, RecordingPublisher
 
-from .fakes import Clock, FakeCourseStore, FakeLibrary, RecordingPublisher
 from .test_workflow import run
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "library"
@@ -62,7 +62,7 @@ def sample_hits(limit: int = 24) -> list[ChapterHit]:
 
 @pytest.mark.parametrize("pace", ["quick", "moderate", "thorough"])
 def test_the_largest_course_state_is_far_below_the_item_limit(pace: str) -> None:
-    from .fakes import FakeEmbedder
+    from tests.support.fakes import FakeEmbedder
 
     store = MeasuringStore()
     publisher = RecordingPublisher()
@@ -92,9 +92,9 @@ def test_the_largest_course_state_is_far_below_the_item_limit(pace: str) -> None
     final = store.get(state.course_id)
     assert final is not None and final.status is Status.COMPLETE
     sections = sum(len(p.sections) for p in final.reviewed)
-    print(
-        f"\n40 h {pace}: {sections} sections; largest state {store.largest_json} bytes as JSON,"
+    sizes = (
+        f"40 h {pace}: {sections} sections; largest state {store.largest_json} bytes as JSON,"
         f" {store.largest_compressed} bytes compressed (the DynamoDB body)"
     )
-    assert store.largest_compressed < 100_000
-    assert store.largest_json < 400_000 // 2
+    assert store.largest_compressed < 100_000, sizes
+    assert store.largest_json < 400_000 // 2, sizes

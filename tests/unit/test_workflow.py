@@ -15,9 +15,8 @@ from chalicelib.core.registry import Phase
 from chalicelib.errors import TransientError
 from chalicelib.planning.offline import OfflinePlanner
 from chalicelib.workflow import STEPS, Deps, Workflow, step
-
-from .factories import a_hit
-from .fakes import Clock, FakeCourseStore, FakeEmbedder, FakeLibrary, RecordingPublisher
+from tests.support.factories import a_hit
+from tests.support.fakes import Clock, FakeCourseStore, FakeEmbedder, FakeLibrary, RecordingPublisher
 
 HANDLED = set(registry.BY_EVENT)
 

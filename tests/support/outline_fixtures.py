@@ -4,8 +4,7 @@ two-part DCF outline, and the chapters it may cite."""
 from __future__ import annotations
 
 from chalicelib.core.models import ChapterRef, CourseRequest, PlannedPart, SectionPlan
-
-from .chapter_fixtures import dcf_hits
+from tests.support.chapter_fixtures import dcf_hits
 
 HITS = dcf_hits()
 FCFF, TV, WACC = ChapterRef(book_id="valuation", chapter_number=4), HITS[1].ref, HITS[2].ref

@@ -16,7 +16,7 @@ import pytest
 
 from chalicelib.config import OpenAIConfig
 from chalicelib.core import rules
-from tests.llm_server import LLMServer, Reply, completion
+from tests.support.llm_server import LLMServer, Reply, completion
 
 API_KEY = "sk-test-0123456789abcdefSECRET"
 GHOST_IDS = ("ghost-book#99", "made-up-handbook#3")
