@@ -63,7 +63,8 @@ def options() -> Options:
 @pytest.fixture
 def raw_module(chalice_output: Path) -> dict[str, Any]:
     """A fresh copy of Chalice's Terraform JSON for each test to rewrite or break."""
-    return json.loads((chalice_output / MODULE_FILE).read_text(encoding="utf-8"))
+    module: dict[str, Any] = json.loads((chalice_output / MODULE_FILE).read_text(encoding="utf-8"))
+    return module
 
 
 @pytest.fixture(scope="session")

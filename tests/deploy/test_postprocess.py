@@ -22,7 +22,8 @@ def module(raw_module: Doc, options: Options) -> Doc:
 
 
 def rule_of(module: Doc, handler: str) -> Doc:
-    return module["resource"]["aws_cloudwatch_event_rule"][f"{handler}-event"]
+    rule: Doc = module["resource"]["aws_cloudwatch_event_rule"][f"{handler}-event"]
+    return rule
 
 
 def test_every_handler_of_the_app_has_its_rule_on_the_custom_bus_named_by_app_and_stage(module: Doc) -> None:
@@ -173,7 +174,7 @@ def test_every_generated_function_stage_and_log_group_carries_its_checkov_justif
 
 
 def test_an_app_whose_handlers_differ_from_the_registry_stops_the_rewrite() -> None:
-    from chalice import Chalice
+    from chalice.app import Chalice
 
     other = Chalice(app_name="other")
 

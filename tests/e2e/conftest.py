@@ -19,6 +19,7 @@ from chalicelib.config import Settings
 from chalicelib.workflow import Workflow
 from tests.support.llm_fixtures import API_KEY
 from tests.support.llm_server import LLMServer
+from tests.support.runtime import admin_of, bus_of
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "library"
 
@@ -39,19 +40,19 @@ def local_workflow(data_dir: Path) -> Iterator[Workflow]:
     settings = Settings(runtime="local", data_dir=data_dir, local_user="local-user")
     flow = bootstrap.configure(settings, app)
     books = [read_book_file(path) for path in sorted(SAMPLES.glob("*.json"))]
-    flow.deps.library.load(books, flow.deps.embedder)
+    admin_of(flow).load(books, flow.deps.embedder)
     yield flow
-    flow.deps.publisher.wait_idle(timeout=30)
+    bus_of(flow).wait_idle(timeout=30)
     bootstrap.reset()
 
 
 @pytest.fixture
 def workflow(local_workflow: Workflow) -> Iterator[Workflow]:
     bootstrap.configure_workflow(local_workflow)
-    local_workflow.deps.publisher.copies = 1
+    bus_of(local_workflow).copies = 1
     yield local_workflow
-    local_workflow.deps.publisher.wait_idle(timeout=30)
-    local_workflow.deps.publisher.copies = 1
+    bus_of(local_workflow).wait_idle(timeout=30)
+    bus_of(local_workflow).copies = 1
 
 
 # --- the model planner and embedder against the local OpenAI-compatible test server -----------
@@ -98,9 +99,9 @@ def llm_workflow(llm_server: LLMServer) -> Iterator[Workflow]:
         settings = Settings.from_env({**os.environ, "COURSEGEN_DATA_DIR": str(data_dir)})
         flow = bootstrap.configure(settings, app)
         books = [read_book_file(path) for path in sorted(SAMPLES.glob("*.json"))]
-        flow.deps.library.load(books, flow.deps.embedder)  # embedded by the test server
+        admin_of(flow).load(books, flow.deps.embedder)  # embedded by the test server
         yield flow
-        flow.deps.publisher.wait_idle(timeout=30)
+        bus_of(flow).wait_idle(timeout=30)
     bootstrap.reset()
     LocalPostgres(data_dir).stop()
     shutil.rmtree(data_dir, ignore_errors=True)

@@ -15,6 +15,7 @@ from chalicelib.adapters.book_files import read_book_file
 from chalicelib.core.events import EventName
 from chalicelib.core.models import Status
 from chalicelib.workflow import Workflow
+from tests.support.runtime import bus_of
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "library"
 VALUATION_BOOK = SAMPLES / "corporate-finance-valuation.json"  # the sample a DCF course draws on
@@ -41,7 +42,7 @@ def poll(client: Client, course_id: str, timeout: float = 60) -> dict[str, Any]:
     while time.monotonic() < deadline:
         response = client.http.get(f"/courses/{course_id}")
         assert response.status_code == 200
-        body = response.json_body
+        body: dict[str, Any] = response.json_body
         seen.append(body["status"])
         if body["status"] in ("complete", "failed"):
             body["seen_statuses"] = seen
@@ -80,14 +81,17 @@ def test_a_posted_course_is_generated_stored_and_readable(client: Client, workfl
 
 def test_every_event_delivered_twice_gives_the_same_course(client: Client, workflow: Workflow) -> None:
     clean = poll(client, post(client, REQUEST).json_body["course_id"])
-    workflow.deps.publisher.copies = 2
+    bus_of(workflow).copies = 2
     doubled_id = post(client, REQUEST).json_body["course_id"]
     doubled = poll(client, doubled_id)
-    workflow.deps.publisher.wait_idle(timeout=30)
+    bus_of(workflow).wait_idle(timeout=30)
     assert doubled["status"] == "complete"
-    strip = lambda c: {k: v for k, v in c.items() if k != "course_id"}  # noqa: E731
+
+    def strip(course: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in course.items() if k != "course_id"}
+
     assert strip(doubled["course"]) == strip(clean["course"])
-    history = [e for e in workflow.deps.publisher.history if e.course_id == doubled_id]
+    history = [e for e in bus_of(workflow).history if e.course_id == doubled_id]
     assert sum(e.name is EventName.COURSE_STORED for e in history) >= 1
     state = workflow.deps.state_store.get(doubled_id)
     assert state is not None and state.status is Status.COMPLETE
@@ -97,14 +101,14 @@ def test_bad_input_is_a_400_naming_the_field_and_nothing_is_stored(
     client: Client, workflow: Workflow
 ) -> None:
     before = len(workflow.deps.state_store.list_for_user("local-user", limit=1000))
-    published = len(workflow.deps.publisher.history)
+    published = len(bus_of(workflow).history)
     response = post(client, {**REQUEST, "hours": 41})
     assert response.status_code == 400
     assert response.json_body["error"]["field"] == "hours"
     response = post(client, b"{not json")
     assert response.status_code == 400 and response.json_body["error"]["code"] == "invalid_json"
     assert len(workflow.deps.state_store.list_for_user("local-user", limit=1000)) == before
-    assert len(workflow.deps.publisher.history) == published
+    assert len(bus_of(workflow).history) == published
 
 
 def test_a_query_the_library_cannot_answer_fails_with_a_reason(client: Client) -> None:

@@ -27,6 +27,7 @@ from tests.e2e.conftest import DIMENSION, model_env, new_data_dir
 from tests.e2e.test_course_end_to_end import poll, post
 from tests.support.llm_fixtures import GHOST_IDS, CourseModel
 from tests.support.llm_server import LLMServer, rate_limited, server_error
+from tests.support.runtime import bus_of
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "library"
 
@@ -37,7 +38,7 @@ def client(llm_workflow: Workflow, llm_server: LLMServer) -> Iterator[Client]:
     llm_server.chat_queue.clear()
     llm_server.models = None
     yield Client(app, stage_name="local")
-    llm_workflow.deps.publisher.wait_idle(timeout=30)
+    bus_of(llm_workflow).wait_idle(timeout=30)
     bootstrap.reset()
 
 

@@ -22,6 +22,7 @@ from tests.e2e.test_course_end_to_end import post
 from tests.e2e.test_llm_workflow import check_every_rule
 from tests.support.llm_fixtures import CourseModel
 from tests.support.llm_server import LLMServer, Reply, malformed, rate_limited, server_error, slow, truncated
+from tests.support.runtime import bus_of
 
 FAULT_RATE = 0.4
 COURSES = 8
@@ -65,7 +66,7 @@ def client(llm_workflow: Workflow, llm_server: LLMServer) -> Iterator[Client]:
     llm_server.chat_queue.clear()
     llm_server.models = None
     yield Client(app, stage_name="local")
-    llm_workflow.deps.publisher.wait_idle(timeout=60)
+    bus_of(llm_workflow).wait_idle(timeout=60)
     bootstrap.reset()
 
 

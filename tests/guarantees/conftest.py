@@ -25,6 +25,7 @@ from chalicelib.adapters.pg_library import PgLibrary
 from chalicelib.adapters.sqlite_state import SqliteStateStore
 from chalicelib.config import Settings
 from chalicelib.logs import LOGGER
+from tests.support.runtime import admin_of, bus_of
 
 from .support import LOCAL_USER, Embedded
 
@@ -46,7 +47,7 @@ def embedded() -> Iterator[Embedded]:
     os.chmod(path, 0o755)
     settings = Settings(runtime="local", data_dir=path, local_user=LOCAL_USER)
     flow = bootstrap.configure(settings, app)
-    flow.deps.library.load([read_book_file(SAMPLES / name) for name in LIBRARY], flow.deps.embedder)
+    admin_of(flow).load([read_book_file(SAMPLES / name) for name in LIBRARY], flow.deps.embedder)
     server = LocalPostgres(path)
     assert isinstance(flow.deps.publisher, LocalBus)
     yield Embedded(
@@ -56,7 +57,7 @@ def embedded() -> Iterator[Embedded]:
         connect=connection_factory(server.conn_info()),
         scripted_state=SqliteStateStore(path / "scripted-state.sqlite3"),
     )
-    flow.deps.publisher.wait_idle(timeout=30)
+    bus_of(flow).wait_idle(timeout=30)
     bootstrap.reset()
     server.stop()
     shutil.rmtree(path, ignore_errors=True)

@@ -186,7 +186,8 @@ def stored_rows(connect: ConnectionFactory, course_id: str) -> dict[str, Any]:
             f"SELECT {_SECTION_COLUMNS} FROM course_sections WHERE course_id = :id ORDER BY position",
             id=course_id,
         )
-    return _without_id({"courses": courses, "sections": sections}, course_id)
+    rows: dict[str, Any] = _without_id({"courses": courses, "sections": sections}, course_id)
+    return rows
 
 
 @dataclass(frozen=True)

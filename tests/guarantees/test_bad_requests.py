@@ -84,7 +84,7 @@ odd_values = st.one_of(
 
 
 def set_field(body: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
-    changed = json.loads(json.dumps(body))
+    changed: dict[str, Any] = json.loads(json.dumps(body))
     *parents, last = path.split(".")
     node = changed
     for part in parents:

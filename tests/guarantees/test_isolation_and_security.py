@@ -30,6 +30,7 @@ from chalicelib.core.models import SectionPlan, Status
 from chalicelib.errors import EmbedderMismatch
 from chalicelib.logs import JsonFormatter
 from chalicelib.workflow import Workflow
+from tests.support.runtime import bus_of
 
 from .support import (
     Embedded,
@@ -337,7 +338,7 @@ def test_secrets_in_the_environment_and_in_secrets_manager_never_appear_in_logs(
     course_id = failing.json_body["course_id"]
     [state] = wait_until_terminal(flow.deps.state_store.get, [course_id], 60).values()
     assert state.status is Status.FAILED
-    assert flow.deps.publisher.wait_idle(timeout=30)  # the failure's log line follows its state write
+    assert bus_of(flow).wait_idle(timeout=30)  # the failure's log line follows its state write
     shown.append(client.http.get(f"/courses/{course_id}").body.decode())
 
     logged = captured_logs.getvalue()

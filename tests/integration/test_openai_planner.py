@@ -17,7 +17,15 @@ from pathlib import Path
 import pytest
 
 from chalicelib.core import checks
-from chalicelib.core.models import ChapterHit, CourseRequest, PartPlan, PlannedPart, Preferences, TokenUsage
+from chalicelib.core.models import (
+    ChapterHit,
+    CourseRequest,
+    PartPlan,
+    PlannedPart,
+    Preferences,
+    SectionPlan,
+    TokenUsage,
+)
 from chalicelib.core.review import review_outline
 from chalicelib.errors import PlanningError, TransientError
 from chalicelib.planning.openai_planner import OpenAIPlanner
@@ -58,7 +66,7 @@ def plan_course(
 ) -> tuple[list[PlannedPart], list[str], bool]:
     """What the workflow does: parts, sections part by part, then the reviewer."""
     _, parts = planner.plan_parts(request, chapters)
-    sections: list = []
+    sections: list[list[SectionPlan]] = []
     for k in range(len(parts)):
         sections.append(planner.plan_sections(request, chapters, parts, k, sections))
     outline = [

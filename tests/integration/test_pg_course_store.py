@@ -65,10 +65,12 @@ def dump(factory: ConnectionFactory) -> tuple[list[Any], list[Any]]:
 
 def section_rows(factory: ConnectionFactory, course_id: str) -> list[Any]:
     with closing(factory()) as conn:
-        return conn.run(
-            "SELECT id, part_index, part_title, position, title FROM course_sections"
-            " WHERE course_id = :id ORDER BY position",
-            id=course_id,
+        return list(
+            conn.run(
+                "SELECT id, part_index, part_title, position, title FROM course_sections"
+                " WHERE course_id = :id ORDER BY position",
+                id=course_id,
+            )
         )
 
 

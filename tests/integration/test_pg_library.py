@@ -30,19 +30,21 @@ ALL = SearchParams(top_k=50, min_similarity=0.25, max_per_book=50)
 
 
 def make_book(title: str, chapters: list[str], author: str = "A. Author") -> Book:
-    return Book(
-        title=title,
-        author=author,
-        chapters=[
-            {
-                "number": n,
-                "title": name,
-                "summary": f"About {name}.",
-                "topics": [name],
-                "key_concepts": [name.upper()],
-            }
-            for n, name in enumerate(chapters, start=1)
-        ],
+    return Book.model_validate(
+        {
+            "title": title,
+            "author": author,
+            "chapters": [
+                {
+                    "number": n,
+                    "title": name,
+                    "summary": f"About {name}.",
+                    "topics": [name],
+                    "key_concepts": [name.upper()],
+                }
+                for n, name in enumerate(chapters, start=1)
+            ],
+        }
     )
 
 
@@ -157,7 +159,7 @@ def test_a_load_that_fails_midway_leaves_the_library_unchanged(
     def fails(sql: str, params: dict[str, Any]) -> bool:
         return sql.startswith("INSERT INTO chapters") and params.get("id") == book_id(newcomer)
 
-    failing = PgLibrary(lambda: FailingConnection(pg_conn_factory(), fails))  # type: ignore[arg-type, return-value]
+    failing = PgLibrary(lambda: FailingConnection(pg_conn_factory(), fails))
     with pytest.raises(ConnectionError):
         failing.load_books([changed_valuation, newcomer], [[unit(0, 0, 1, 1)], [unit(1, 1, 0, 0)] * 2], KIND)
     assert (library.list_books(), library.search(unit(1, 0, 0, 0), KIND, ALL)) == before

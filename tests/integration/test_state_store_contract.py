@@ -356,7 +356,10 @@ class TestDynamoDBStateStore(StateStoreContract):
 
 
 def raw_item(client: Any, course_id: str) -> dict[str, Any]:
-    return client.get_item(TableName=TABLE, Key={"course_id": {"S": course_id}}, ConsistentRead=True)["Item"]
+    item: dict[str, Any] = client.get_item(
+        TableName=TABLE, Key={"course_id": {"S": course_id}}, ConsistentRead=True
+    )["Item"]
+    return item
 
 
 def item_size(item: dict[str, Any]) -> int:

@@ -12,7 +12,9 @@ GHOST = ChapterRef(book_id="valuation", chapter_number=99)
 
 
 def a_request(hours: float = 2.0, depth: str = "balanced", pace: str = "moderate") -> CourseRequest:
-    return CourseRequest(query="Learn DCF valuation", hours=hours, preferences={"depth": depth, "pace": pace})
+    return CourseRequest.model_validate(
+        {"query": "Learn DCF valuation", "hours": hours, "preferences": {"depth": depth, "pace": pace}}
+    )
 
 
 def a_section(

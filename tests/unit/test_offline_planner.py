@@ -34,7 +34,9 @@ def a_request(
     hours: float = 2.0, depth: str = "balanced", pace: str = "moderate", query: str = ""
 ) -> CourseRequest:
     preferences = {"depth": depth, "pace": pace}
-    return CourseRequest(query=query or "Learn DCF valuation", hours=hours, preferences=preferences)
+    return CourseRequest.model_validate(
+        {"query": query or "Learn DCF valuation", "hours": hours, "preferences": preferences}
+    )
 
 
 def plan(request: CourseRequest, chapters: list[ChapterHit]) -> tuple[str, list[PlannedPart]]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.core import phases
-from chalicelib.core.events import EventName, make_event
-from chalicelib.core.models import Status
+from chalicelib.core.events import Event, EventName, make_event
+from chalicelib.core.models import CourseState, Status
 from chalicelib.core.phases import Verdict
 from chalicelib.core.registry import BY_EVENT, decide
 from chalicelib.errors import NoBooksFound, PlanningError
@@ -16,8 +16,8 @@ from tests.support.factories import a_hit, a_state
 E = EventName
 
 
-def ev(name: EventName, part_index: int | None = None):  # type: ignore[no-untyped-def]
-    fields = {} if part_index is None else {"part_index": part_index}
+def ev(name: EventName, part_index: int | None = None) -> Event:
+    fields: dict[str, int] = {} if part_index is None else {"part_index": part_index}
     return make_event(name, "c-1", **fields)
 
 
@@ -38,7 +38,7 @@ def test_an_event_for_an_unknown_course_is_ignored() -> None:
         (a_state(Status.STORING, parts=2, parts_done=2), ev(E.OUTLINE_REVIEW)),
     ],
 )
-def test_the_event_a_state_expects_runs_its_step(state, event) -> None:  # type: ignore[no-untyped-def]
+def test_the_event_a_state_expects_runs_its_step(state: CourseState, event: Event) -> None:
     assert decide(state, event).verdict is Verdict.RUN
 
 
@@ -67,7 +67,9 @@ def test_the_event_a_state_expects_runs_its_step(state, event) -> None:  # type:
         (a_state(Status.COMPLETE, parts=2, parts_done=2), ev(E.OUTLINE_REVIEW), ev(E.COURSE_STORED)),
     ],
 )
-def test_a_redelivered_event_whose_step_ran_publishes_the_next_event_again(state, event, republished) -> None:  # type: ignore[no-untyped-def]
+def test_a_redelivered_event_whose_step_ran_publishes_the_next_event_again(
+    state: CourseState, event: Event, republished: Event
+) -> None:
     decision = decide(state, event)
     assert decision.verdict is Verdict.REPUBLISH
     assert decision.event == republished
@@ -91,7 +93,7 @@ def test_a_redelivered_event_whose_step_ran_publishes_the_next_event_again(state
         (a_state(Status.FAILED, parts=2, parts_done=2), ev(E.OUTLINE_REVIEW)),
     ],
 )
-def test_a_duplicate_stale_or_out_of_order_event_is_ignored(state, event) -> None:  # type: ignore[no-untyped-def]
+def test_a_duplicate_stale_or_out_of_order_event_is_ignored(state: CourseState, event: Event) -> None:
     assert decide(state, event).verdict is Verdict.IGNORE
 
 
@@ -124,7 +126,7 @@ def test_a_failure_records_phase_and_reason_and_announces_course_failed() -> Non
 
 def test_events_carry_ids_not_data() -> None:
     for name in EventName:
-        fields = {"part_index": 3} if name is E.PART_SECTIONS_GENERATED else {}
+        fields: dict[str, object] = {"part_index": 3} if name is E.PART_SECTIONS_GENERATED else {}
         if name is E.COURSE_FAILED:
             fields = {"phase": "review", "reason": "x" * 1000}
         detail = make_event(name, "c" * 32, **fields).detail_json()

@@ -41,7 +41,7 @@ class MeasuringStore(InMemoryStateStore):
 
 def sample_hits(limit: int = 24) -> list[ChapterHit]:
     """The first chapters of every sample book, as the search would project them."""
-    hits = []
+    hits: list[ChapterHit] = []
     for path in sorted(SAMPLES.glob("*.json")):
         book = read_book_file(path)
         for chapter in book.chapters:
@@ -84,8 +84,12 @@ def test_the_largest_course_state_is_far_below_the_item_limit(pace: str) -> None
         new_id=lambda: "c" * 32,
     )
     flow = Workflow(deps)
-    request = CourseRequest(
-        query="Learn DCF valuation " * 20, hours=MAX_HOURS, preferences={"depth": "expert", "pace": pace}
+    request = CourseRequest.model_validate(
+        {
+            "query": "Learn DCF valuation " * 20,
+            "hours": MAX_HOURS,
+            "preferences": {"depth": "expert", "pace": pace},
+        }
     )
     state = flow.submit("us-east-1:" + "u" * 36, request)
     run(flow, publisher)

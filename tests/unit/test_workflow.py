@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
+from dataclasses import dataclass
 
 import pytest
 
 from chalicelib.adapters.memory_state import InMemoryStateStore
 from chalicelib.core import registry
-from chalicelib.core.events import EventName, make_event
-from chalicelib.core.models import CourseRequest, Status
+from chalicelib.core.events import Event, EventName, make_event
+from chalicelib.core.models import ChapterHit, CourseRequest, CourseState, Failure, Status
 from chalicelib.core.registry import Phase
 from chalicelib.errors import TransientError
 from chalicelib.planning.offline import OfflinePlanner
+from chalicelib.ports import StoredCourse
 from chalicelib.workflow import STEPS, Deps, Workflow, step
 from tests.support.factories import a_hit
 from tests.support.fakes import Clock, FakeCourseStore, FakeEmbedder, FakeLibrary, RecordingPublisher
@@ -21,25 +23,48 @@ from tests.support.fakes import Clock, FakeCourseStore, FakeEmbedder, FakeLibrar
 HANDLED = set(registry.BY_EVENT)
 
 
-def library_hits() -> list:  # type: ignore[type-arg]
+def library_hits() -> list[ChapterHit]:
     return [a_hit(book, n, similarity=0.9 - n / 100) for book in ("b1", "b2") for n in range(1, 9)]
 
 
+@dataclass
+class World:
+    """A workflow over in-memory adapters, with typed access to the fakes a test inspects."""
+
+    flow: Workflow
+    publisher: RecordingPublisher
+    deps: Deps
+    states: InMemoryStateStore
+    courses: FakeCourseStore
+    library: FakeLibrary
+
+    def state(self, course_id: str) -> CourseState:
+        state = self.states.get(course_id)
+        assert state is not None, f"no state for {course_id}"
+        return state
+
+    def stored(self, course_id: str) -> StoredCourse:
+        stored = self.courses.get(course_id)
+        assert stored is not None, f"{course_id} was not stored"
+        return stored
+
+
 @pytest.fixture
-def world():  # type: ignore[no-untyped-def]
+def world() -> World:
     ids = (f"course-{i}" for i in itertools.count(1))
-    publisher = RecordingPublisher()
+    publisher, states, courses = RecordingPublisher(), InMemoryStateStore(), FakeCourseStore()
+    library = FakeLibrary(library_hits())
     deps = Deps(
-        state_store=InMemoryStateStore(),
+        state_store=states,
         publisher=publisher,
-        library=FakeLibrary(library_hits()),
-        course_store=FakeCourseStore(),
+        library=library,
+        course_store=courses,
         planner=OfflinePlanner(),
         embedder=FakeEmbedder(),
         clock=Clock(),
         new_id=lambda: next(ids),
     )
-    return Workflow(deps), publisher, deps
+    return World(Workflow(deps), publisher, deps, states, courses, library)
 
 
 def run(flow: Workflow, publisher: RecordingPublisher, copies: int = 1) -> list[EventName]:
@@ -58,12 +83,12 @@ def run(flow: Workflow, publisher: RecordingPublisher, copies: int = 1) -> list[
     return seen
 
 
-def test_a_course_goes_through_every_phase_to_a_stored_outline(world) -> None:  # type: ignore[no-untyped-def]
-    flow, publisher, deps = world
+def test_a_course_goes_through_every_phase_to_a_stored_outline(world: World) -> None:
+    flow, publisher = world.flow, world.publisher
     state = flow.submit("u-1", CourseRequest(query="Learn DCF valuation", hours=3))
     assert state.status is Status.QUEUED and state.version == 1
     seen = run(flow, publisher)
-    final = deps.state_store.get(state.course_id)
+    final = world.state(state.course_id)
     assert final.status is Status.COMPLETE
     assert seen[:3] == [
         EventName.EMBEDDING_GENERATED,
@@ -72,77 +97,78 @@ def test_a_course_goes_through_every_phase_to_a_stored_outline(world) -> None:  
     ]
     assert seen.count(EventName.PART_SECTIONS_GENERATED) == final.parts_total
     assert seen[-3:] == [EventName.ALL_PARTS_COMPLETE, EventName.OUTLINE_REVIEW, EventName.COURSE_STORED]
-    stored = deps.course_store.get(state.course_id)
+    stored = world.stored(state.course_id)
     assert stored.user_id == "u-1"
     assert stored.outline.total_minutes == pytest.approx(180, rel=0.05)
-    assert deps.course_store.writes == 1
+    assert world.courses.writes == 1
 
 
-def test_every_event_delivered_twice_stores_the_same_course_once(world) -> None:  # type: ignore[no-untyped-def]
-    flow, publisher, deps = world
+def test_every_event_delivered_twice_stores_the_same_course_once(world: World) -> None:
+    flow, publisher = world.flow, world.publisher
     clean = flow.submit("u-1", CourseRequest(query="Learn DCF valuation", hours=3))
     run(flow, publisher)
     twice = flow.submit("u-1", CourseRequest(query="Learn DCF valuation", hours=3))
     run(flow, publisher, copies=2)
-    a = deps.course_store.get(clean.course_id).outline
-    b = deps.course_store.get(twice.course_id).outline
+    a = world.stored(clean.course_id).outline
+    b = world.stored(twice.course_id).outline
     assert a.model_dump(exclude={"course_id"}) == b.model_dump(exclude={"course_id"})
-    assert deps.course_store.writes == 2  # one per course: duplicates never reached storage
-    assert deps.library.searches == 2
+    assert world.courses.writes == 2  # one per course: duplicates never reached storage
+    assert world.library.searches == 2
 
 
-def test_a_crash_between_save_and_publish_is_healed_by_redelivery(world) -> None:  # type: ignore[no-untyped-def]
-    flow, publisher, deps = world
+def test_a_crash_between_save_and_publish_is_healed_by_redelivery(world: World) -> None:
+    flow, publisher = world.flow, world.publisher
     state = flow.submit("u-1", CourseRequest(query="Learn DCF valuation", hours=3))
     first = publisher.events.pop()
     publisher.fail_next = 1  # the search step saves its state, then the publish fails
     with pytest.raises(ConnectionError):
         flow.handle(first.name, first.detail_json())
-    assert deps.state_store.get(state.course_id).status is Status.PLANNING
+    assert world.state(state.course_id).status is Status.PLANNING
     assert publisher.events == []
     flow.handle(first.name, first.detail_json())  # the platform redelivers
     assert publisher.events == [make_event(EventName.BOOK_SUMMARIES_FOUND, state.course_id)]
     run(flow, publisher)
-    assert deps.state_store.get(state.course_id).status is Status.COMPLETE
-    assert deps.library.searches == 1
+    assert world.state(state.course_id).status is Status.COMPLETE
+    assert world.library.searches == 1
 
 
-def test_a_library_with_no_match_fails_the_course_with_a_reason(world) -> None:  # type: ignore[no-untyped-def]
-    flow, publisher, deps = world
-    deps.library.hits = []
+def test_a_library_with_no_match_fails_the_course_with_a_reason(world: World) -> None:
+    flow, publisher = world.flow, world.publisher
+    world.library.hits = []
     state = flow.submit("u-1", CourseRequest(query="Learn underwater basket weaving", hours=1))
     seen = run(flow, publisher)
-    final = deps.state_store.get(state.course_id)
+    final = world.state(state.course_id)
     assert final.status is Status.FAILED
+    assert final.error is not None
     assert final.error.phase == "search" and "no chapter in the library" in final.error.reason
     assert seen[-1] is EventName.COURSE_FAILED
-    assert deps.course_store.get(state.course_id) is None
+    assert world.courses.get(state.course_id) is None
 
 
-def test_fail_course_ends_a_running_course_but_never_a_finished_one(world) -> None:  # type: ignore[no-untyped-def]
-    flow, _publisher, deps = world
+def test_fail_course_ends_a_running_course_but_never_a_finished_one(world: World) -> None:
+    flow = world.flow
     running = flow.submit("u-1", CourseRequest(query="Learn DCF valuation", hours=1))
     assert flow.fail_course(running.course_id, "dead-letter", "retries exhausted") is True
-    assert deps.state_store.get(running.course_id).error.reason == "retries exhausted"
+    assert world.state(running.course_id).error == Failure(phase="dead-letter", reason="retries exhausted")
     assert flow.fail_course(running.course_id, "dead-letter", "again") is False
     assert flow.fail_course("no-such-course", "dead-letter", "x") is False
 
 
 class BrokenBus(RecordingPublisher):
-    def publish(self, event) -> None:  # type: ignore[no-untyped-def]
+    def publish(self, event: Event) -> None:
         raise ConnectionError("the bus is unreachable")
 
 
 def test_a_course_whose_first_event_cannot_be_published_ends_failed_and_the_caller_is_told(
-    world,  # type: ignore[no-untyped-def]
+    world: World,
 ) -> None:
-    flow, _, deps = world
-    deps.publisher = BrokenBus()
+    flow = world.flow
+    world.deps.publisher = BrokenBus()
 
     with pytest.raises(TransientError, match="could not be announced: ConnectionError"):
         flow.submit("u-1", CourseRequest(query="Learn DCF valuation", hours=1))
 
-    [state] = deps.state_store.list_for_user("u-1")
+    [state] = world.states.list_for_user("u-1")
     assert state.status is Status.FAILED  # not left queued with nobody to move it on
     assert state.error is not None and state.error.phase == "request"
 
@@ -155,8 +181,8 @@ def test_every_phase_of_the_registry_has_exactly_one_step() -> None:
     assert STEPS[Phase.REVIEW] is review_step
 
 
-def test_each_handler_publishes_only_what_the_registry_says_it_publishes(world) -> None:  # type: ignore[no-untyped-def]
-    flow, publisher, _ = world
+def test_each_handler_publishes_only_what_the_registry_says_it_publishes(world: World) -> None:
+    flow, publisher = world.flow, world.publisher
     flow.submit("u-1", CourseRequest(query="Learn DCF valuation", hours=3))
     published: dict[EventName, set[EventName]] = {name: set() for name in HANDLED}
     queue = deque(publisher.events)
