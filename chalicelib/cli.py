@@ -56,6 +56,16 @@ def _parser() -> argparse.ArgumentParser:
     library_commands = library.add_subparsers(dest="library_command", required=True)
     load = library_commands.add_parser("load", help="validate book files and load them in one transaction")
     load.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    add = library_commands.add_parser(
+        "add",
+        help="derive book files from EPUB, PDF, Markdown, HTML or text, and load them in one transaction",
+    )
+    add.add_argument(
+        "files", nargs="+", type=Path, metavar="FILE", help="a document, or a folder of chapter files"
+    )
+    add.add_argument("--title", help="the book's title (default: the document's own)")
+    add.add_argument("--author", help="the book's author (default: the document's own)")
+    add.add_argument("--out", type=Path, help="folder for the derived book files (default: DATA_DIR/books)")
     library_commands.add_parser("list", help="list the loaded books and the embedder they are indexed with")
     library_commands.add_parser(
         "reindex",
@@ -108,6 +118,8 @@ def _setup(args: argparse.Namespace) -> Any:
 def _library(args: argparse.Namespace) -> int:
     from chalicelib.adapters.book_files import read_book_file
 
+    if args.library_command == "add":
+        return _library_add(args)
     if args.library_command == "load":
         books = [read_book_file(path) for path in args.files]  # all validated before any write
         flow = _setup(args)
@@ -131,6 +143,15 @@ def _library(args: argparse.Namespace) -> int:
         print(f"{book.title:<{width}}  {book.author}  ({book.chapters} chapters)  [{book.id}]")
     stats = flow.deps.library.stats()
     print(f"indexed with embedder {stats.embedder_kind} ({stats.dimension} dimensions)", file=sys.stderr)
+    return 0
+
+
+def _library_add(args: argparse.Namespace) -> int:
+    from chalicelib.ingest.command import add_documents
+
+    flow = _setup(args)
+    out_dir = args.out or args.data_dir / "books"
+    add_documents(args.files, flow.deps.library, flow.deps.embedder, out_dir, args.title, args.author)
     return 0
 
 
