@@ -211,7 +211,7 @@ def _by_navigation(stream: list[Event], nav: list[NavEntry]) -> list[RawChapter]
     for index, event in enumerate(stream):
         if isinstance(event, Anchor):
             positions.setdefault(event.id, index)
-    starts = sorted((positions[e.target], e) for e in entries if e.target in positions)
+    starts = sorted(((positions[e.target], e) for e in entries if e.target in positions), key=lambda s: s[0])
     chapters = []
     for number, (start, entry) in enumerate(starts):
         end = starts[number + 1][0] if number + 1 < len(starts) else len(stream)
