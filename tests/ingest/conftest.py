@@ -21,7 +21,9 @@ CORPUS_SCRIPT = Path(__file__).with_name("corpus.sh")
 def corpus() -> Path:
     """The documents folder. Fails (never skips) when they cannot be fetched: CI must have them."""
     cache = Path(os.environ.get("COURSEGEN_TEST_CORPUS") or Path.home() / ".cache" / "coursegen-test-corpus")
-    result = subprocess.run(["bash", str(CORPUS_SCRIPT), str(cache)], capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        ["bash", str(CORPUS_SCRIPT), str(cache)], capture_output=True, text=True, timeout=600
+    )
     if result.returncode != 0:
         pytest.fail(f"cannot fetch the test documents: {result.stderr.strip()[-2000:]}")
     return cache / "docs"

@@ -29,7 +29,9 @@ def pdf_bytes(pages: list[list[Line]]) -> bytes:
             f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 842] /Resources << /Font << /F1 3 0 R >> >>"
             f" /Contents {page_ids[index] + 1} 0 R >>".encode()
         )
-        objects.append(b"<< /Length " + str(len(content)).encode() + b" >>\nstream\n" + content + b"endstream")
+        objects.append(
+            b"<< /Length " + str(len(content)).encode() + b" >>\nstream\n" + content + b"endstream"
+        )
     out = io.BytesIO()
     out.write(b"%PDF-1.4\n")
     offsets = []
@@ -68,7 +70,9 @@ CONTAINER = """<?xml version="1.0"?>
 </container>"""
 
 
-def epub(path: Path, pages: dict[str, str], nav: str | None = None, extra: dict[str, bytes] | None = None) -> Path:
+def epub(
+    path: Path, pages: dict[str, str], nav: str | None = None, extra: dict[str, bytes] | None = None
+) -> Path:
     """An EPUB 3 with `pages` (file name -> XHTML body) in reading order, and a navigation
     document with the `nav` list (an <ol>...</ol>) when given."""
     items = "".join(
@@ -87,7 +91,9 @@ def epub(path: Path, pages: dict[str, str], nav: str | None = None, extra: dict[
         archive.writestr("META-INF/container.xml", CONTAINER)
         archive.writestr("OEBPS/content.opf", opf)
         for name, body in pages.items():
-            archive.writestr(f"OEBPS/{name}", f'<html xmlns="http://www.w3.org/1999/xhtml"><body>{body}</body></html>')
+            archive.writestr(
+                f"OEBPS/{name}", f'<html xmlns="http://www.w3.org/1999/xhtml"><body>{body}</body></html>'
+            )
         if nav is not None:
             archive.writestr(
                 "OEBPS/nav.xhtml",

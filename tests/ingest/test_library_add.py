@@ -52,20 +52,26 @@ def test_adding_real_documents_then_generating_courses_that_cite_them(
         book = read_book_file(path)
         assert len(book.source_sha256) == 64 and all(chapter.summary for chapter in book.chapters)
     books = listing(data_dir, capsys)
-    assert len(books) == 3 and any("Debian Policy Manual" in line and "(22 chapters)" in line for line in books)
+    assert len(books) == 3 and any(
+        "Debian Policy Manual" in line and "(22 chapters)" in line for line in books
+    )
 
     # adding the same documents again changes nothing and says so
     assert coursegen(data_dir, "library", "add", str(documents[0]), str(documents[2])) == 0
     assert capsys.readouterr().err.count("already in the library") == 2
     assert listing(data_dir, capsys) == books
 
-    cited = course_sources(data_dir, "Learn to write debian/control, debian/rules and debian/changelog", capsys)
+    cited = course_sources(
+        data_dir, "Learn to write debian/control, debian/rules and debian/changelog", capsys
+    )
     assert any(s["book_title"] == "Debian New Maintainers' Guide" for s in cited)
 
     cited = course_sources(data_dir, "Learn the stable, testing and unstable Debian distributions", capsys)
     assert any(s["book_title"] == "The Debian GNU/Linux FAQ" for s in cited)
 
-    cited = course_sources(data_dir, "Learn package relationships: Depends, Conflicts, Breaks, Provides", capsys)
+    cited = course_sources(
+        data_dir, "Learn package relationships: Depends, Conflicts, Breaks, Provides", capsys
+    )
     assert any(s["book_title"] == "Debian Policy Manual" for s in cited)
 
 

@@ -85,7 +85,10 @@ BASH_CHAPTERS = [
 
 def chapters(path: Path) -> list[tuple[int, str]]:
     document = read_document(path)
-    return [(number, title) for number, title, _ in number_chapters(content_chapters(document.chapters, document.title))]
+    return [
+        (number, title)
+        for number, title, _ in number_chapters(content_chapters(document.chapters, document.title))
+    ]
 
 
 def numbered(titles: list[str]) -> list[tuple[int, str]]:
@@ -103,7 +106,9 @@ def test_an_epub_follows_its_navigation_without_title_page_contents_or_licence(c
     found = chapters(corpus / "policy.epub")
     assert found[:12] == numbered(POLICY_CHAPTERS)
     titles = [title for _, title in found]
-    assert "Upgrading checklist" in titles and "License" not in titles and "Debian Policy Manual" not in titles
+    assert (
+        "Upgrading checklist" in titles and "License" not in titles and "Debian Policy Manual" not in titles
+    )
     assert len(found) == 22  # 12 chapters and 10 appendices
 
     reference = [title for _, title in chapters(corpus / "developers-reference.epub")]
