@@ -84,7 +84,8 @@ def epub(
     opf = (
         '<?xml version="1.0"?><package xmlns="http://www.idpf.org/2007/opf" version="3.0">'
         '<metadata xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>Made Book</dc:title>'
-        f"<dc:creator>A. Maker</dc:creator></metadata><manifest>{items}</manifest><spine>{spine}</spine></package>"
+        f"<dc:creator>A. Maker</dc:creator></metadata><manifest>{items}</manifest>"
+        f"<spine>{spine}</spine></package>"
     )
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("mimetype", "application/epub+zip", compress_type=zipfile.ZIP_STORED)
