@@ -138,3 +138,16 @@ def test_plain_text_with_roman_chapter_lines(tmp_path: Path) -> None:
     path = tmp_path / "book.txt"
     path.write_text(text, encoding="cp1252")
     assert titles(path) == [(1, "Dawn"), (2, "Dusk")]
+
+
+def test_the_lambda_handlers_never_load_the_parsers() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, app; heavy = [m for m in sys.modules if m.split('.')[0] in"
+        " ('lxml', 'pypdfium2', 'yake', 'markdown_it', 'chalicelib.ingest') or m.startswith('chalicelib.ingest')];"
+        " print(heavy)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
