@@ -58,6 +58,16 @@ def _parser() -> argparse.ArgumentParser:
     library_commands = library.add_subparsers(dest="library_command", required=True)
     load = library_commands.add_parser("load", help="validate book files and load them in one transaction")
     load.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    add = library_commands.add_parser(
+        "add",
+        help="derive book files from EPUB, PDF, Markdown, HTML or text, and load them in one transaction",
+    )
+    add.add_argument(
+        "files", nargs="+", type=Path, metavar="FILE", help="a document, or a folder of chapter files"
+    )
+    add.add_argument("--title", help="the book's title (default: the document's own)")
+    add.add_argument("--author", help="the book's author (default: the document's own)")
+    add.add_argument("--out", type=Path, help="folder for the derived book files (default: DATA_DIR/books)")
     library_commands.add_parser("list", help="list the loaded books and the embedder they are indexed with")
     library_commands.add_parser(
         "reindex",
@@ -115,9 +125,11 @@ def _library(args: argparse.Namespace) -> int:
     from chalicelib import bootstrap
     from chalicelib.adapters.book_files import read_book_file
 
-    books = [read_book_file(path) for path in getattr(args, "files", [])]  # all validated before any write
     settings = _settings(args)
     library = bootstrap.make_library_admin(settings)
+    if args.library_command == "add":
+        return _library_add(args, library, bootstrap.make_embedder(settings))
+    books = [read_book_file(path) for path in getattr(args, "files", [])]  # all validated before any write
     if args.library_command == "load":
         started = time.monotonic()
         chapters = sum(len(book.chapters) for book in books)
@@ -138,6 +150,14 @@ def _library(args: argparse.Namespace) -> int:
         print(f"{book.title:<{width}}  {book.author}  ({book.chapters} chapters)  [{book.id}]")
     stats = library.stats()
     print(f"indexed with embedder {stats.embedder_kind} ({stats.dimension} dimensions)", file=sys.stderr)
+    return 0
+
+
+def _library_add(args: argparse.Namespace, library: LibraryAdmin, embedder: Embedder) -> int:
+    from chalicelib.ingest.command import add_documents
+
+    out_dir = args.out or args.data_dir / "books"
+    add_documents(args.files, library, embedder, out_dir, args.title, args.author)
     return 0
 
 

@@ -108,6 +108,10 @@ class LibraryAdmin(ABC):
         """The loaded books, by title."""
 
     @abstractmethod
+    def find_source(self, source_sha256: str) -> BookInfo | None:
+        """The loaded book derived from the document with this content hash, if any."""
+
+    @abstractmethod
     def stats(self) -> LibraryStats:
         """How many books and chapters, and the embedder they are indexed with."""
 

@@ -86,6 +86,9 @@ class Book(_BookModel):
     title: Text
     author: Text
     summary: OptionalText = ""
+    # sha256 of the document a book was derived from (`coursegen library add`); part of its id,
+    # so a second edition is another book and adding the same document again changes nothing.
+    source_sha256: Annotated[StrictStr, StringConstraints(pattern=r"^(?:[0-9a-f]{64})?$")] = ""
     chapters: Annotated[list[Chapter], Field(min_length=1)]
 
     @model_validator(mode="after")
@@ -169,6 +172,7 @@ _FRIENDLY = {
     "string_unicode": "must be valid Unicode text (it holds an unpaired surrogate)",
     "greater_than_equal": "must be 0 or more",
     "less_than_equal": f"must be at most {MAX_CHAPTER_NUMBER}",
+    "string_pattern_mismatch": "must be 64 lowercase hexadecimal digits (a sha256) or empty",
 }
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -248,8 +252,12 @@ def _normalise(text: str) -> str:
 
 
 def book_id(book: Book) -> str:
-    """Stable id from title and author (case and spacing ignored): reloading a book replaces it."""
-    digest = hashlib.sha256(f"{_normalise(book.title)}\n{_normalise(book.author)}".encode()).hexdigest()
+    """Stable id from title and author (case and spacing ignored), and the source document's hash
+    for a book derived from one: reloading a book replaces it."""
+    key = f"{_normalise(book.title)}\n{_normalise(book.author)}"
+    digest = hashlib.sha256(
+        (key + f"\n{book.source_sha256}" if book.source_sha256 else key).encode()
+    ).hexdigest()
     ascii_title = unicodedata.normalize("NFKD", book.title).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:40].rstrip("-")
     return f"{slug or 'book'}-{digest[:10]}"

@@ -271,7 +271,7 @@ class PgLibrary(Library, LibraryAdmin):
     def books(self) -> list[Book]:
         """Every book of the library, as the loader read it from its file."""
         with session(self._connect) as conn:
-            books = conn.run("SELECT id, title, author, summary FROM books ORDER BY id")
+            books = conn.run("SELECT id, title, author, summary, source_sha256 FROM books ORDER BY id")
             rows = conn.run(
                 "SELECT book_id, number, title, summary, topics, key_concepts, sections"
                 " FROM chapters ORDER BY book_id, number"
@@ -289,10 +289,31 @@ class PgLibrary(Library, LibraryAdmin):
                 )
             )
         return [
-            Book(title=title, author=author, summary=summary, chapters=chapters[identifier])
-            for identifier, title, author, summary in books
+            Book(
+                title=title,
+                author=author,
+                summary=summary,
+                source_sha256=source,
+                chapters=chapters[identifier],
+            )
+            for identifier, title, author, summary, source in books
             if chapters.get(identifier)
         ]
+
+    def find_source(self, source_sha256: str) -> BookInfo | None:
+        """The loaded book derived from the document with this sha256, if any."""
+        with session(self._connect) as conn:
+            rows = conn.run(
+                "SELECT b.id, b.title, b.author, count(c.number) FROM books b"
+                " LEFT JOIN chapters c ON c.book_id = b.id"
+                " WHERE b.source_sha256 = :source AND :source <> '' GROUP BY b.id ORDER BY b.id LIMIT 1",
+                source=source_sha256,
+            )
+        return (
+            BookInfo(id=rows[0][0], title=rows[0][1], author=rows[0][2], chapters=int(rows[0][3]))
+            if rows
+            else None
+        )
 
     def stats(self) -> LibraryStats:
         with session(self._connect) as conn:
@@ -378,13 +399,15 @@ def _record_embedder(conn: Connection, kind: str, dimension: int) -> None:
 def _upsert_book(conn: Connection, book: Book, vectors: list[list[float]]) -> None:
     identifier = book_id(book)
     conn.run(
-        "INSERT INTO books (id, title, author, summary) VALUES (:id, :title, :author, :summary)"
+        "INSERT INTO books (id, title, author, summary, source_sha256)"
+        " VALUES (:id, :title, :author, :summary, :source)"
         " ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, author = EXCLUDED.author,"
-        " summary = EXCLUDED.summary, loaded_at = now()",
+        " summary = EXCLUDED.summary, source_sha256 = EXCLUDED.source_sha256, loaded_at = now()",
         id=identifier,
         title=book.title,
         author=book.author,
         summary=book.summary,
+        source=book.source_sha256,
     )
     # Replace the chapters wholesale: a reloaded book may have dropped or renumbered some.
     conn.run("DELETE FROM chapters WHERE book_id = :id", id=identifier)

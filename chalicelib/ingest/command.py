@@ -1,0 +1,78 @@
+"""`coursegen library add`: documents in, book files written, then every new book loaded in one
+transaction; a document already in the library is reported and skipped."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+from chalicelib.adapters.book_files import Book, book_id
+from chalicelib.adapters.offline_embedder import WordLlamaEmbedder
+from chalicelib.ingest.document import DocumentError
+from chalicelib.ingest.pipeline import content_hash, ingest
+from chalicelib.ingest.summarise import OfflineSummariser
+from chalicelib.ports import Embedder, LibraryAdmin
+
+
+def write_book_file(book: Book, out_dir: Path) -> Path:
+    """The derived book file, for the user to read, correct and load again with `library load`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{book_id(book)}.json"
+    temporary = path.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(book.model_dump(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    temporary.replace(path)
+    return path
+
+
+def add_documents(
+    paths: list[Path],
+    library: LibraryAdmin,
+    embedder: Embedder,
+    out_dir: Path,
+    title: str | None = None,
+    author: str | None = None,
+    stream: TextIO | None = None,
+) -> list[Book]:
+    """Ingest `paths` and load the new books with `library.load` (all or nothing). Returns the
+    books loaded; raises DocumentError naming the file if any document cannot be read."""
+    out = stream or sys.stderr
+    if (title or author) and len(paths) > 1:
+        raise DocumentError("--title and --author name one document: add the files one at a time")
+    started = time.monotonic()
+    books: list[Book] = []
+    seen: dict[str, Path] = {}
+    # the offline summariser uses WordLlama whatever embeds the library: reuse the loaded model
+    summariser = OfflineSummariser(embedder if isinstance(embedder, WordLlamaEmbedder) else None)
+    for path in paths:
+        digest = content_hash(path) if path.exists() else ""
+        if digest and digest in seen:
+            print(f"{path}: the same document as {seen[digest]}: added once", file=out)
+            continue
+        existing = library.find_source(digest) if digest else None
+        if existing is not None:
+            print(
+                f"{path}: already in the library as {existing.title!r} [{existing.id}]: nothing to do",
+                file=out,
+            )
+            continue
+        print(f"{path}: reading", file=out)
+
+        def progress(done: int, total: int, chapter: str, name: Path = path) -> None:
+            elapsed = time.monotonic() - started
+            print(f"[{elapsed:5.1f}s] {name.name}: chapter {done} of {total}: {chapter}", file=out)
+
+        book = ingest(path, title=title, author=author, summariser=summariser, progress=progress)
+        seen[book.source_sha256] = path
+        books.append(book)
+        print(f"{path}: wrote {write_book_file(book, out_dir)} ({len(book.chapters)} chapters)", file=out)
+    if books:
+        library.load(books, embedder)
+        chapters = sum(len(book.chapters) for book in books)
+        print(
+            f"added {len(books)} book(s), {chapters} chapters in {time.monotonic() - started:.1f} s",
+            file=out,
+        )
+    return books

@@ -1,0 +1,76 @@
+"""Front and back matter: which chapters of a document are not content (copyright, contents,
+index, bibliography, ...), and the chapter numbers the document gives the rest."""
+
+from __future__ import annotations
+
+import re
+
+from chalicelib.ingest.document import RawChapter, split_label, word_count
+
+# Never content, whatever their length.
+_ALWAYS_SKIPPED = re.compile(
+    r"^(copyright|copyright page|legal notice|license|licence|title page|half title|cover|"
+    r"(table of )?contents|list of (figures|tables|illustrations|listings|examples)|indexes|indices|"
+    r"(general |subject |command |concept )?index|bibliography|references|works cited|"
+    r"further reading|colophon|dedication|epigraph|about the authors?|about this book|"
+    r"acknowledge?ments?|also by .*|praise for .*|endnotes|notes|credits|revision history|"
+    r"gnu free documentation license|gnu general public license)$",
+    re.IGNORECASE,
+)
+# Back matter that is content when it is long enough to teach something.
+_SKIPPED_UNLESS_SUBSTANTIVE = re.compile(
+    r"^(appendix|appendices|glossary|preface|foreword|prologue|epilogue|afterword)\b", re.IGNORECASE
+)
+SUBSTANTIVE_WORDS = 1500
+MAX_CHAPTER_NUMBER = 100_000  # larger "numbers" are years or page numbers, not chapters
+MIN_CHAPTER_WORDS = 40  # a part's title page or an empty stub is not a chapter
+
+
+def matter_kind(chapter: RawChapter, document_title: str = "") -> str | None:
+    """Why `chapter` is skipped ("front or back matter", "too short"), or None to keep it."""
+    if document_title and chapter.title.casefold().strip() == document_title.casefold().strip():
+        return "title page"
+    _, bare = split_label(chapter.title)
+    title = re.sub(r"[\s.:]+$", "", bare.strip())
+    for candidate in (title, chapter.title.strip()):
+        if _ALWAYS_SKIPPED.match(candidate):
+            return "front or back matter"
+    back_matter = any(_SKIPPED_UNLESS_SUBSTANTIVE.match(t) for t in (chapter.title.strip(), title))
+    if back_matter and word_count(chapter.text) < SUBSTANTIVE_WORDS:
+        return "front or back matter"
+    if word_count(chapter.text) < MIN_CHAPTER_WORDS:
+        return "too short"
+    return None
+
+
+def looks_like_contents(chapter: RawChapter, others: list[RawChapter]) -> bool:
+    """A table of contents under another name: its text lists most of the other chapters'
+    titles (a title page followed by the contents, say)."""
+    if len(others) < 3:
+        return False
+    text = " ".join(chapter.text.casefold().split())
+    listed = sum(1 for other in others if " ".join(other.title.casefold().split()) in text)
+    return listed >= 0.6 * len(others)
+
+
+def content_chapters(chapters: list[RawChapter], document_title: str = "") -> list[RawChapter]:
+    """The chapters that are content: front and back matter, stubs and contents pages dropped."""
+    kept = [chapter for chapter in chapters if matter_kind(chapter, document_title) is None]
+    return [c for c in kept if not looks_like_contents(c, [o for o in kept if o is not c])]
+
+
+def number_chapters(chapters: list[RawChapter]) -> list[tuple[int, str, RawChapter]]:
+    """(number, title without its number, chapter): the document's own numbers where it gives
+    them ("Chapter 3", "3."), counting on from the last one where it does not; each unique."""
+    numbered: list[tuple[int, str, RawChapter]] = []
+    used: set[int] = set()
+    for chapter in chapters:
+        parsed, bare = split_label(chapter.title)
+        label = chapter.label or parsed
+        title = bare if parsed and parsed.isdigit() else chapter.title
+        number = int(label) if label and label.isdigit() else None
+        if number is None or number in used or number > MAX_CHAPTER_NUMBER:
+            number = max(used, default=0) + 1
+        used.add(number)
+        numbered.append((number, title.strip() or chapter.title, chapter))
+    return numbered

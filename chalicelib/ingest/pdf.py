@@ -1,0 +1,224 @@
+"""PDF reader (pypdfium2): chapters from the outline (bookmarks), else from headings set in
+larger type, else page-range chunks with a warning. Refuses encrypted and text-less (scanned)
+files."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from chalicelib.ingest.document import Document, DocumentError, RawChapter, clean_line, clean_text
+
+PAGES_PER_CHUNK = 10
+MIN_TEXT_PAGES_SHARE = 0.2  # fewer pages with text than this share: a scan
+MIN_CHARS_ON_A_TEXT_PAGE = 40
+HEADING_SIZE_RATIO = 1.3  # a heading's type is at least this much larger than the body's
+Node = tuple[str, int | None, list[Any]]  # an outline entry: title, page index, children
+
+
+def read_pdf(path: Path) -> Document:
+    try:
+        import pypdfium2 as pdfium
+    except ImportError as error:  # pragma: no cover - an install problem, said plainly
+        raise DocumentError(
+            f"{path}: reading PDF needs pypdfium2 (pip install -r requirements-dev.txt)"
+        ) from error
+    try:
+        pdf = pdfium.PdfDocument(str(path))  # an empty user password is tried by PDFium itself
+    except pdfium.PdfiumError as error:
+        if "password" in str(error).lower():
+            raise DocumentError(
+                f"{path}: the PDF is encrypted (it needs a password): decrypt it first"
+            ) from None
+        raise DocumentError(f"{path}: not a readable PDF: {error}") from None
+    try:
+        return _read(pdf, path)
+    finally:
+        pdf.close()
+
+
+def _read(pdf: Any, path: Path) -> Document:
+    pages = [_page_text(pdf, index) for index in range(len(pdf))]
+    if not pages:
+        raise DocumentError(f"{path}: the PDF has no pages")
+    with_text = sum(1 for text in pages if len(text.strip()) >= MIN_CHARS_ON_A_TEXT_PAGE)
+    if with_text < max(1, MIN_TEXT_PAGES_SHARE * len(pages)):
+        raise DocumentError(
+            f"{path}: no text layer: OCR is not supported (only {with_text} of {len(pages)} pages hold text)"
+        )
+    meta = pdf.get_metadata_dict()
+    warnings: list[str] = []
+    chapters = _from_outline(pdf, pages) or _from_heading_sizes(pdf, pages)
+    if not chapters:
+        chapters = _page_chunks(pages)
+        warnings.append(
+            f"{path}: no outline and no headings found: split into chunks of {PAGES_PER_CHUNK} pages"
+        )
+    return Document(
+        title=clean_line(meta.get("Title", "")) or path.stem,
+        author=clean_line(meta.get("Author", "")),
+        chapters=chapters,
+        warnings=warnings,
+    )
+
+
+def _page_text(pdf: Any, index: int) -> str:
+    page = pdf[index]
+    textpage = page.get_textpage()
+    try:
+        return str(textpage.get_text_bounded())
+    finally:
+        textpage.close()
+        page.close()
+
+
+# --- chapters from the outline ----------------------------------------------------------------
+
+
+def _outline_tree(pdf: Any) -> list[Node]:
+    """The outline as (title, page index, children) nodes."""
+    roots: list[Node] = []
+    stack: list[tuple[int, list[Node]]] = [(-1, roots)]
+    try:
+        for bookmark in pdf.get_toc(max_depth=8):
+            dest = bookmark.get_dest()
+            page = dest.get_index() if dest is not None else None
+            node: Node = (clean_line(bookmark.get_title() or ""), page, [])
+            while stack[-1][0] >= bookmark.level:
+                stack.pop()
+            stack[-1][1].append(node)
+            stack.append((bookmark.level, node[2]))
+    except Exception:  # a damaged outline: fall back to the type sizes
+        return []
+    return roots
+
+
+def _chapter_level(nodes: list[Node]) -> list[Node]:
+    """The outline level that holds the chapters: below a single wrapping entry (the book's
+    title) and below parts ("Part I", ...)."""
+    while len(nodes) == 1 and nodes[0][2]:
+        nodes = nodes[0][2]
+    parts = [n for n in nodes if re.match(r"^\s*part\b", n[0], re.IGNORECASE) and n[2]]
+    if len(parts) >= 2:
+        flattened: list[Node] = []
+        for node in nodes:
+            flattened.extend(node[2] if node in parts else [node])
+        nodes = flattened
+    return nodes
+
+
+def _from_outline(pdf: Any, pages: list[str]) -> list[RawChapter]:
+    nodes = [n for n in _chapter_level(_outline_tree(pdf)) if n[1] is not None and n[0]]
+    nodes.sort(key=lambda node: node[1] or 0)
+    if len(nodes) < 2:
+        return []
+    chapters = []
+    for index, (title, start, children) in enumerate(nodes):
+        assert start is not None
+        end = nodes[index + 1][1] if index + 1 < len(nodes) else len(pages)
+        assert end is not None
+        next_title = nodes[index + 1][0] if index + 1 < len(nodes) else None
+        text = _slice(pages, start, max(end, start), title, next_title)
+        headings = [child[0] for child in children if child[0]]
+        chapters.append(RawChapter(title=title, text=clean_text(text), headings=headings))
+    return chapters
+
+
+def _loose(text: str) -> str:
+    return re.sub(r"\W+", "", text.casefold())
+
+
+def _find(haystack: str, needle: str) -> int:
+    """Where `needle` starts in `haystack`, ignoring case, spacing and punctuation; -1 if not."""
+    key = _loose(needle)[:40]
+    if not key:
+        return -1
+    positions = [i for i, ch in enumerate(haystack) if re.match(r"\w", ch)]
+    loose = "".join(haystack[i] for i in positions).casefold()
+    found = loose.find(key)
+    return positions[found] if found >= 0 else -1
+
+
+def _slice(pages: list[str], start: int, end: int, title: str, next_title: str | None) -> str:
+    """Pages start..end, from the chapter's title on its first page to the next chapter's title
+    when that chapter starts mid-page."""
+    first = pages[start]
+    at = _find(first, title)
+    body = [first[at:] if at >= 0 else first, *pages[start + 1 : end]]
+    if next_title is not None and end < len(pages) and end > start:
+        last = pages[end]
+        cut = _find(last, next_title)
+        if cut > 0:
+            body.append(last[:cut])
+    return "\n".join(body)
+
+
+# --- chapters from type sizes -----------------------------------------------------------------
+
+
+def _from_heading_sizes(pdf: Any, pages: list[str]) -> list[RawChapter]:
+    """Chapters start at lines set in the largest type that occurs on 2 to 80 lines of the
+    document, at least 1.3 times the body's size."""
+    lines = [line for index in range(len(pdf)) for line in _sized_lines(pdf, index)]
+    weight: Counter[float] = Counter()
+    for _, text, size in lines:
+        weight[size] += len(text)
+    if not weight:
+        return []
+    body = weight.most_common(1)[0][0]
+    for size in sorted({s for s in weight if s >= body * HEADING_SIZE_RATIO}, reverse=True):
+        heads = [
+            (p, t) for p, t, s in lines if s == size and 3 <= len(t) <= 120 and re.search(r"[A-Za-z]", t)
+        ]
+        if 2 <= len(heads) <= 80:
+            return _split_at_headings(pages, heads)
+    return []
+
+
+def _sized_lines(pdf: Any, index: int) -> list[tuple[int, str, float]]:
+    """(page, text, type size) of each line of a page; a line's size is its largest character's."""
+    import pypdfium2.raw as pdfium_c
+
+    page = pdf[index]
+    textpage = page.get_textpage()
+    lines: list[tuple[int, str, float]] = []
+    chars: list[str] = []
+    size = 0.0
+    try:
+        for char_index in range(textpage.count_chars()):
+            char = chr(pdfium_c.FPDFText_GetUnicode(textpage, char_index) or 32)
+            if char in "\r\n":
+                if "".join(chars).strip():
+                    lines.append((index, " ".join("".join(chars).split()), round(size, 1)))
+                chars, size = [], 0.0
+                continue
+            chars.append(char)
+            if not char.isspace():
+                size = max(size, float(pdfium_c.FPDFText_GetFontSize(textpage, char_index)))
+        if "".join(chars).strip():
+            lines.append((index, " ".join("".join(chars).split()), round(size, 1)))
+    finally:
+        textpage.close()
+        page.close()
+    return lines
+
+
+def _split_at_headings(pages: list[str], heads: list[tuple[int, str]]) -> list[RawChapter]:
+    chapters = []
+    for index, (page, title) in enumerate(heads):
+        end, next_title = heads[index + 1] if index + 1 < len(heads) else (len(pages), None)
+        text = _slice(pages, page, max(end, page), title, next_title)
+        chapters.append(RawChapter(title=clean_line(title), text=clean_text(text)))
+    return chapters
+
+
+def _page_chunks(pages: list[str]) -> list[RawChapter]:
+    chunks: list[RawChapter] = []
+    for start in range(0, len(pages), PAGES_PER_CHUNK):
+        end = min(start + PAGES_PER_CHUNK, len(pages))
+        text = clean_text("\n".join(pages[start:end]))
+        if text:
+            chunks.append(RawChapter(title=f"Pages {start + 1}-{end}", text=text, label=str(len(chunks) + 1)))
+    return chunks
