@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chalicelib.adapters.book_files import book_id, chapter_text, read_book_file
+from chalicelib.adapters.book_files import read_book_file
 from chalicelib.core import checks
+from chalicelib.core.books import book_id, chapter_text
 from chalicelib.core.models import ChapterHit, CourseRequest, PlannedPart, Preferences
 from chalicelib.core.retrieval import search_text, select_relevant
 from chalicelib.planning.context import (

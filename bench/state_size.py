@@ -126,7 +126,8 @@ def sample_hits(stretch: int = 1, limit: int = 24) -> list[ChapterHit]:
     """The first chapters of the sample books. With `stretch` > 1, each text is `stretch` times
     as long, made of words drawn at random from the sample library (new text, not repeats,
     which zlib would compress away)."""
-    from chalicelib.adapters.book_files import book_id, read_book_file
+    from chalicelib.adapters.book_files import read_book_file
+    from chalicelib.core.books import book_id
 
     books = [read_book_file(path) for path in sorted(SAMPLES.glob("*.json"))]
     words = [w for b in books for c in b.chapters for w in c.summary.split()]

@@ -162,7 +162,7 @@ def load(info: ConnInfo, vectors: np.ndarray) -> float:
 def loader_rate(info: ConnInfo, rows: int = 2_000) -> float:
     """Rows per second of the project's own loader (PgLibrary.load_books: one JSON parameter a
     book, vectors as text), index build included, into an empty library."""
-    from chalicelib.adapters.book_files import Book
+    from chalicelib.core.books import Book
 
     vectors = synthetic_library(rows, 1).vectors
     books, book_vectors = [], []

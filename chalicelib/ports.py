@@ -9,7 +9,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chalicelib.adapters.book_files import Book  # the parsed book file: what an operator loads
+from chalicelib.core.books import Book
 from chalicelib.core.events import Event
 from chalicelib.core.models import (
     ChapterHit,

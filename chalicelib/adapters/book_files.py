@@ -1,42 +1,38 @@
-"""Book files and the legacy book-summary JSON (docs/formats.md#book-files), validated into `Book`.
+"""Book files and the legacy book-summary JSON (docs/formats.md#book-files), read and validated
+into `Book` (chalicelib.core.books).
 
 Every error names the file and the field path, e.g. `x.json: chapters[3].number: duplicate ...`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-import unicodedata
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
-    StrictInt,
-    StrictStr,
-    StringConstraints,
     ValidationError,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
+from chalicelib.core.books import (
+    MAX_CHAPTER_NUMBER,
+    Book,
+    BookSection,
+    Chapter,
+    OptionalText,
+    Text,
+    check_unique_numbers,
+)
 from chalicelib.errors import BookFileError
 
 MAX_ERRORS_SHOWN = 5
-MAX_CHAPTER_NUMBER = 2**31 - 1  # the library stores chapter numbers as PostgreSQL integers
-
-
-def _no_nul(value: str) -> str:
-    # PostgreSQL text (and jsonb) cannot hold NUL: refuse it here, with the field's name.
-    if "\x00" in value:
-        raise PydanticCustomError("nul_character", "must not contain NUL characters")
-    return value
 
 
 def _not_a_bool(value: object) -> object:
@@ -44,57 +40,6 @@ def _not_a_bool(value: object) -> object:
     if isinstance(value, bool):
         raise PydanticCustomError("int_type", "must be an integer")
     return value
-
-
-Text = Annotated[StrictStr, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(_no_nul)]
-OptionalText = Annotated[StrictStr, StringConstraints(strip_whitespace=True), AfterValidator(_no_nul)]
-
-
-def _check_unique_numbers(numbers: list[int], field: str) -> None:
-    seen: set[int] = set()
-    for index, number in enumerate(numbers):
-        if number in seen:
-            raise PydanticCustomError(
-                "duplicate_chapter_number",
-                "duplicate chapter number {number}",
-                {"index": index, "field": field, "number": number},
-            )
-        seen.add(number)
-
-
-class _BookModel(BaseModel):
-    # Unknown fields are refused so a misspelt "key_concept" is reported, not silently dropped.
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class BookSection(_BookModel):
-    title: Text
-    topics: list[Text] = []
-    key_concepts: list[Text] = []
-
-
-class Chapter(_BookModel):
-    number: Annotated[StrictInt, Field(ge=0, le=MAX_CHAPTER_NUMBER)]
-    title: Text
-    summary: Text
-    topics: list[Text] = []
-    key_concepts: list[Text] = []
-    sections: list[BookSection] = []
-
-
-class Book(_BookModel):
-    title: Text
-    author: Text
-    summary: OptionalText = ""
-    # sha256 of the document a book was derived from (`coursegen library add`); part of its id,
-    # so a second edition is another book and adding the same document again changes nothing.
-    source_sha256: Annotated[StrictStr, StringConstraints(pattern=r"^(?:[0-9a-f]{64})?$")] = ""
-    chapters: Annotated[list[Chapter], Field(min_length=1)]
-
-    @model_validator(mode="after")
-    def _unique_chapter_numbers(self) -> Book:
-        _check_unique_numbers([chapter.number for chapter in self.chapters], "number")
-        return self
 
 
 # --- the legacy book-summary format -----------------------------------------------------------
@@ -127,7 +72,7 @@ class _LegacyBook(_LegacyModel):
 
     @model_validator(mode="after")
     def _unique_chapter_numbers(self) -> _LegacyBook:
-        _check_unique_numbers([chapter.chapter_number for chapter in self.chapters], "chapter_number")
+        check_unique_numbers([chapter.chapter_number for chapter in self.chapters], "chapter_number")
         return self
 
     def to_book(self) -> Book:
@@ -242,32 +187,3 @@ def read_book_file(path: str | Path) -> Book:
     except RecursionError:
         raise BookFileError(f"{name}: not a book: its JSON is nested too deeply to read") from None
     return parse_book(data, name)
-
-
-# --- identity and the text that gets embedded -------------------------------------------------
-
-
-def _normalise(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
-
-
-def book_id(book: Book) -> str:
-    """Stable id from title and author (case and spacing ignored), and the source document's hash
-    for a book derived from one: reloading a book replaces it."""
-    key = f"{_normalise(book.title)}\n{_normalise(book.author)}"
-    digest = hashlib.sha256(
-        (key + f"\n{book.source_sha256}" if book.source_sha256 else key).encode()
-    ).hexdigest()
-    ascii_title = unicodedata.normalize("NFKD", book.title).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:40].rstrip("-")
-    return f"{slug or 'book'}-{digest[:10]}"
-
-
-def chapter_text(chapter: Chapter) -> str:
-    """What represents a chapter in the vector index: its title, summary, topics and concepts."""
-    parts = [f"{chapter.title}.", chapter.summary]
-    if chapter.topics:
-        parts.append("Topics: " + "; ".join(chapter.topics) + ".")
-    if chapter.key_concepts:
-        parts.append("Key concepts: " + "; ".join(chapter.key_concepts) + ".")
-    return " ".join(parts)

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
 
-from chalicelib.adapters.book_files import Book, BookSection, Chapter, book_id, chapter_text
 from chalicelib.adapters.pg import (
     Connection,
     ConnectionFactory,
@@ -26,6 +25,7 @@ from chalicelib.adapters.pg import (
     session,
     transaction,
 )
+from chalicelib.core.books import Book, BookSection, Chapter, book_id, chapter_text
 from chalicelib.core.models import ChapterHit
 from chalicelib.errors import EmbedderMismatch, LibraryError
 from chalicelib.ports import (

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from chalicelib.adapters.book_files import Book, book_id
 from chalicelib.adapters.offline_embedder import WordLlamaEmbedder
+from chalicelib.core.books import Book, book_id
 from chalicelib.ingest.document import DocumentError
 from chalicelib.ingest.pipeline import content_hash, ingest
 from chalicelib.ingest.summarise import OfflineSummariser

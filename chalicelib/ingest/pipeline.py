@@ -8,7 +8,8 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from chalicelib.adapters.book_files import Book, BookSection, Chapter, parse_book
+from chalicelib.adapters.book_files import parse_book
+from chalicelib.core.books import Book, BookSection, Chapter
 from chalicelib.ingest.document import (
     MAX_DOCUMENT_BYTES,
     Document,

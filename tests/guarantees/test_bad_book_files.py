@@ -13,9 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chalicelib import cli
-from chalicelib.adapters.book_files import Book, Chapter, book_id, read_book_file
+from chalicelib.adapters.book_files import read_book_file
 from chalicelib.adapters.pg import ConnectionFactory, session
 from chalicelib.adapters.pg_library import PgLibrary
+from chalicelib.core.books import Book, Chapter, book_id
 from chalicelib.errors import BookFileError
 from tests.support.documents import get_path, set_path
 

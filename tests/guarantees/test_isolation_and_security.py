@@ -22,10 +22,10 @@ from moto import mock_aws
 
 from app import app
 from chalicelib import bootstrap
-from chalicelib.adapters.book_files import Book
 from chalicelib.adapters.pg import ConnectionFactory, session
 from chalicelib.adapters.pg_library import PgLibrary
 from chalicelib.config import AwsSettings, Settings
+from chalicelib.core.books import Book
 from chalicelib.core.models import SectionPlan, Status
 from chalicelib.errors import EmbedderMismatch
 from chalicelib.logs import JsonFormatter

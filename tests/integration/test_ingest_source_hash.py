@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from contextlib import closing
 
-from chalicelib.adapters.book_files import Book, book_id, parse_book
+from chalicelib.adapters.book_files import parse_book
 from chalicelib.adapters.migrate import available_migrations, migrate
 from chalicelib.adapters.pg import ConnInfo, connect, connection_factory
 from chalicelib.adapters.pg_library import PgLibrary
+from chalicelib.core.books import Book, book_id
 from tests.support.fakes import FakeEmbedder
 
 HASH = "ab" * 32

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.adapters.book_files import Book, book_id, chapter_text, read_book_file
+from chalicelib.adapters.book_files import read_book_file
 from chalicelib.adapters.offline_embedder import WordLlamaEmbedder
 from chalicelib.adapters.pg import ConnectionFactory, ConnInfo, connect, patient
 from chalicelib.adapters.pg_library import (
@@ -21,6 +21,7 @@ from chalicelib.adapters.pg_library import (
     search_sql,
     vector_literal,
 )
+from chalicelib.core.books import Book, book_id, chapter_text
 from chalicelib.errors import EmbedderMismatch, LibraryError
 from chalicelib.ports import Embedder, SearchParams
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.adapters.book_files import Book, book_id, chapter_text, parse_book, read_book_file
+from chalicelib.adapters.book_files import parse_book, read_book_file
+from chalicelib.core.books import Book, book_id, chapter_text
 from chalicelib.errors import BookFileError, LibraryError
 from tests.support.documents import set_path
 

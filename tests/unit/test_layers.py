@@ -9,7 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CORE = ROOT / "chalicelib" / "core"
-CORE_MAY_IMPORT = ("chalicelib.core", "chalicelib.errors", "pydantic")
+CORE_MAY_IMPORT = ("chalicelib.core", "chalicelib.errors", "pydantic", "pydantic_core")
 
 
 def imported_modules(path: Path) -> set[str]:
