@@ -142,9 +142,14 @@ def test_eight_objectives_are_cut_to_six_keeping_those_at_the_depth_first() -> N
     assert notes.changes[1:] == ["section 'Free cash flow': objectives repaired (8 → 6): kept 6 of 8"]
 
 
-def test_objectives_without_an_action_verb_are_dropped_and_made_up_for() -> None:
+def test_objectives_without_an_action_verb_or_repeated_are_dropped_and_made_up_for() -> None:
     request = a_request()
-    objectives = ["Understanding of FCFF", "Knowledge of NOPAT", "Calculate FCFF from EBIT"]
+    objectives = [
+        "Understanding of FCFF",
+        "Knowledge of NOPAT",
+        "Calculate FCFF from EBIT",
+        "calculate FCFF  from EBIT",
+    ]
     outline = with_section(good_outline(), 0, 0, a_section("Free cash flow", objectives=objectives))
 
     reviewed, notes = review(request, outline)
@@ -154,7 +159,8 @@ def test_objectives_without_an_action_verb_are_dropped_and_made_up_for() -> None
     assert not {"Understanding of FCFF", "Knowledge of NOPAT"} & set(repaired)
     assert all(rules.verb_level(o) for o in repaired)
     assert notes.changes[1:] == [
-        "section 'Free cash flow': objectives repaired (3 → 2): dropped 2 without an action verb; "
+        "section 'Free cash flow': objectives repaired (4 → 2): dropped 1 repeated; "
+        "dropped 2 without an action verb; "
         "added 1 written from its chapters"
     ]
 
