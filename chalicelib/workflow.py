@@ -5,14 +5,24 @@ phase's step is bound to it here with `@step`."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib import logs
-from chalicelib.core import phases, registry
+from chalicelib.core import phases, registry, rules
 from chalicelib.core.events import Event, EventName, PartDetail, make_event, parse_detail
-from chalicelib.core.models import CourseRequest, CourseState, Outline, Status
+from chalicelib.core.fixes import WriteObjectives
+from chalicelib.core.models import (
+    ChapterHit,
+    CourseRequest,
+    CourseState,
+    Outline,
+    PartPlan,
+    PlannedPart,
+    SectionPlan,
+    Status,
+)
 from chalicelib.core.outline import build_outline
 from chalicelib.core.phases import Verdict
 from chalicelib.core.registry import HandlerSpec, Phase
@@ -83,6 +93,26 @@ def step(phase: Phase) -> Callable[[Step], Step]:
 def _log(level: int, message: str, state_or_id: CourseState | str | None, phase: str, **extra: Any) -> None:
     course_id = state_or_id.course_id if isinstance(state_or_id, CourseState) else state_or_id
     log.log(level, message, extra={"course_id": course_id, "phase": phase, **extra})
+
+
+def offline_objectives(request: CourseRequest) -> WriteObjectives:
+    """The objectives the review writes for a section whose own cannot be repaired: the offline
+    planner's, for a one-section part on the chapters the section cites. The one place the
+    review reaches the offline objective writer, whatever planner made the outline."""
+    from chalicelib.planning.offline import OfflinePlanner  # loaded only when a repair needs it
+
+    lo, hi = rules.section_minutes_range(request.preferences.pace)
+
+    def write(section: SectionPlan, chapters: Sequence[ChapterHit], taken: Sequence[str]) -> list[str]:
+        part = PartPlan(
+            title=section.title, minutes=min(hi, max(lo, section.minutes)), chapters=[h.ref for h in chapters]
+        )
+        # An earlier "section" holding the course's objectives, so none of them is written again.
+        earlier = [[SectionPlan(title="", minutes=0, objectives=list(taken))]]
+        planned = OfflinePlanner().plan_sections(request, list(chapters), [part], 0, earlier)
+        return [objective for s in planned for objective in s.objectives]
+
+    return write
 
 
 class Workflow:
@@ -206,11 +236,14 @@ class Workflow:
     def _review(self, state: CourseState, event: Event) -> tuple[CourseState, Event]:
         d = self.deps
 
-        def revise(outline: list[Any], failed: list[str]) -> list[Any]:
+        def revise(outline: list[PlannedPart], failed: list[str]) -> list[PlannedPart]:
             return d.planner.revise(state.request, state.chapters, outline, failed)
 
+        write = offline_objectives(state.request)
         with d.usage.measure() as tally:
-            reviewed, notes = review_outline(state.request, state.chapters, phases.assemble(state), revise)
+            reviewed, notes = review_outline(
+                state.request, state.chapters, phases.assemble(state), revise, write
+            )
         state, next_event = phases.record_review(self._with_usage(state, tally), reviewed, notes, d.clock())
         return d.state_store.save(state), next_event
 

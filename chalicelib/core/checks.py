@@ -84,38 +84,48 @@ def check_section_minutes(request: CourseRequest, outline: Outline) -> list[str]
 
 
 def check_objectives(request: CourseRequest, outline: Outline) -> list[str]:
+    return [line for s in _sections(outline) for line in section_objective_failures(request, s)]
+
+
+def section_objective_failures(request: CourseRequest, section: SectionPlan) -> list[str]:
+    """What breaks the objective rules in one section: their count, a missing action verb, a
+    level too low for the depth, or a mix mostly off the depth's levels."""
     depth = Depth(request.preferences.depth)
     targets = depth_levels(depth)
-    floor = BLOOM_LEVELS.index(targets[0]) - 1  # one level below the depth's range is tolerated
-    failures = []
-    for s in _sections(outline):
-        if not MIN_OBJECTIVES <= len(s.objectives) <= MAX_OBJECTIVES:
-            failures.append(f"section '{s.title}': {len(s.objectives)} objectives, expected 2-6")
-        levels = [verb_level(o) for o in s.objectives]
-        for objective, level in zip(s.objectives, levels, strict=True):
-            where = f"section '{s.title}': objective '{objective}'"
-            if level is None:
-                failures.append(f"{where} does not begin with an action verb")
-            elif BLOOM_LEVELS.index(level) < floor:
-                failures.append(f"{where} is below the '{depth.value}' level")
-        known = [BLOOM_LEVELS.index(x) for x in levels if x is not None]
-        if known and 2 * sum(BLOOM_LEVELS[i] in targets for i in known) < len(s.objectives):
-            below = sum(i < BLOOM_LEVELS.index(targets[0]) for i in known) * 2 >= len(known)
-            where = "below" if below else "above"
-            failures.append(f"objectives of section '{s.title}' are mostly {where} the '{depth.value}' level")
+    floor = lowest_level(depth)
+    s, failures = section, []
+    if not MIN_OBJECTIVES <= len(s.objectives) <= MAX_OBJECTIVES:
+        failures.append(f"section '{s.title}': {len(s.objectives)} objectives, expected 2-6")
+    levels = [verb_level(o) for o in s.objectives]
+    for objective, level in zip(s.objectives, levels, strict=True):
+        where = f"section '{s.title}': objective '{objective}'"
+        if level is None:
+            failures.append(f"{where} does not begin with an action verb")
+        elif BLOOM_LEVELS.index(level) < floor:
+            failures.append(f"{where} is below the '{depth.value}' level")
+    known = [BLOOM_LEVELS.index(x) for x in levels if x is not None]
+    if known and 2 * sum(BLOOM_LEVELS[i] in targets for i in known) < len(s.objectives):
+        below = sum(i < BLOOM_LEVELS.index(targets[0]) for i in known) * 2 >= len(known)
+        where = "below" if below else "above"
+        failures.append(f"objectives of section '{s.title}' are mostly {where} the '{depth.value}' level")
     return failures
 
 
+def lowest_level(depth: Depth) -> int:
+    """The index of the lowest Bloom level an objective may have at `depth`: one level below
+    the depth's range is tolerated."""
+    return BLOOM_LEVELS.index(depth_levels(depth)[0]) - 1
+
+
 def check_citations(chapters: Sequence[ChapterHit], outline: Outline) -> list[str]:
+    """Every citation names a retrieved chapter, and every section cites at least one."""
     retrieved = {hit.ref.key for hit in chapters}
-    failures = [
-        f"section '{s.title}': cites chapter {ref.key} which was not retrieved"
-        for s in _sections(outline)
-        for ref in s.sources
-        if ref.key not in retrieved
-    ]
-    if _sections(outline) and not any(ref.key in retrieved for s in _sections(outline) for ref in s.sources):
-        failures.append("grounding: no section cites a retrieved chapter")
+    failures = []
+    for s in _sections(outline):
+        failures += [f"section '{s.title}': cites chapter {ref.key} which was not retrieved"
+                     for ref in s.sources if ref.key not in retrieved]  # fmt: skip
+        if not any(ref.key in retrieved for ref in s.sources):
+            failures.append(f"section '{s.title}': cites no retrieved chapter")
     return failures
 
 

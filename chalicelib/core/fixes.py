@@ -1,19 +1,30 @@
 """The deterministic fixes: what makes an outline keep the planning rules whatever a planner
-returned (citations, near-duplicates, part and section counts, minutes that add up), and the
-fitting of a model's parts, sections and revisions (docs/planning.md#the-review). Each returns
-the new plan and its changes."""
+returned (citations, near-duplicates, part and section counts, minutes that add up, sections
+repaired to cite a chapter and to have sound objectives), and the fitting of a model's parts,
+sections and revisions (docs/planning.md#the-review). Each returns the new plan and its changes."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from chalicelib.core import rules
-from chalicelib.core.checks import Outline, check_duplicates, duplicate_pairs
+from chalicelib.core.checks import (
+    Outline,
+    check_duplicates,
+    duplicate_pairs,
+    lowest_level,
+    section_objective_failures,
+    title_tokens,
+)
 from chalicelib.core.models import ChapterHit, CourseRequest, Pace, PartPlan, PlannedPart, SectionPlan
-from chalicelib.core.pieces import fit_part_count, merge_sections, renumbered, resize, weight
+from chalicelib.core.pieces import base_title, fit_part_count, merge_sections, renumbered, resize, weight
 from chalicelib.errors import PlanningError
 
 FIX_ROUNDS = 5  # a bound for pathological outlines; real ones settle in the first round
+
+# Objectives for a section, written from the chapters it cites at the course's depth, repeating
+# none of the lines given (those already in the course). The review is handed one.
+WriteObjectives = Callable[[SectionPlan, Sequence[ChapterHit], Sequence[str]], list[str]]
 
 
 def apply_fixes(
@@ -89,6 +100,158 @@ def rebalance(request: CourseRequest, outline: Outline) -> tuple[Outline, list[s
         sections = [s.model_copy(update={"minutes": m}) for s, m in zip(sections, shares, strict=True)]
         rebalanced.append(PlannedPart(title=part.title, minutes=minutes, sections=sections))
     return _renumber_sections(rebalanced), changes
+
+
+# --- repairing sections -------------------------------------------------------------------------
+
+
+def repair_sections(
+    request: CourseRequest, chapters: Sequence[ChapterHit], outline: Outline, write: WriteObjectives
+) -> tuple[Outline, list[str]]:
+    """Every section made to cite a retrieved chapter (the nearest, when it cites none) and to
+    have 2-6 objectives that keep the depth rule (see `repair_objectives`)."""
+    outline, cited = cite_nearest_chapters(chapters, outline)
+    outline, written = repair_objectives(request, chapters, outline, write)
+    return outline, cited + written
+
+
+def cite_nearest_chapters(chapters: Sequence[ChapterHit], outline: Outline) -> tuple[Outline, list[str]]:
+    """A section that cites no retrieved chapter is given the retrieved chapter nearest to it:
+    the most words shared between the section's title and objectives and the chapter's title,
+    topics and key concepts; the more similar to the query on a tie, then the earlier retrieved.
+    Unknown citations are left for `drop_unknown_citations`. Without chapters nothing changes."""
+    retrieved = {hit.ref.key for hit in chapters}
+    profiles: list[frozenset[str]] = []  # built on the first uncited section only
+    changes: list[str] = []
+    parts = []
+    for part in outline:
+        sections = []
+        for s in part.sections:
+            if chapters and not any(ref.key in retrieved for ref in s.sources):
+                profiles = profiles or [_chapter_words(hit) for hit in chapters]
+                hit = _nearest(_section_words(s), chapters, profiles)
+                changes.append(
+                    f"section '{s.title}': cited no retrieved chapter; now cites {hit.ref.key} "
+                    f"'{hit.chapter_title}', the nearest by its title and objectives"
+                )
+                s = s.model_copy(update={"sources": [*s.sources, hit.ref]})
+            sections.append(s)
+        parts.append(part if sections == part.sections else part.model_copy(update={"sections": sections}))
+    return parts, changes
+
+
+def _section_words(section: SectionPlan) -> frozenset[str]:
+    words = set(title_tokens(base_title(section.title)))
+    for objective in section.objectives:
+        words |= title_tokens(" ".join(objective.split()[1:]))  # not its verb
+    return frozenset(words)
+
+
+def _chapter_words(hit: ChapterHit) -> frozenset[str]:
+    words = set(title_tokens(hit.chapter_title))
+    for phrase in [*hit.topics, *hit.key_concepts]:
+        words |= title_tokens(phrase)
+    return frozenset(words)
+
+
+def _nearest(
+    words: frozenset[str], chapters: Sequence[ChapterHit], profiles: list[frozenset[str]]
+) -> ChapterHit:
+    best = max(range(len(chapters)), key=lambda i: (len(words & profiles[i]), chapters[i].similarity, -i))
+    return chapters[best]
+
+
+def repair_objectives(
+    request: CourseRequest, chapters: Sequence[ChapterHit], outline: Outline, write: WriteObjectives
+) -> tuple[Outline, list[str]]:
+    """Each section whose objectives break a rule gets objectives that keep them all: those
+    without an action verb or below the depth are dropped, more than six are cut to six (the
+    ones at the depth's levels kept first), and when that is not enough the writer's objectives
+    for the section's chapters fill in or replace them. A section the writer cannot help keeps
+    its best attempt, for the final check to report."""
+    taken = [o for part in outline for s in part.sections for o in s.objectives]
+    by_key = {hit.ref.key: hit for hit in chapters}
+    changes: list[str] = []
+    parts = []
+    for part in outline:
+        sections = []
+        for s in part.sections:
+            if section_objective_failures(request, s):
+                cited = [by_key[ref.key] for ref in s.sources if ref.key in by_key]
+                objectives, how = _repaired(request, s, cited, taken, write)
+                taken += objectives
+                count = f"{len(s.objectives)} → {len(objectives)}"
+                changes.append(f"section '{s.title}': objectives repaired ({count}): {how}")
+                s = s.model_copy(update={"objectives": objectives})
+            sections.append(s)
+        parts.append(part if sections == part.sections else part.model_copy(update={"sections": sections}))
+    return parts, changes
+
+
+def _repaired(
+    request: CourseRequest,
+    section: SectionPlan,
+    cited: Sequence[ChapterHit],
+    taken: Sequence[str],
+    write: WriteObjectives,
+) -> tuple[list[str], str]:
+    """The section's repaired objectives, and how they were made."""
+    depth = request.preferences.depth
+    floor, usable, notes = lowest_level(depth), _unique(section.objectives), []
+    if repeated := len(section.objectives) - len(usable):
+        notes.append(f"dropped {repeated} repeated")
+    verbless = [o for o in usable if rules.verb_level(o) is None]
+    if verbless:
+        notes.append(f"dropped {len(verbless)} without an action verb")
+    usable = [o for o in usable if o not in verbless]
+    low = [o for o in usable if (level := rules.verb_level(o)) and rules.BLOOM_LEVELS.index(level) < floor]
+    if low:
+        notes.append(f"dropped {len(low)} below the '{depth.value}' level")
+    usable = [o for o in usable if o not in low]
+    if len(usable) > rules.MAX_OBJECTIVES:
+        notes.append(f"kept {rules.MAX_OBJECTIVES} of {len(usable)}")
+        usable = _six_at_depth(request, usable)
+
+    def passes(objectives: list[str]) -> bool:
+        return not section_objective_failures(request, section.model_copy(update={"objectives": objectives}))
+
+    if passes(usable):
+        return usable, "; ".join(notes)
+    try:
+        written = write(section, cited, [*taken, *usable])
+    except PlanningError:
+        written = []
+    seen = {_normal(o) for o in usable}
+    fresh = [o for o in written if _normal(o) not in seen]
+    for n in range(1, rules.MAX_OBJECTIVES - len(usable) + 1):
+        if n <= len(fresh) and passes(topped := [*usable, *fresh[:n]]):
+            return topped, "; ".join([*notes, f"added {n} written from its chapters"])
+    replaced = _unique(written)[: rules.MAX_OBJECTIVES]
+    if len(replaced) >= rules.MIN_OBJECTIVES:
+        return replaced, "; ".join([*notes, f"replaced by {len(replaced)} written from its chapters"])
+    return usable, "; ".join([*notes, "no objectives could be written from its chapters"])
+
+
+def _six_at_depth(request: CourseRequest, objectives: list[str]) -> list[str]:
+    """Six of the objectives, those at the depth's levels first, in their order."""
+    targets = rules.depth_levels(request.preferences.depth)
+    ranked = sorted(range(len(objectives)), key=lambda i: (rules.verb_level(objectives[i]) not in targets, i))
+    return [objectives[i] for i in sorted(ranked[: rules.MAX_OBJECTIVES])]
+
+
+def _normal(objective: str) -> str:
+    return " ".join(objective.lower().split())
+
+
+def _unique(objectives: Sequence[str]) -> list[str]:
+    """The objectives without repeats (case and spacing aside), in their order."""
+    seen: set[str] = set()
+    out = []
+    for objective in objectives:
+        if (key := _normal(objective)) not in seen:
+            seen.add(key)
+            out.append(objective)
+    return out
 
 
 # --- fitting a model's answers ------------------------------------------------------------------

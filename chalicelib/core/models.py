@@ -155,9 +155,9 @@ class PlannedPart(_Strict):
 
 class ReviewNotes(_Strict):
     failed_checks: list[str] = []  # what the first check found
-    changes: list[str] = []  # what revision and rebalancing changed
+    changes: list[str] = []  # what revision, repairs and rebalancing changed
     revised: bool = False  # whether the planner was asked to revise
-    remaining: list[str] = []  # checks still failing after revision (the budget never is)
+    remaining: list[str] = []  # always empty: an outline still failing a check is never stored
 
 
 class PhaseUsage(_Strict):

@@ -1,22 +1,31 @@
 """The review step: deterministic checks first, a planner revision only if one fails, then the
-deterministic fixes (citations, duplicates, rebalance) that guarantee the budget whatever the
-planner returned."""
+deterministic fixes and repairs that make the outline keep every rule whatever the planner
+returned. An outline that still fails a check is never passed on: the course fails."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from chalicelib.core.checks import check_outline
-from chalicelib.core.fixes import apply_fixes
+from chalicelib.core.fixes import FIX_ROUNDS, WriteObjectives, apply_fixes, repair_sections
 from chalicelib.core.models import ChapterHit, CourseRequest, PlannedPart, ReviewNotes
 from chalicelib.errors import PlanningError
 
 Revise = Callable[[list[PlannedPart], list[str]], list[PlannedPart]]
 
+SHOWN_FAILURES = 3  # the checks a failed review names in its reason; the rest are counted
+
 
 def review_outline(
-    request: CourseRequest, chapters: list[ChapterHit], outline: list[PlannedPart], revise: Revise
+    request: CourseRequest,
+    chapters: list[ChapterHit],
+    outline: list[PlannedPart],
+    revise: Revise,
+    write: WriteObjectives,
 ) -> tuple[list[PlannedPart], ReviewNotes]:
+    """The reviewed outline, which passes every check, and what the review found and changed.
+    `write` supplies objectives for a section whose own cannot be repaired by cutting them.
+    Raises PlanningError, naming the failing checks, when no repair makes the outline pass."""
     failed = check_outline(request, chapters, outline)
     revision: list[str] = []
     if failed:
@@ -25,11 +34,29 @@ def review_outline(
         outline = revised
     if not any(part.sections for part in outline):
         raise PlanningError("the reviewed outline has no sections")
-    outline, changes = apply_fixes(request, chapters, outline)
-    changes = revision + changes
+    # Repair before the fixes, so merges and splits copy sound sections, and again after them,
+    # since a merge of two sound sections can hold objectives that no longer keep the depth rule.
+    outline, changes = repair_sections(request, chapters, outline, write)
+    for _ in range(FIX_ROUNDS):
+        outline, fixed = apply_fixes(request, chapters, outline)
+        outline, repaired = repair_sections(request, chapters, outline, write)
+        changes += fixed + repaired
+        if not repaired:
+            break
     remaining = check_outline(request, chapters, outline)
-    notes = ReviewNotes(failed_checks=failed, changes=changes, revised=bool(failed), remaining=remaining)
+    if remaining:
+        raise PlanningError(describe_failure(remaining))
+    notes = ReviewNotes(failed_checks=failed, changes=revision + changes, revised=bool(failed))
     return outline, notes
+
+
+def describe_failure(remaining: list[str]) -> str:
+    """Why the review refuses an outline: the checks it still fails, the first few by name."""
+    shown = "; ".join(remaining[:SHOWN_FAILURES])
+    more = len(remaining) - SHOWN_FAILURES
+    return f"the outline still fails {len(remaining)} check(s) after review and repair: {shown}" + (
+        f"; and {more} more" if more > 0 else ""
+    )
 
 
 def describe_revision(before: list[PlannedPart], after: list[PlannedPart]) -> str:

@@ -68,7 +68,16 @@ FAULTS = {
     "duplicate sections": CourseModel(duplicates=True),
     "invalid citations": CourseModel(bad_citations=True),
     "text instead of JSON": CourseModel(as_text=True),
-    "all of it at once": CourseModel(over_budget=1.3, duplicates=True, bad_citations=True, as_text=True),
+    "sections citing nothing": CourseModel(no_citations=True),
+    "broken objectives": CourseModel(bad_objectives=True),
+    "all of it at once": CourseModel(
+        over_budget=1.3,
+        duplicates=True,
+        bad_citations=True,
+        as_text=True,
+        no_citations=True,
+        bad_objectives=True,
+    ),
 }
 
 

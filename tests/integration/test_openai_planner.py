@@ -30,6 +30,7 @@ from chalicelib.core.review import review_outline
 from chalicelib.errors import PlanningError, TransientError
 from chalicelib.planning.openai_planner import OpenAIPlanner
 from chalicelib.planning.usage import UsageRecorder
+from chalicelib.workflow import offline_objectives
 from tests.support.chapter_fixtures import all_chapters, dcf_hits
 from tests.support.llm_fixtures import (
     API_KEY,
@@ -74,7 +75,11 @@ def plan_course(
         for p, s in zip(parts, sections, strict=True)
     ]
     reviewed, notes = review_outline(
-        request, chapters, outline, lambda o, failed: planner.revise(request, chapters, o, failed)
+        request,
+        chapters,
+        outline,
+        lambda o, failed: planner.revise(request, chapters, o, failed),
+        offline_objectives(request),
     )
     return reviewed, notes.failed_checks, notes.revised
 

@@ -2,7 +2,8 @@
 
 `CourseModel` reads the planner's prompts the way a model would (the request, the rules and the
 chapter list are all in the text) and answers each phase; its knobs inject the faults a real
-model shows: minutes over budget, duplicate sections, invented citations, prose instead of JSON."""
+model shows: minutes over budget, duplicate sections, invented citations, prose instead of JSON,
+sections without citations, and objectives that break the rules (none, eight, no action verb)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,8 @@ class CourseModel:
     duplicates: bool = False  # each later part opens with the previous part's last section again
     bad_citations: bool = False  # cites chapters that were never offered
     as_text: bool = False  # answers in markdown prose instead of JSON
+    no_citations: bool = False  # sections cite no offered chapter (only invented ones, if any)
+    bad_objectives: bool = False  # sections cycle through 0 objectives, 8, and none with a verb
     revision: str = "fix"  # "fix": removes duplicates; "echo": returns the outline unchanged
     phases: list[str] = field(default_factory=list)
 
@@ -126,13 +129,25 @@ class CourseModel:
                     strict=False,
                 )
             ]
-            cites = [source, *(GHOST_IDS if self.bad_citations else [])]
+            if self.bad_objectives:
+                objectives = self._broken_objectives(k, title, levels)
+            cites = [*([] if self.no_citations else [source]), *(GHOST_IDS if self.bad_citations else [])]
             sections.append(
                 {"title": title, "minutes": self._minutes(m), "objectives": objectives, "sources": cites}
             )
         return completion(
             self._sections_text(sections) if self.as_text else json.dumps({"sections": sections})
         )
+
+    @staticmethod
+    def _broken_objectives(k: int, title: str, levels: list[str]) -> list[str]:
+        """The k-th section's objectives, broken one of three ways in turn."""
+        if k % 3 == 0:
+            return []
+        if k % 3 == 1:
+            verbs = [rules.BLOOM_VERBS[levels[i % len(levels)]][i // len(levels)] for i in range(8)]
+            return [f"{verb.capitalize()} {title}, aspect {i + 1}" for i, verb in enumerate(verbs)]
+        return [f"Understanding of {title}", f"Knowledge of {title} in practice", f"{title} basics"]
 
     def _review(self, prompt: str) -> Reply:
         outline = json.loads(prompt.split("Outline:\n", 1)[1].split("\n", 1)[0])
