@@ -93,7 +93,7 @@ REVIEW_OUTLINE = HandlerSpec(
     status=Status.REVIEWING,
     publishes=(EventName.OUTLINE_REVIEW,),
     spends_tokens=True,
-    does="checks the outline and asks for a revision only if a check fails",
+    does="checks the outline, asks for a revision only if a check fails, and repairs what still fails",
     guard=phases.review_guard,
 )
 STORE_COURSE = HandlerSpec(
