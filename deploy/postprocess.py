@@ -18,7 +18,6 @@ from typing import Any
 
 from chalicelib import dead_letters
 from chalicelib.core.events import HANDLER_EVENTS, pattern_for
-from deploy import justifications
 
 Doc = dict[str, Any]
 Pattern = dict[str, Any]
@@ -94,11 +93,11 @@ def postprocess(doc: Doc, options: Options, expected: Mapping[str, Pattern] | No
     _explicit_api_stage(out, options.stage)
     out["terraform"] = {
         "required_version": ">= 1.3.0",
-        "required_providers": {"aws": {"source": "hashicorp/aws", "version": ">= 5.0"}},
+        "required_providers": {"aws": {"source": "hashicorp/aws", "version": "~> 5.0"}},
     }
     _drop_unused_data(out)
     _add_outputs(out, rules, options)
-    justifications.annotate(resources)
+    _add_monitoring_outputs(out, options)
     out["variable"] = _variables(out, options.stage)
     return out
 
@@ -242,6 +241,21 @@ def _add_outputs(out: Doc, rules: Mapping[str, str], options: Options) -> None:
     }
 
 
+def _add_monitoring_outputs(out: Doc, options: Options) -> None:
+    """The API's metric dimensions (ApiName, Stage), for the alarms and the dashboard."""
+    if "rest_api" not in out["resource"].get("aws_api_gateway_rest_api", {}):
+        return
+    outputs = out.setdefault("output", {})
+    outputs["api_name"] = {
+        "value": "${aws_api_gateway_rest_api.rest_api.name}",
+        "description": "Name of the REST API (the ApiName dimension of its metrics).",
+    }
+    outputs["api_stage_name"] = {
+        "value": "${aws_api_gateway_stage.rest_api.stage_name}",
+        "description": "The API stage (the Stage dimension of its metrics).",
+    }
+
+
 def _variables(out: Doc, stage: str) -> Doc:
     found: dict[str, Doc] = {}
     for key, value in _strings(out):
@@ -265,8 +279,7 @@ def _strings(node: Any, key: str = "") -> Iterator[tuple[str, str]]:
         yield key, node
     elif isinstance(node, dict):
         for child_key, child in node.items():
-            if child_key != "//":
-                yield from _strings(child, child_key)
+            yield from _strings(child, child_key)
     elif isinstance(node, list):
         for child in node:
             yield from _strings(child, f"{key}[]")  # an element of a list, not the list
