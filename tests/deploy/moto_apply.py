@@ -34,13 +34,17 @@ SERVICES = [
     "ec2",
     "events",
     "iam",
+    "kms",
     "lambda",
     "logs",
     "rds",
     "secretsmanager",
+    "sns",
     "sqs",
     "sts",
 ]
+# Inputs of the applied environment (read by apply and destroy alike).
+TFVARS = 'alarm_email = "oncall@example.com"\n'
 
 
 @dataclass
@@ -76,6 +80,7 @@ class MotoApply:
         shutil.copytree(tree, root, symlinks=True)  # the providers are symlinks into the mirror
         self.directory = root / "environments" / STAGE
         (self.directory / "moto_override.tf").write_text(provider_override(self.endpoint), encoding="utf-8")
+        (self.directory / "moto.auto.tfvars").write_text(TFVARS, encoding="utf-8")
         app = self.directory / "app"
         module = json.loads((app / "chalice.tf.json").read_text(encoding="utf-8"))
         (app / "moto_override.tf.json").write_text(json.dumps(openapi3_override(module)), encoding="utf-8")

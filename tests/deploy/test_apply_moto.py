@@ -7,6 +7,7 @@ evaluation) is checked only as configuration read back.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -134,12 +135,19 @@ def test_the_queue_policy_admits_only_rules_of_the_bus_and_the_app_role(deployed
     assert statements["DenyWithoutTLS"]["Effect"] == "Deny"
 
 
+def alarms_by_name(deployed: Deployment) -> dict[str, dict[str, Any]]:
+    pages = deployed.client("cloudwatch").get_paginator("describe_alarms").paginate()
+    return {alarm["AlarmName"]: alarm for page in pages for alarm in page["MetricAlarms"]}
+
+
 def test_the_alarms_watch_dead_letters_and_every_rule_s_failed_invocations(deployed: Deployment) -> None:
-    alarms = {a["AlarmName"]: a for a in deployed.client("cloudwatch").describe_alarms()["MetricAlarms"]}
+    alarms = alarms_by_name(deployed)
     assert alarms["docprof-dev-course-dead-letters-received"]["MetricName"] == "NumberOfMessagesSent"
     assert (
         alarms["docprof-dev-course-dead-letters-stuck"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
     )
+    old = alarms["docprof-dev-course-dead-letters-old"]
+    assert old["MetricName"] == "ApproximateAgeOfOldestMessage" and old["Threshold"] == 1800
     for handler in HANDLER_EVENTS:
         alarm = alarms[f"coursegen-dev-{handler}-failed-invocations"]
         assert alarm["Namespace"] == "AWS/Events" and alarm["MetricName"] == "FailedInvocations"
@@ -148,7 +156,69 @@ def test_the_alarms_watch_dead_letters_and_every_rule_s_failed_invocations(deplo
             "EventBusName": deployed.outputs["event_bus_name"],
             "RuleName": f"coursegen-dev-{handler}",
         }
-    assert len(alarms) == 8
+
+
+def test_every_function_has_an_errors_and_a_throttles_alarm(deployed: Deployment) -> None:
+    alarms = alarms_by_name(deployed)
+    functions = [f["FunctionName"] for f in deployed.client("lambda").list_functions()["Functions"]]
+    for function in functions:
+        for metric in ("Errors", "Throttles"):
+            alarm = alarms[f"{function}-{metric.lower()}"]
+            assert alarm["Namespace"] == "AWS/Lambda" and alarm["MetricName"] == metric
+            assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": function}]
+            assert alarm["Threshold"] == 1
+
+
+def test_the_api_and_aurora_have_their_alarms(deployed: Deployment) -> None:
+    alarms = alarms_by_name(deployed)
+    api = {"ApiName": "coursegen", "Stage": "dev"}
+    five_xx, latency = alarms["docprof-dev-api-5xx"], alarms["docprof-dev-api-latency-p90"]
+    assert five_xx["MetricName"] == "5XXError" and latency["ExtendedStatistic"] == "p90"
+    for alarm in (five_xx, latency):
+        assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == api
+    cluster = [{"Name": "DBClusterIdentifier", "Value": "docprof-dev-courses"}]
+    assert alarms["docprof-dev-db-capacity"]["MetricName"] == "ACUUtilization"
+    assert alarms["docprof-dev-db-connections"]["MetricName"] == "DatabaseConnections"
+    assert alarms["docprof-dev-db-capacity"]["Dimensions"] == cluster
+
+
+def test_every_alarm_notifies_the_encrypted_alarm_topic_which_mails_the_given_address(
+    deployed: Deployment,
+) -> None:
+    topic = deployed.outputs["alarm_topic_arn"]
+    alarms = alarms_by_name(deployed)
+    functions = deployed.client("lambda").list_functions()["Functions"]
+    # Per function errors and throttles, API 5XX and latency, Aurora capacity and connections,
+    # dead letters received, stuck and old, and failed deliveries of each rule.
+    assert len(alarms) == 2 * len(functions) + 2 + 2 + 3 + len(HANDLER_EVENTS)
+    assert not [name for name, alarm in alarms.items() if topic not in alarm["AlarmActions"]]
+    sns = deployed.client("sns")
+    attributes = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
+    key = deployed.client("kms").describe_key(KeyId=attributes["KmsMasterKeyId"])["KeyMetadata"]
+    assert key["KeyManager"] == "CUSTOMER" and key["KeyState"] == "Enabled"
+    policy = json.loads(
+        deployed.client("kms").get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"]
+    )
+    cloudwatch = [s for s in policy["Statement"] if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
+    assert [sorted(s["Action"]) for s in cloudwatch] == [["kms:Decrypt", "kms:GenerateDataKey*"]]
+    [publish] = json.loads(attributes["Policy"])["Statement"]
+    assert (
+        publish["Principal"] == {"Service": "cloudwatch.amazonaws.com"} and publish["Action"] == "sns:Publish"
+    )
+    [subscription] = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert (subscription["Protocol"], subscription["Endpoint"]) == ("email", "oncall@example.com")
+
+
+def test_the_dashboard_shows_every_function_rule_the_queue_and_the_cluster(deployed: Deployment) -> None:
+    name = deployed.outputs["dashboard_name"]
+    body = json.loads(deployed.client("cloudwatch").get_dashboard(DashboardName=name)["DashboardBody"])
+    metrics = [metric for widget in body["widgets"] for metric in widget["properties"]["metrics"]]
+    shown = {value for metric in metrics for value in metric if isinstance(value, str)}
+    functions = {f["FunctionName"] for f in deployed.client("lambda").list_functions()["Functions"]}
+    rules = {f"coursegen-dev-{handler}" for handler in HANDLER_EVENTS}
+    assert (
+        functions | rules | {"docprof-dev-course-dead-letters", "docprof-dev-courses", "coursegen"} <= shown
+    )
 
 
 def test_the_app_role_grants_named_actions_on_named_resources(deployed: Deployment) -> None:
@@ -202,6 +272,8 @@ def test_terraform_destroy_removes_every_resource(deployed: Deployment, terrafor
     assert deployed.client("dynamodb").list_tables()["TableNames"] == []
     assert deployed.client("sqs").list_queues().get("QueueUrls", []) == []
     assert deployed.client("cloudwatch").describe_alarms()["MetricAlarms"] == []
+    assert deployed.client("cloudwatch").list_dashboards()["DashboardEntries"] == []
+    assert deployed.client("sns").list_topics()["Topics"] == []
     assert deployed.client("rds").describe_db_clusters()["DBClusters"] == []
     assert deployed.client("apigateway").get_rest_apis()["items"] == []
     roles = deployed.client("iam").list_roles()["Roles"]

@@ -104,6 +104,12 @@ def test_the_api_gets_an_explicit_stage_and_the_seed_output_course_request_endpo
     assert rule_names == {h: f"coursegen-dev-{h}" for h in sorted(HANDLER_EVENTS)}
 
 
+def test_the_module_outputs_the_api_s_metric_dimensions(module: Doc) -> None:
+    assert module["output"]["api_name"]["value"] == "${aws_api_gateway_rest_api.rest_api.name}"
+    assert module["output"]["api_stage_name"]["value"] == "${aws_api_gateway_stage.rest_api.stage_name}"
+    assert module["resource"]["aws_api_gateway_rest_api"]["rest_api"]["name"] == "coursegen"
+
+
 def test_every_function_logs_to_a_group_created_first_with_retention(module: Doc) -> None:
     resources = module["resource"]
     for key, function in resources["aws_lambda_function"].items():

@@ -1,5 +1,6 @@
-# The dev environment: our modules plus the app as Chalice packaged it. `make package` writes
-# ./app (post-processed `chalice package --pkg-format terraform` output and the Lambda zip).
+# An environment: our modules plus the app as Chalice packaged it for the stage of the same name.
+# `make package STAGE=<env>` writes ./app (post-processed `chalice package --pkg-format terraform`
+# output and the Lambda zip). environments/prod shares this file; its variables.tf differs.
 
 data "aws_caller_identity" "current" {}
 
@@ -37,7 +38,23 @@ module "events" {
   }
   alarms = {
     rule_names = values(module.app.rule_names)
-    actions    = var.alarm_actions
+    actions    = concat([module.monitoring.topic_arn], var.alarm_actions)
+  }
+}
+
+# The alarm topic, the alarms on functions, API and Aurora, and the workflow's dashboard.
+module "monitoring" {
+  source      = "../../modules/monitoring"
+  naming      = local.naming
+  alarm_email = var.alarm_email
+  watched = {
+    functions              = module.app.function_names
+    api_name               = module.app.api_name
+    api_stage              = module.app.api_stage_name
+    rule_names             = values(module.app.rule_names)
+    event_bus_name         = module.events.bus_name
+    dead_letter_queue_name = module.events.dead_letter_queue_name
+    db_cluster_id          = module.database.cluster_id
   }
 }
 
