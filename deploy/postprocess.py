@@ -36,6 +36,11 @@ _OWN_VARIABLES: dict[str, Doc] = {
         "description": "SQS queue for events that failed for good: target DLQ, on-failure "
         "destination, and the queue course-dead-letter-handler consumes.",
     },
+    "function_role_arns": {
+        "type": "map(string)",
+        "description": "Execution role ARN per concern: api, planners, database, dead_letters, migrate "
+        "(the iam module's role_arns).",
+    },
     "log_retention_days": {
         "type": "number",
         "default": 30,
@@ -89,6 +94,7 @@ def postprocess(doc: Doc, options: Options, expected: Mapping[str, Pattern] | No
         _place_on_bus(resources, key, handler, options)
         _add_invoke_config(resources, handler, options)
     _consume_dead_letters(resources)
+    _assign_roles(resources, set(rules))
     _add_log_groups(resources)
     _explicit_api_stage(out, options.stage)
     out["terraform"] = {
@@ -169,6 +175,37 @@ def _consume_dead_letters(resources: Doc) -> None:
     ):
         raise PostProcessError(f"expected one SQS event source for {dead_letters.HANDLER_NAME}")
     found[0]["event_source_arn"] = DLQ_VAR
+
+
+API_FUNCTION = "api_handler"  # Chalice's name for the function behind every route
+MIGRATION_FUNCTION = "course-migrate"
+
+
+def role_of(function: str, function_config: Doc, event_handlers: set[str]) -> str | None:
+    """The concern whose execution role a function gets (a key of the iam module's role_arns)."""
+    if function == API_FUNCTION:
+        return "api"
+    if function == dead_letters.HANDLER_NAME:
+        return "dead_letters"
+    if function == MIGRATION_FUNCTION:
+        return "migrate"
+    if function in event_handlers:
+        # .chalice/config.json puts the handlers that use the database in the VPC.
+        return "database" if "vpc_config" in function_config else "planners"
+    return None
+
+
+def _assign_roles(resources: Doc, event_handlers: set[str]) -> None:
+    """Each function runs with the role of its concern instead of the stage's one role."""
+    unknown = []
+    for key, function in resources.get("aws_lambda_function", {}).items():
+        concern = role_of(key, function, event_handlers)
+        if concern is None:
+            unknown.append(key)
+        else:
+            function["role"] = f"${{var.function_role_arns.{concern}}}"
+    if unknown:
+        raise PostProcessError(f"no execution role for function(s) {', '.join(sorted(unknown))}")
 
 
 def _add_log_groups(resources: Doc) -> None:

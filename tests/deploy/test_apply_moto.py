@@ -23,6 +23,26 @@ DB_HANDLERS = {
     "coursegen-dev-course-embedding-handler",
     "coursegen-dev-course-storage-handler",
 }
+ROLE_OF = {
+    "coursegen-dev": "api",
+    "coursegen-dev-course-embedding-handler": "database",
+    "coursegen-dev-course-storage-handler": "database",
+    "coursegen-dev-course-book-search-handler": "planners",
+    "coursegen-dev-course-parts-handler": "planners",
+    "coursegen-dev-course-sections-handler": "planners",
+    "coursegen-dev-course-outline-reviewer": "planners",
+    f"coursegen-dev-{dead_letters.HANDLER_NAME}": "dead-letters",
+}
+# What every role holds besides its own statements.
+EVERY_ROLE = {"Logs", "Tracing"}
+VPC_ACTIONS = {  # AWSLambdaVPCAccessExecutionRole's EC2 actions
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+}
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +121,8 @@ def test_functions_get_the_seed_environment_and_only_database_handlers_sit_in_th
         # The API handler embeds the query inside API Gateway's 29 s; the planners get 270 of 300 s.
         api = function["FunctionName"].endswith("-dev")
         assert variables["COURSEGEN_LLM_DEADLINE"] == ("25" if api else "270"), function["FunctionName"]
-        assert function["Role"].endswith(":role/docprof-dev-course-app")
+        role = ROLE_OF[function["FunctionName"]]
+        assert function["Role"].endswith(f":role/docprof-dev-course-{role}"), function["FunctionName"]
         in_vpc = bool(function.get("VpcConfig", {}).get("SubnetIds"))
         assert in_vpc == (function["FunctionName"] in DB_HANDLERS), function["FunctionName"]
 
@@ -119,7 +140,9 @@ def test_the_state_table_has_the_key_index_ttl_and_point_in_time_recovery(deploy
     assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
 
 
-def test_the_queue_policy_admits_only_rules_of_the_bus_and_the_app_role(deployed: Deployment) -> None:
+def test_the_queue_policy_admits_only_rules_of_the_bus_and_the_event_handlers_roles(
+    deployed: Deployment,
+) -> None:
     attributes = deployed.client("sqs").get_queue_attributes(
         QueueUrl=deployed.outputs["dead_letter_queue_url"], AttributeNames=["All"]
     )["Attributes"]
@@ -130,8 +153,12 @@ def test_the_queue_policy_admits_only_rules_of_the_bus_and_the_app_role(deployed
     assert rules["Resource"] == queue_arn(deployed)
     bus_rules = f"arn:aws:events:{REGION}:123456789012:rule/{deployed.outputs['event_bus_name']}/*"
     assert rules["Condition"] == {"ArnLike": {"aws:SourceArn": bus_rules}}
-    role = deployed.client("iam").get_role(RoleName="docprof-dev-course-app")["Role"]["Arn"]
-    assert statements["LambdaOnFailureDestinations"]["Principal"] == {"AWS": role}
+    iam = deployed.client("iam")
+    roles = [
+        iam.get_role(RoleName=f"docprof-dev-course-{r}")["Role"]["Arn"] for r in ("planners", "database")
+    ]
+    principals = statements["LambdaOnFailureDestinations"]["Principal"]["AWS"]
+    assert sorted(principals if isinstance(principals, list) else [principals]) == sorted(roles)
     assert statements["DenyWithoutTLS"]["Effect"] == "Deny"
 
 
@@ -221,25 +248,58 @@ def test_the_dashboard_shows_every_function_rule_the_queue_and_the_cluster(deplo
     )
 
 
-def test_the_app_role_grants_named_actions_on_named_resources(deployed: Deployment) -> None:
-    iam = deployed.client("iam")
-    document = iam.get_role_policy(RoleName="docprof-dev-course-app", PolicyName="course-app")[
-        "PolicyDocument"
-    ]
-    statements = {
-        s["Sid"]: s for s in (json.loads(document) if isinstance(document, str) else document)["Statement"]
+def role_statements(deployed: Deployment, role: str) -> dict[str, dict[str, Any]]:
+    document = deployed.client("iam").get_role_policy(
+        RoleName=f"docprof-dev-course-{role}", PolicyName=f"course-{role}"
+    )["PolicyDocument"]
+    parsed = json.loads(document) if isinstance(document, str) else document
+    return {statement["Sid"]: statement for statement in parsed["Statement"]}
+
+
+def as_list(value: str | list[str]) -> list[str]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_each_role_holds_only_the_statements_of_its_functions(deployed: Deployment) -> None:
+    # While the app reads both secrets at every cold start, every workflow role may read both.
+    secrets = {"DatabasePassword", "ModelApiKey"}
+    expected = {
+        "api": {"PublishWorkflowEvents", "CourseState", "CourseStateByUser", "VpcNetworkInterfaces"}
+        | secrets,
+        "planners": {"PublishWorkflowEvents", "CourseState", "SendDeadLetters"} | secrets,
+        "database": {"PublishWorkflowEvents", "CourseState", "SendDeadLetters", "VpcNetworkInterfaces"}
+        | secrets,
+        "dead-letters": {"PublishWorkflowEvents", "CourseState", "ConsumeDeadLetters"} | secrets,
+        "migrate": {"DatabasePassword", "VpcNetworkInterfaces"},
     }
-    for statement in statements.values():
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        assert not [a for a in actions if "*" in a], statement["Sid"]
-    star_resources = {sid for sid, s in statements.items() if s["Resource"] == "*"}
-    assert star_resources == {"Tracing", "VpcDescribeNetworkInterfaces"}  # no resource-level permissions
-    assert statements["PublishWorkflowEvents"]["Resource"].endswith(
+    for role, sids in expected.items():
+        assert set(role_statements(deployed, role)) == sids | EVERY_ROLE, role
+
+
+def test_no_role_has_a_star_action_and_star_resources_only_where_aws_offers_nothing_narrower(
+    deployed: Deployment,
+) -> None:
+    for role in ("api", "planners", "database", "dead-letters", "migrate"):
+        statements = role_statements(deployed, role)
+        for sid, statement in statements.items():
+            assert not [a for a in as_list(statement["Action"]) if "*" in a], (role, sid)
+        star = {sid for sid, s in statements.items() if s["Resource"] == "*"}
+        assert star <= {"Tracing", "VpcNetworkInterfaces"}, role
+        if "VpcNetworkInterfaces" in statements:
+            assert set(as_list(statements["VpcNetworkInterfaces"]["Action"])) == VPC_ACTIONS
+    api = role_statements(deployed, "api")
+    assert api["PublishWorkflowEvents"]["Resource"].endswith(
         f":event-bus/{deployed.outputs['event_bus_name']}"
     )
-    assert sorted(statements["Secrets"]["Resource"]) == sorted(
-        [deployed.outputs["db_password_secret_arn"], deployed.outputs["model_api_key_secret_arn"]]
-    )
+    assert api["DatabasePassword"]["Resource"] == deployed.outputs["db_password_secret_arn"]
+    assert api["ModelApiKey"]["Resource"] == deployed.outputs["model_api_key_secret_arn"]
+    consume = role_statements(deployed, "dead-letters")["ConsumeDeadLetters"]
+    assert consume["Resource"] == queue_arn(deployed)
+    assert sorted(as_list(consume["Action"])) == [
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:ReceiveMessage",
+    ]
 
 
 def test_aurora_serverless_v2_keeps_its_password_in_secrets_manager(deployed: Deployment) -> None:

@@ -104,6 +104,42 @@ def test_the_api_gets_an_explicit_stage_and_the_seed_output_course_request_endpo
     assert rule_names == {h: f"coursegen-dev-{h}" for h in sorted(HANDLER_EVENTS)}
 
 
+def test_each_function_runs_with_the_role_of_its_concern(module: Doc) -> None:
+    roles = {key: f["role"] for key, f in module["resource"]["aws_lambda_function"].items()}
+    expected = {
+        "api_handler": "api",
+        dead_letters.HANDLER_NAME: "dead_letters",
+        "course-embedding-handler": "database",
+        "course-storage-handler": "database",
+        "course-book-search-handler": "planners",
+        "course-parts-handler": "planners",
+        "course-sections-handler": "planners",
+        "course-outline-reviewer": "planners",
+    }
+    assert roles == {key: f"${{var.function_role_arns.{concern}}}" for key, concern in expected.items()}
+    assert module["variable"]["function_role_arns"]["type"] == "map(string)"
+    assert "lambda_role_arn" not in module["variable"]  # the stage's one role is used by nothing
+
+
+def test_an_event_handler_moved_into_the_vpc_gets_the_database_role(
+    raw_module: Doc, options: Options
+) -> None:
+    functions = raw_module["resource"]["aws_lambda_function"]
+    functions["course-parts-handler"]["vpc_config"] = functions["course-storage-handler"]["vpc_config"]
+    module = postprocess(raw_module, options)
+    role = module["resource"]["aws_lambda_function"]["course-parts-handler"]["role"]
+    assert role == "${var.function_role_arns.database}"
+
+
+def test_a_function_of_no_known_concern_stops_the_rewrite(raw_module: Doc, options: Options) -> None:
+    functions = raw_module["resource"]["aws_lambda_function"]
+    functions["report-generator"] = dict(
+        functions["api_handler"], function_name="coursegen-dev-report-generator"
+    )
+    with pytest.raises(PostProcessError, match="no execution role for function\\(s\\) report-generator"):
+        postprocess(raw_module, options)
+
+
 def test_the_module_outputs_the_api_s_metric_dimensions(module: Doc) -> None:
     assert module["output"]["api_name"]["value"] == "${aws_api_gateway_rest_api.rest_api.name}"
     assert module["output"]["api_stage_name"]["value"] == "${aws_api_gateway_stage.rest_api.stage_name}"

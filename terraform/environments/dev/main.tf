@@ -34,7 +34,7 @@ module "events" {
   source = "../../modules/eventbridge"
   naming = local.naming
   dead_letters = {
-    sender_role_arns = [module.iam.role_arn]
+    sender_role_arns = module.iam.dead_letter_sender_role_arns
   }
   alarms = {
     rule_names = values(module.app.rule_names)
@@ -102,7 +102,7 @@ module "app" {
   dead_letter_queue_arn = module.events.dead_letter_queue_arn
   log_retention_days    = var.log_retention_days
 
-  lambda_role_arn         = module.iam.role_arn
+  function_role_arns      = module.iam.role_arns
   course_state_table_name = module.course_state.table_name
   aws_account_id          = data.aws_caller_identity.current.account_id
   db_cluster_endpoint     = module.database.endpoint
