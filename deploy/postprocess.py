@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib import dead_letters
+from chalicelib import dead_letters, migrate_handler
 from chalicelib.core.events import HANDLER_EVENTS, pattern_for
 
 Doc = dict[str, Any]
@@ -95,6 +95,7 @@ def postprocess(doc: Doc, options: Options, expected: Mapping[str, Pattern] | No
         _add_invoke_config(resources, handler, options)
     _consume_dead_letters(resources)
     _assign_roles(resources, set(rules))
+    _configure_migration_function(out, set(rules))
     _add_log_groups(resources)
     _explicit_api_stage(out, options.stage)
     out["terraform"] = {
@@ -178,7 +179,9 @@ def _consume_dead_letters(resources: Doc) -> None:
 
 
 API_FUNCTION = "api_handler"  # Chalice's name for the function behind every route
-MIGRATION_FUNCTION = "course-migrate"
+MIGRATION_FUNCTION = migrate_handler.HANDLER_NAME
+# Waiting for the advisory lock, and for a paused Aurora (min_capacity 0) to resume.
+MIGRATION_TIMEOUT_SECONDS = 300
 
 
 def role_of(function: str, function_config: Doc, event_handlers: set[str]) -> str | None:
@@ -206,6 +209,37 @@ def _assign_roles(resources: Doc, event_handlers: set[str]) -> None:
             function["role"] = f"${{var.function_role_arns.{concern}}}"
     if unknown:
         raise PostProcessError(f"no execution role for function(s) {', '.join(sorted(unknown))}")
+
+
+def _configure_migration_function(out: Doc, event_handlers: set[str]) -> None:
+    """The migration function runs in the VPC beside the database handlers, and the module
+    outputs what the environment needs to invoke it when the migrations change."""
+    functions = out["resource"].get("aws_lambda_function", {})
+    if MIGRATION_FUNCTION not in functions:
+        raise PostProcessError(
+            f"app.py declares no {MIGRATION_FUNCTION} function: nothing would create the schema"
+        )
+    in_vpc = [
+        function["vpc_config"]
+        for key, function in sorted(functions.items())
+        if role_of(key, function, event_handlers) == "database"
+    ]
+    if not in_vpc:
+        raise PostProcessError(
+            "no database handler runs in the VPC: the migration function would not reach Aurora"
+        )
+    function = functions[MIGRATION_FUNCTION]
+    function["vpc_config"] = copy.deepcopy(in_vpc[0])
+    function["timeout"] = MIGRATION_TIMEOUT_SECONDS
+    outputs = out.setdefault("output", {})
+    outputs["migration_function_name"] = {
+        "value": f"${{aws_lambda_function.{MIGRATION_FUNCTION}.function_name}}",
+        "description": "Applies the schema migrations to Aurora when invoked.",
+    }
+    outputs["migrations_sha256"] = {
+        "value": migrate_handler.migrations_digest(),
+        "description": "Digest of the migrations in the package: the trigger of the migration invocation.",
+    }
 
 
 def _add_log_groups(resources: Doc) -> None:

@@ -92,6 +92,8 @@ class MotoApply:
     def _apply(self) -> None:
         try:
             _wait_for(self.endpoint)
+            # moto runs no Lambda code: without Docker, Invoke answers with the request's payload.
+            _post_json(f"{self.endpoint}/moto-api/config", {"lambda": {"use_docker": False}})
             command = [
                 self.terraform.binary,
                 f"-chdir={self.directory}",
@@ -169,6 +171,13 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _post_json(url: str, body: dict[str, Any]) -> None:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    urllib.request.urlopen(request, timeout=10).close()
 
 
 def _wait_for(endpoint: str) -> None:

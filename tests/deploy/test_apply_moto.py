@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib import dead_letters
+from chalicelib import dead_letters, migrate_handler
 from chalicelib.adapters.dynamodb_state import USER_INDEX
 from chalicelib.core.events import HANDLER_EVENTS, pattern_for
 
@@ -22,6 +22,7 @@ DB_HANDLERS = {
     "coursegen-dev",
     "coursegen-dev-course-embedding-handler",
     "coursegen-dev-course-storage-handler",
+    f"coursegen-dev-{migrate_handler.HANDLER_NAME}",
 }
 ROLE_OF = {
     "coursegen-dev": "api",
@@ -32,6 +33,7 @@ ROLE_OF = {
     "coursegen-dev-course-sections-handler": "planners",
     "coursegen-dev-course-outline-reviewer": "planners",
     f"coursegen-dev-{dead_letters.HANDLER_NAME}": "dead-letters",
+    f"coursegen-dev-{migrate_handler.HANDLER_NAME}": "migrate",
 }
 # What every role holds besides its own statements.
 EVERY_ROLE = {"Logs", "Tracing"}
@@ -106,7 +108,7 @@ def test_functions_get_the_seed_environment_and_only_database_handlers_sit_in_th
     deployed: Deployment,
 ) -> None:
     functions = deployed.client("lambda").list_functions()["Functions"]
-    assert len(functions) == 8  # API, six phase handlers, the dead-letter consumer
+    assert len(functions) == 9  # API, six phase handlers, the dead-letter consumer, the migration
     for function in functions:
         variables = function["Environment"]["Variables"]
         assert variables["DYNAMODB_COURSE_STATE_TABLE_NAME"] == "docprof-dev-course-state"
@@ -125,6 +127,27 @@ def test_functions_get_the_seed_environment_and_only_database_handlers_sit_in_th
         assert function["Role"].endswith(f":role/docprof-dev-course-{role}"), function["FunctionName"]
         in_vpc = bool(function.get("VpcConfig", {}).get("SubnetIds"))
         assert in_vpc == (function["FunctionName"] in DB_HANDLERS), function["FunctionName"]
+
+
+def test_the_apply_invoked_the_migration_function_with_the_digest_of_the_packaged_migrations(
+    deployed: Deployment, terraform: Terraform
+) -> None:
+    state = json.loads(terraform.run(deployed.directory, "show", "-json", "-no-color"))
+    [invocation] = [
+        r
+        for r in state["values"]["root_module"]["resources"]
+        if r["address"] == "aws_lambda_invocation.migrate"
+    ]
+    digest = migrate_handler.migrations_digest()
+    values = invocation["values"]
+    assert values["function_name"] == f"coursegen-dev-{migrate_handler.HANDLER_NAME}"
+    assert values["triggers"] == {"migrations_sha256": digest}
+    assert json.loads(values["input"]) == {"migrations_sha256": digest}
+    # moto answers an Invoke with the request's payload: the result proves the call was made.
+    assert json.loads(values["result"]) == {"migrations_sha256": digest}
+    assert json.loads(deployed.outputs["schema_migrations"]) == {"migrations_sha256": digest}
+    function = deployed.client("lambda").get_function(FunctionName=values["function_name"])["Configuration"]
+    assert function["Timeout"] == 300 and function["Handler"] == "app.course_migrate"
 
 
 def test_the_state_table_has_the_key_index_ttl_and_point_in_time_recovery(deployed: Deployment) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from app import app
-from chalicelib import dead_letters
+from chalicelib import dead_letters, migrate_handler
 from chalicelib.core.events import HANDLER_EVENTS, pattern_for
 from deploy.postprocess import BUS_VAR, DLQ_VAR, Options, PostProcessError, expected_rules, postprocess
 
@@ -91,7 +91,12 @@ def test_every_variable_the_module_references_is_declared_with_a_type(module: Do
 
 def test_only_the_database_handlers_run_in_the_vpc(module: Doc) -> None:
     in_vpc = {key for key, f in module["resource"]["aws_lambda_function"].items() if "vpc_config" in f}
-    assert in_vpc == {"api_handler", "course-embedding-handler", "course-storage-handler"}
+    assert in_vpc == {
+        "api_handler",
+        "course-embedding-handler",
+        "course-storage-handler",
+        migrate_handler.HANDLER_NAME,
+    }
 
 
 def test_the_api_gets_an_explicit_stage_and_the_seed_output_course_request_endpoint(module: Doc) -> None:
@@ -115,6 +120,7 @@ def test_each_function_runs_with_the_role_of_its_concern(module: Doc) -> None:
         "course-parts-handler": "planners",
         "course-sections-handler": "planners",
         "course-outline-reviewer": "planners",
+        migrate_handler.HANDLER_NAME: "migrate",
     }
     assert roles == {key: f"${{var.function_role_arns.{concern}}}" for key, concern in expected.items()}
     assert module["variable"]["function_role_arns"]["type"] == "map(string)"
@@ -137,6 +143,25 @@ def test_a_function_of_no_known_concern_stops_the_rewrite(raw_module: Doc, optio
         functions["api_handler"], function_name="coursegen-dev-report-generator"
     )
     with pytest.raises(PostProcessError, match="no execution role for function\\(s\\) report-generator"):
+        postprocess(raw_module, options)
+
+
+def test_the_migration_function_runs_in_the_vpc_and_the_module_outputs_its_trigger(module: Doc) -> None:
+    functions = module["resource"]["aws_lambda_function"]
+    migration = functions[migrate_handler.HANDLER_NAME]
+    assert migration["vpc_config"] == functions["course-storage-handler"]["vpc_config"]
+    assert migration["timeout"] == 300
+    outputs = module["output"]
+    assert (
+        outputs["migration_function_name"]["value"] == "${aws_lambda_function.course-migrate.function_name}"
+    )
+    assert outputs["migrations_sha256"]["value"] == migrate_handler.migrations_digest()
+    assert migrate_handler.HANDLER_NAME not in module["resource"]["aws_lambda_function_event_invoke_config"]
+
+
+def test_an_app_without_the_migration_function_stops_the_rewrite(raw_module: Doc, options: Options) -> None:
+    del raw_module["resource"]["aws_lambda_function"][migrate_handler.HANDLER_NAME]
+    with pytest.raises(PostProcessError, match="nothing would create the schema"):
         postprocess(raw_module, options)
 
 

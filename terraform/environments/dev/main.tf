@@ -119,3 +119,13 @@ module "app" {
   vpc_subnet_ids        = module.network.private_subnet_ids
   vpc_security_group_id = module.network.function_security_group_id
 }
+
+# The schema in the stack: the migration function (in the VPC, with the migrate role) runs on the
+# first apply and again whenever the packaged migrations change. It fails the apply if a
+# migration fails. Aurora, its secret's endpoint (or the NAT) and the role must exist first.
+resource "aws_lambda_invocation" "migrate" {
+  function_name = module.app.migration_function_name
+  input         = jsonencode({ migrations_sha256 = module.app.migrations_sha256 })
+  triggers      = { migrations_sha256 = module.app.migrations_sha256 }
+  depends_on    = [module.database, module.network, module.iam]
+}

@@ -57,3 +57,8 @@ output "dashboard_name" {
   description = "The CloudWatch dashboard of the workflow."
   value       = module.monitoring.dashboard_name
 }
+
+output "schema_migrations" {
+  description = "What the migration function answered on its last invocation (versions applied, digest)."
+  value       = aws_lambda_invocation.migrate.result
+}
