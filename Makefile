@@ -70,7 +70,7 @@ TF ?= terraform
 TF_ENV := terraform/environments/$(STAGE)
 TF_OFFLINE := TF_CLI_CONFIG_FILE=$(CURDIR)/build/terraformrc
 
-.PHONY: iac-setup package tf-check
+.PHONY: iac-setup package tf-check smoke
 
 # checkov pins an older boto3 than the app, so it gets its own venv inside .venv.
 $(IAC)/.installed: requirements-iac.txt
@@ -97,3 +97,7 @@ tf-check: setup iac-setup  ## terraform fmt and validate of every environment (o
 	done
 	$(IAC)/bin/checkov --config-file .checkov.yaml -d terraform --quiet
 	$(BIN)/python -m deploy checkov terraform
+
+# Needs an applied environment and AWS credentials allowed execute-api:Invoke on its API.
+smoke: setup  ## one course through the deployed $(STAGE) stack: SigV4-signed POST, poll to complete, timings
+	$(BIN)/python -m deploy smoke --stage $(STAGE)

@@ -14,6 +14,7 @@ import pytest
 from chalicelib import dead_letters, migrate_handler
 from chalicelib.adapters.dynamodb_state import USER_INDEX
 from chalicelib.core.events import HANDLER_EVENTS, pattern_for
+from deploy.smoke import api_url_from_terraform, region_of
 
 from .moto_apply import REGION, Deployment, MotoApply
 from .support import Terraform, names
@@ -344,6 +345,16 @@ def test_the_seed_output_course_request_endpoint_is_the_post_courses_url(deploye
     [api] = deployed.client("apigateway").get_rest_apis()["items"]
     paths = {r["path"] for r in deployed.client("apigateway").get_resources(restApiId=api["id"])["items"]}
     assert {"/courses", "/courses/{course_id}"} <= paths
+
+
+def test_the_smoke_test_finds_the_deployed_api_and_its_region(
+    deployed: Deployment, terraform: Terraform
+) -> None:
+    # As far as moto goes: it serves no Lambda-proxied route, so the signed POST and the polling
+    # are exercised against a stand-in that checks SigV4 (test_smoke.py).
+    api_url = api_url_from_terraform(deployed.directory, terraform.binary)
+    assert api_url == deployed.outputs["api_url"]
+    assert region_of(api_url, None) == REGION
 
 
 def test_terraform_destroy_removes_every_resource(deployed: Deployment, terraform: Terraform) -> None:
