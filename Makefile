@@ -69,12 +69,13 @@ clean: ## stop the local server and remove local data
 
 # --- Deploy to AWS (README "Deploy to AWS") ---------------------------------------------------
 STAGE ?= dev
+ENVIRONMENTS := dev prod
 IAC := $(VENV)/iac
 TF ?= terraform
 TF_ENV := terraform/environments/$(STAGE)
 TF_OFFLINE := TF_CLI_CONFIG_FILE=$(CURDIR)/build/terraformrc
 
-.PHONY: iac-setup package tf-check
+.PHONY: iac-setup package tf-check smoke
 
 # checkov pins an older boto3 than the app, so it gets its own venv inside .venv.
 $(IAC)/.installed: requirements-iac.txt
@@ -89,9 +90,19 @@ test: iac-setup
 package: setup  ## chalice package + post-process into terraform/environments/$(STAGE)/app
 	$(BIN)/python -m deploy package --stage $(STAGE)
 
-tf-check: package iac-setup  ## terraform fmt and validate (offline, local provider mirror), checkov
+# Every environment, offline: the provider comes from the local mirror and must match the
+# committed lock file (-lockfile=readonly); then stock checkov with .checkov.yaml.
+tf-check: setup iac-setup  ## terraform fmt and validate of every environment (offline), checkov
+	for env in $(ENVIRONMENTS); do $(BIN)/python -m deploy package --stage $$env || exit 1; done
 	$(BIN)/python -m deploy tf-config build/terraformrc
 	$(TF) fmt -check -recursive terraform
-	$(TF_OFFLINE) $(TF) -chdir=$(TF_ENV) init -backend=false -input=false
-	$(TF_OFFLINE) $(TF) -chdir=$(TF_ENV) validate
+	for env in $(ENVIRONMENTS); do \
+	  $(TF_OFFLINE) $(TF) -chdir=terraform/environments/$$env init -backend=false -input=false -lockfile=readonly \
+	  && $(TF_OFFLINE) $(TF) -chdir=terraform/environments/$$env validate || exit 1; \
+	done
+	$(IAC)/bin/checkov --config-file .checkov.yaml -d terraform --quiet
 	$(BIN)/python -m deploy checkov terraform
+
+# Needs an applied environment and AWS credentials allowed execute-api:Invoke on its API.
+smoke: setup  ## one course through the deployed $(STAGE) stack: SigV4-signed POST, poll to complete, timings
+	$(BIN)/python -m deploy smoke --stage $(STAGE)

@@ -106,3 +106,13 @@ def course_storage_handler(event: CloudWatchEvent) -> None:
 @app.on_sqs_message(queue=dead_letters.QUEUE_PLACEHOLDER, name=dead_letters.HANDLER_NAME)
 def course_dead_letter_handler(event: SQSEvent) -> None:
     dead_letters.handle((record.to_dict() for record in event), _workflow().fail_course)
+
+
+# --- the schema: Terraform invokes this on apply whenever the migrations change ------------------
+
+
+@app.lambda_function(name="course-migrate")
+def course_migrate(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from chalicelib import migrate_handler
+
+    return migrate_handler.run()

@@ -90,7 +90,7 @@ def versions_tf(block: dict[str, Any]) -> str:
     )
     return (
         "# Written by `python -m deploy package` (deploy/postprocess.py): Chalice pins Terraform < 1.4\n"
-        "# and the AWS provider < 5; these are the minimums the rewritten module needs.\n"
+        "# and the AWS provider < 5; the rewritten module needs Terraform 1.3 and AWS provider 5.\n"
         "terraform {\n"
         f'  required_version = "{block["required_version"]}"\n\n'
         f"  required_providers {{\n{providers}  }}\n"

@@ -16,9 +16,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib import dead_letters
+from chalicelib import dead_letters, migrate_handler
 from chalicelib.core import registry
-from deploy import justifications
 
 Doc = dict[str, Any]
 Pattern = dict[str, Any]
@@ -36,6 +35,11 @@ _OWN_VARIABLES: dict[str, Doc] = {
         "type": "string",
         "description": "SQS queue for events that failed for good: target DLQ, on-failure "
         "destination, and the queue course-dead-letter-handler consumes.",
+    },
+    "function_role_arns": {
+        "type": "map(string)",
+        "description": "Execution role ARN per concern: api, planners, database, dead_letters, migrate "
+        "(the iam module's role_arns).",
     },
     "log_retention_days": {
         "type": "number",
@@ -90,15 +94,17 @@ def postprocess(doc: Doc, options: Options, expected: Mapping[str, Pattern] | No
         _place_on_bus(resources, key, handler, options)
         _add_invoke_config(resources, handler, options)
     _consume_dead_letters(resources)
+    _assign_roles(resources, set(rules))
+    _configure_migration_function(out, set(rules))
     _add_log_groups(resources)
     _explicit_api_stage(out, options.stage)
     out["terraform"] = {
         "required_version": ">= 1.3.0",
-        "required_providers": {"aws": {"source": "hashicorp/aws", "version": ">= 5.0"}},
+        "required_providers": {"aws": {"source": "hashicorp/aws", "version": "~> 5.0"}},
     }
     _drop_unused_data(out)
     _add_outputs(out, rules, options)
-    justifications.annotate(resources)
+    _add_monitoring_outputs(out, options)
     out["variable"] = _variables(out, options.stage)
     return out
 
@@ -172,6 +178,70 @@ def _consume_dead_letters(resources: Doc) -> None:
     found[0]["event_source_arn"] = DLQ_VAR
 
 
+API_FUNCTION = "api_handler"  # Chalice's name for the function behind every route
+MIGRATION_FUNCTION = migrate_handler.HANDLER_NAME
+# Waiting for the advisory lock, and for a paused Aurora (min_capacity 0) to resume.
+MIGRATION_TIMEOUT_SECONDS = 300
+
+
+def role_of(function: str, function_config: Doc, event_handlers: set[str]) -> str | None:
+    """The concern whose execution role a function gets (a key of the iam module's role_arns)."""
+    if function == API_FUNCTION:
+        return "api"
+    if function == dead_letters.HANDLER_NAME:
+        return "dead_letters"
+    if function == MIGRATION_FUNCTION:
+        return "migrate"
+    if function in event_handlers:
+        # .chalice/config.json puts the handlers that use the database in the VPC.
+        return "database" if "vpc_config" in function_config else "planners"
+    return None
+
+
+def _assign_roles(resources: Doc, event_handlers: set[str]) -> None:
+    """Each function runs with the role of its concern instead of the stage's one role."""
+    unknown = []
+    for key, function in resources.get("aws_lambda_function", {}).items():
+        concern = role_of(key, function, event_handlers)
+        if concern is None:
+            unknown.append(key)
+        else:
+            function["role"] = f"${{var.function_role_arns.{concern}}}"
+    if unknown:
+        raise PostProcessError(f"no execution role for function(s) {', '.join(sorted(unknown))}")
+
+
+def _configure_migration_function(out: Doc, event_handlers: set[str]) -> None:
+    """The migration function runs in the VPC beside the database handlers, and the module
+    outputs what the environment needs to invoke it when the migrations change."""
+    functions = out["resource"].get("aws_lambda_function", {})
+    if MIGRATION_FUNCTION not in functions:
+        raise PostProcessError(
+            f"app.py declares no {MIGRATION_FUNCTION} function: nothing would create the schema"
+        )
+    in_vpc = [
+        function["vpc_config"]
+        for key, function in sorted(functions.items())
+        if role_of(key, function, event_handlers) == "database"
+    ]
+    if not in_vpc:
+        raise PostProcessError(
+            "no database handler runs in the VPC: the migration function would not reach Aurora"
+        )
+    function = functions[MIGRATION_FUNCTION]
+    function["vpc_config"] = copy.deepcopy(in_vpc[0])
+    function["timeout"] = MIGRATION_TIMEOUT_SECONDS
+    outputs = out.setdefault("output", {})
+    outputs["migration_function_name"] = {
+        "value": f"${{aws_lambda_function.{MIGRATION_FUNCTION}.function_name}}",
+        "description": "Applies the schema migrations to Aurora when invoked.",
+    }
+    outputs["migrations_sha256"] = {
+        "value": migrate_handler.migrations_digest(),
+        "description": "Digest of the migrations in the package: the trigger of the migration invocation.",
+    }
+
+
 def _add_log_groups(resources: Doc) -> None:
     # Created before the functions, so Lambda does not create them first with no retention.
     groups = resources.setdefault("aws_cloudwatch_log_group", {})
@@ -242,6 +312,21 @@ def _add_outputs(out: Doc, rules: Mapping[str, str], options: Options) -> None:
     }
 
 
+def _add_monitoring_outputs(out: Doc, options: Options) -> None:
+    """The API's metric dimensions (ApiName, Stage), for the alarms and the dashboard."""
+    if "rest_api" not in out["resource"].get("aws_api_gateway_rest_api", {}):
+        return
+    outputs = out.setdefault("output", {})
+    outputs["api_name"] = {
+        "value": "${aws_api_gateway_rest_api.rest_api.name}",
+        "description": "Name of the REST API (the ApiName dimension of its metrics).",
+    }
+    outputs["api_stage_name"] = {
+        "value": "${aws_api_gateway_stage.rest_api.stage_name}",
+        "description": "The API stage (the Stage dimension of its metrics).",
+    }
+
+
 def _variables(out: Doc, stage: str) -> Doc:
     found: dict[str, Doc] = {}
     for key, value in _strings(out):
@@ -265,8 +350,7 @@ def _strings(node: Any, key: str = "") -> Iterator[tuple[str, str]]:
         yield key, node
     elif isinstance(node, dict):
         for child_key, child in node.items():
-            if child_key != "//":
-                yield from _strings(child, child_key)
+            yield from _strings(child, child_key)
     elif isinstance(node, list):
         for child in node:
             yield from _strings(child, f"{key}[]")  # an element of a list, not the list

@@ -21,7 +21,7 @@ from deploy.postprocess import Options
 from deploy.terraform_cli import TerraformSetupError, find_terraform, offline_env
 
 from .moto_apply import MotoApply
-from .support import STAGE, TERRAFORM_DIR, Terraform
+from .support import ENVIRONMENTS, PROD_STAGE, STAGE, TERRAFORM_DIR, Terraform
 
 APPLY_TESTS = "test_apply_moto.py"
 _apply_selected = False
@@ -69,17 +69,25 @@ def raw_module(chalice_output: Path) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def assembled(tmp_path_factory: pytest.TempPathFactory, chalice_output: Path, options: Options) -> Path:
-    """A copy of terraform/ with the post-processed app in environments/dev/app."""
+    """A copy of terraform/ (lock files included) with the post-processed app of its stage in
+    environments/dev/app and environments/prod/app."""
     root = tmp_path_factory.mktemp("assembled") / "terraform"
-    shutil.copytree(TERRAFORM_DIR, root, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*", "app"))
-    assemble(chalice_output, root / "environments" / STAGE / "app", options, load_app())
+    shutil.copytree(TERRAFORM_DIR, root, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "app"))
+    app = load_app()
+    assemble(chalice_output, root / "environments" / STAGE / "app", options, app)
+    prod = chalice_package(PROD_STAGE, tmp_path_factory.mktemp("chalice-prod") / "out")
+    assemble(prod, root / "environments" / PROD_STAGE / "app", Options(app_name(), PROD_STAGE), app)
     return root
 
 
 @pytest.fixture(scope="session")
 def initialized(assembled: Path, terraform: Terraform) -> Path:
-    """The assembled tree with environments/dev initialised from the mirror (no backend)."""
-    terraform.run(assembled / "environments" / STAGE, "init", "-backend=false", "-no-color")
+    """The assembled tree with every environment initialised from the mirror (no backend); the
+    provider must match the committed lock file."""
+    for stage in ENVIRONMENTS:
+        terraform.run(
+            assembled / "environments" / stage, "init", "-backend=false", "-lockfile=readonly", "-no-color"
+        )
     return assembled
 
 

@@ -34,13 +34,17 @@ SERVICES = [
     "ec2",
     "events",
     "iam",
+    "kms",
     "lambda",
     "logs",
     "rds",
     "secretsmanager",
+    "sns",
     "sqs",
     "sts",
 ]
+# Inputs of the applied environment (read by apply and destroy alike).
+TFVARS = 'alarm_email = "oncall@example.com"\n'
 
 
 @dataclass
@@ -76,6 +80,7 @@ class MotoApply:
         shutil.copytree(tree, root, symlinks=True)  # the providers are symlinks into the mirror
         self.directory = root / "environments" / STAGE
         (self.directory / "moto_override.tf").write_text(provider_override(self.endpoint), encoding="utf-8")
+        (self.directory / "moto.auto.tfvars").write_text(TFVARS, encoding="utf-8")
         app = self.directory / "app"
         module = json.loads((app / "chalice.tf.json").read_text(encoding="utf-8"))
         (app / "moto_override.tf.json").write_text(json.dumps(openapi3_override(module)), encoding="utf-8")
@@ -87,6 +92,8 @@ class MotoApply:
     def _apply(self) -> None:
         try:
             _wait_for(self.endpoint)
+            # moto runs no Lambda code: without Docker, Invoke answers with the request's payload.
+            _post_json(f"{self.endpoint}/moto-api/config", {"lambda": {"use_docker": False}})
             command = [
                 self.terraform.binary,
                 f"-chdir={self.directory}",
@@ -164,6 +171,13 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _post_json(url: str, body: dict[str, Any]) -> None:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    urllib.request.urlopen(request, timeout=10).close()
 
 
 def _wait_for(endpoint: str) -> None:

@@ -11,6 +11,8 @@ from typing import Any
 from deploy.package import PROJECT_DIR
 
 STAGE = "dev"
+PROD_STAGE = "prod"
+ENVIRONMENTS = (STAGE, PROD_STAGE)
 TERRAFORM_DIR = PROJECT_DIR / "terraform"
 
 

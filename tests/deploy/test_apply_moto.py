@@ -7,12 +7,14 @@ evaluation) is checked only as configuration read back.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
-from chalicelib import dead_letters
+from chalicelib import dead_letters, migrate_handler
 from chalicelib.adapters.dynamodb_state import USER_INDEX
 from chalicelib.core.registry import BY_HANDLER
+from deploy.smoke import api_url_from_terraform, region_of
 
 from .moto_apply import REGION, Deployment, MotoApply
 from .support import Terraform, names
@@ -23,6 +25,28 @@ DB_HANDLERS = {
     "coursegen-dev",
     "coursegen-dev-course-embedding-handler",
     "coursegen-dev-course-storage-handler",
+    f"coursegen-dev-{migrate_handler.HANDLER_NAME}",
+}
+ROLE_OF = {
+    "coursegen-dev": "api",
+    "coursegen-dev-course-embedding-handler": "database",
+    "coursegen-dev-course-storage-handler": "database",
+    "coursegen-dev-course-book-search-handler": "planners",
+    "coursegen-dev-course-parts-handler": "planners",
+    "coursegen-dev-course-sections-handler": "planners",
+    "coursegen-dev-course-outline-reviewer": "planners",
+    f"coursegen-dev-{dead_letters.HANDLER_NAME}": "dead-letters",
+    f"coursegen-dev-{migrate_handler.HANDLER_NAME}": "migrate",
+}
+# What every role holds besides its own statements.
+EVERY_ROLE = {"Logs", "Tracing"}
+VPC_ACTIONS = {  # AWSLambdaVPCAccessExecutionRole's EC2 actions
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
 }
 
 
@@ -87,7 +111,7 @@ def test_functions_get_the_seed_environment_and_only_database_handlers_sit_in_th
     deployed: Deployment,
 ) -> None:
     functions = deployed.client("lambda").list_functions()["Functions"]
-    assert len(functions) == 8  # API, six phase handlers, the dead-letter consumer
+    assert len(functions) == 9  # API, six phase handlers, the dead-letter consumer, the migration
     for function in functions:
         variables = function["Environment"]["Variables"]
         assert variables["DYNAMODB_COURSE_STATE_TABLE_NAME"] == "docprof-dev-course-state"
@@ -102,9 +126,31 @@ def test_functions_get_the_seed_environment_and_only_database_handlers_sit_in_th
         # The API handler embeds the query inside API Gateway's 29 s; the planners get 270 of 300 s.
         api = function["FunctionName"].endswith("-dev")
         assert variables["COURSEGEN_LLM_DEADLINE"] == ("25" if api else "270"), function["FunctionName"]
-        assert function["Role"].endswith(":role/docprof-dev-course-app")
+        role = ROLE_OF[function["FunctionName"]]
+        assert function["Role"].endswith(f":role/docprof-dev-course-{role}"), function["FunctionName"]
         in_vpc = bool(function.get("VpcConfig", {}).get("SubnetIds"))
         assert in_vpc == (function["FunctionName"] in DB_HANDLERS), function["FunctionName"]
+
+
+def test_the_apply_invoked_the_migration_function_with_the_digest_of_the_packaged_migrations(
+    deployed: Deployment, terraform: Terraform
+) -> None:
+    state = json.loads(terraform.run(deployed.directory, "show", "-json", "-no-color"))
+    [invocation] = [
+        r
+        for r in state["values"]["root_module"]["resources"]
+        if r["address"] == "aws_lambda_invocation.migrate"
+    ]
+    digest = migrate_handler.migrations_digest()
+    values = invocation["values"]
+    assert values["function_name"] == f"coursegen-dev-{migrate_handler.HANDLER_NAME}"
+    assert values["triggers"] == {"migrations_sha256": digest}
+    assert json.loads(values["input"]) == {"migrations_sha256": digest}
+    # moto answers an Invoke with the request's payload: the result proves the call was made.
+    assert json.loads(values["result"]) == {"migrations_sha256": digest}
+    assert json.loads(deployed.outputs["schema_migrations"]) == {"migrations_sha256": digest}
+    function = deployed.client("lambda").get_function(FunctionName=values["function_name"])["Configuration"]
+    assert function["Timeout"] == 300 and function["Handler"] == "app.course_migrate"
 
 
 def test_the_state_table_has_the_key_index_ttl_and_point_in_time_recovery(deployed: Deployment) -> None:
@@ -120,7 +166,9 @@ def test_the_state_table_has_the_key_index_ttl_and_point_in_time_recovery(deploy
     assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
 
 
-def test_the_queue_policy_admits_only_rules_of_the_bus_and_the_app_role(deployed: Deployment) -> None:
+def test_the_queue_policy_admits_only_rules_of_the_bus_and_the_event_handlers_roles(
+    deployed: Deployment,
+) -> None:
     attributes = deployed.client("sqs").get_queue_attributes(
         QueueUrl=deployed.outputs["dead_letter_queue_url"], AttributeNames=["All"]
     )["Attributes"]
@@ -131,17 +179,28 @@ def test_the_queue_policy_admits_only_rules_of_the_bus_and_the_app_role(deployed
     assert rules["Resource"] == queue_arn(deployed)
     bus_rules = f"arn:aws:events:{REGION}:123456789012:rule/{deployed.outputs['event_bus_name']}/*"
     assert rules["Condition"] == {"ArnLike": {"aws:SourceArn": bus_rules}}
-    role = deployed.client("iam").get_role(RoleName="docprof-dev-course-app")["Role"]["Arn"]
-    assert statements["LambdaOnFailureDestinations"]["Principal"] == {"AWS": role}
+    iam = deployed.client("iam")
+    roles = [
+        iam.get_role(RoleName=f"docprof-dev-course-{r}")["Role"]["Arn"] for r in ("planners", "database")
+    ]
+    principals = statements["LambdaOnFailureDestinations"]["Principal"]["AWS"]
+    assert sorted(principals if isinstance(principals, list) else [principals]) == sorted(roles)
     assert statements["DenyWithoutTLS"]["Effect"] == "Deny"
 
 
+def alarms_by_name(deployed: Deployment) -> dict[str, dict[str, Any]]:
+    pages = deployed.client("cloudwatch").get_paginator("describe_alarms").paginate()
+    return {alarm["AlarmName"]: alarm for page in pages for alarm in page["MetricAlarms"]}
+
+
 def test_the_alarms_watch_dead_letters_and_every_rule_s_failed_invocations(deployed: Deployment) -> None:
-    alarms = {a["AlarmName"]: a for a in deployed.client("cloudwatch").describe_alarms()["MetricAlarms"]}
+    alarms = alarms_by_name(deployed)
     assert alarms["docprof-dev-course-dead-letters-received"]["MetricName"] == "NumberOfMessagesSent"
     assert (
         alarms["docprof-dev-course-dead-letters-stuck"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
     )
+    old = alarms["docprof-dev-course-dead-letters-old"]
+    assert old["MetricName"] == "ApproximateAgeOfOldestMessage" and old["Threshold"] == 1800
     for handler in BY_HANDLER:
         alarm = alarms[f"coursegen-dev-{handler}-failed-invocations"]
         assert alarm["Namespace"] == "AWS/Events" and alarm["MetricName"] == "FailedInvocations"
@@ -150,28 +209,123 @@ def test_the_alarms_watch_dead_letters_and_every_rule_s_failed_invocations(deplo
             "EventBusName": deployed.outputs["event_bus_name"],
             "RuleName": f"coursegen-dev-{handler}",
         }
-    assert len(alarms) == 8
 
 
-def test_the_app_role_grants_named_actions_on_named_resources(deployed: Deployment) -> None:
-    iam = deployed.client("iam")
-    document = iam.get_role_policy(RoleName="docprof-dev-course-app", PolicyName="course-app")[
-        "PolicyDocument"
-    ]
-    statements = {
-        s["Sid"]: s for s in (json.loads(document) if isinstance(document, str) else document)["Statement"]
+def test_every_function_has_an_errors_and_a_throttles_alarm(deployed: Deployment) -> None:
+    alarms = alarms_by_name(deployed)
+    functions = [f["FunctionName"] for f in deployed.client("lambda").list_functions()["Functions"]]
+    for function in functions:
+        for metric in ("Errors", "Throttles"):
+            alarm = alarms[f"{function}-{metric.lower()}"]
+            assert alarm["Namespace"] == "AWS/Lambda" and alarm["MetricName"] == metric
+            assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": function}]
+            assert alarm["Threshold"] == 1
+
+
+def test_the_api_and_aurora_have_their_alarms(deployed: Deployment) -> None:
+    alarms = alarms_by_name(deployed)
+    api = {"ApiName": "coursegen", "Stage": "dev"}
+    five_xx, latency = alarms["docprof-dev-api-5xx"], alarms["docprof-dev-api-latency-p90"]
+    assert five_xx["MetricName"] == "5XXError" and latency["ExtendedStatistic"] == "p90"
+    for alarm in (five_xx, latency):
+        assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == api
+    cluster = [{"Name": "DBClusterIdentifier", "Value": "docprof-dev-courses"}]
+    assert alarms["docprof-dev-db-capacity"]["MetricName"] == "ACUUtilization"
+    assert alarms["docprof-dev-db-connections"]["MetricName"] == "DatabaseConnections"
+    assert alarms["docprof-dev-db-capacity"]["Dimensions"] == cluster
+
+
+def test_every_alarm_notifies_the_encrypted_alarm_topic_which_mails_the_given_address(
+    deployed: Deployment,
+) -> None:
+    topic = deployed.outputs["alarm_topic_arn"]
+    alarms = alarms_by_name(deployed)
+    functions = deployed.client("lambda").list_functions()["Functions"]
+    # Per function errors and throttles, API 5XX and latency, Aurora capacity and connections,
+    # dead letters received, stuck and old, and failed deliveries of each rule.
+    assert len(alarms) == 2 * len(functions) + 2 + 2 + 3 + len(BY_HANDLER)
+    assert not [name for name, alarm in alarms.items() if topic not in alarm["AlarmActions"]]
+    sns = deployed.client("sns")
+    attributes = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
+    key = deployed.client("kms").describe_key(KeyId=attributes["KmsMasterKeyId"])["KeyMetadata"]
+    assert key["KeyManager"] == "CUSTOMER" and key["KeyState"] == "Enabled"
+    policy = json.loads(
+        deployed.client("kms").get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"]
+    )
+    cloudwatch = [s for s in policy["Statement"] if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
+    assert [sorted(s["Action"]) for s in cloudwatch] == [["kms:Decrypt", "kms:GenerateDataKey*"]]
+    [publish] = json.loads(attributes["Policy"])["Statement"]
+    assert (
+        publish["Principal"] == {"Service": "cloudwatch.amazonaws.com"} and publish["Action"] == "sns:Publish"
+    )
+    [subscription] = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert (subscription["Protocol"], subscription["Endpoint"]) == ("email", "oncall@example.com")
+
+
+def test_the_dashboard_shows_every_function_rule_the_queue_and_the_cluster(deployed: Deployment) -> None:
+    name = deployed.outputs["dashboard_name"]
+    body = json.loads(deployed.client("cloudwatch").get_dashboard(DashboardName=name)["DashboardBody"])
+    metrics = [metric for widget in body["widgets"] for metric in widget["properties"]["metrics"]]
+    shown = {value for metric in metrics for value in metric if isinstance(value, str)}
+    functions = {f["FunctionName"] for f in deployed.client("lambda").list_functions()["Functions"]}
+    rules = {f"coursegen-dev-{handler}" for handler in BY_HANDLER}
+    assert (
+        functions | rules | {"docprof-dev-course-dead-letters", "docprof-dev-courses", "coursegen"} <= shown
+    )
+
+
+def role_statements(deployed: Deployment, role: str) -> dict[str, dict[str, Any]]:
+    document = deployed.client("iam").get_role_policy(
+        RoleName=f"docprof-dev-course-{role}", PolicyName=f"course-{role}"
+    )["PolicyDocument"]
+    parsed = json.loads(document) if isinstance(document, str) else document
+    return {statement["Sid"]: statement for statement in parsed["Statement"]}
+
+
+def as_list(value: str | list[str]) -> list[str]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_each_role_holds_only_the_statements_of_its_functions(deployed: Deployment) -> None:
+    # While the app reads both secrets at every cold start, every workflow role may read both.
+    secrets = {"DatabasePassword", "ModelApiKey"}
+    expected = {
+        "api": {"PublishWorkflowEvents", "CourseState", "CourseStateByUser", "VpcNetworkInterfaces"}
+        | secrets,
+        "planners": {"PublishWorkflowEvents", "CourseState", "SendDeadLetters"} | secrets,
+        "database": {"PublishWorkflowEvents", "CourseState", "SendDeadLetters", "VpcNetworkInterfaces"}
+        | secrets,
+        "dead-letters": {"PublishWorkflowEvents", "CourseState", "ConsumeDeadLetters"} | secrets,
+        "migrate": {"DatabasePassword", "VpcNetworkInterfaces"},
     }
-    for statement in statements.values():
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        assert not [a for a in actions if "*" in a], statement["Sid"]
-    star_resources = {sid for sid, s in statements.items() if s["Resource"] == "*"}
-    assert star_resources == {"Tracing", "VpcDescribeNetworkInterfaces"}  # no resource-level permissions
-    assert statements["PublishWorkflowEvents"]["Resource"].endswith(
+    for role, sids in expected.items():
+        assert set(role_statements(deployed, role)) == sids | EVERY_ROLE, role
+
+
+def test_no_role_has_a_star_action_and_star_resources_only_where_aws_offers_nothing_narrower(
+    deployed: Deployment,
+) -> None:
+    for role in ("api", "planners", "database", "dead-letters", "migrate"):
+        statements = role_statements(deployed, role)
+        for sid, statement in statements.items():
+            assert not [a for a in as_list(statement["Action"]) if "*" in a], (role, sid)
+        star = {sid for sid, s in statements.items() if s["Resource"] == "*"}
+        assert star <= {"Tracing", "VpcNetworkInterfaces"}, role
+        if "VpcNetworkInterfaces" in statements:
+            assert set(as_list(statements["VpcNetworkInterfaces"]["Action"])) == VPC_ACTIONS
+    api = role_statements(deployed, "api")
+    assert api["PublishWorkflowEvents"]["Resource"].endswith(
         f":event-bus/{deployed.outputs['event_bus_name']}"
     )
-    assert sorted(statements["Secrets"]["Resource"]) == sorted(
-        [deployed.outputs["db_password_secret_arn"], deployed.outputs["model_api_key_secret_arn"]]
-    )
+    assert api["DatabasePassword"]["Resource"] == deployed.outputs["db_password_secret_arn"]
+    assert api["ModelApiKey"]["Resource"] == deployed.outputs["model_api_key_secret_arn"]
+    consume = role_statements(deployed, "dead-letters")["ConsumeDeadLetters"]
+    assert consume["Resource"] == queue_arn(deployed)
+    assert sorted(as_list(consume["Action"])) == [
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:ReceiveMessage",
+    ]
 
 
 def test_aurora_serverless_v2_keeps_its_password_in_secrets_manager(deployed: Deployment) -> None:
@@ -195,6 +349,16 @@ def test_the_seed_output_course_request_endpoint_is_the_post_courses_url(deploye
     assert {"/courses", "/courses/{course_id}"} <= paths
 
 
+def test_the_smoke_test_finds_the_deployed_api_and_its_region(
+    deployed: Deployment, terraform: Terraform
+) -> None:
+    # As far as moto goes: it serves no Lambda-proxied route, so the signed POST and the polling
+    # are exercised against a stand-in that checks SigV4 (test_smoke.py).
+    api_url = api_url_from_terraform(deployed.directory, terraform.binary)
+    assert api_url == deployed.outputs["api_url"]
+    assert region_of(api_url, None) == REGION
+
+
 def test_terraform_destroy_removes_every_resource(deployed: Deployment, terraform: Terraform) -> None:
     terraform.run(deployed.directory, "destroy", "-auto-approve", "-no-color", "-parallelism=20")
     assert deployed.client("events").list_event_buses()["EventBuses"] == [
@@ -204,6 +368,8 @@ def test_terraform_destroy_removes_every_resource(deployed: Deployment, terrafor
     assert deployed.client("dynamodb").list_tables()["TableNames"] == []
     assert deployed.client("sqs").list_queues().get("QueueUrls", []) == []
     assert deployed.client("cloudwatch").describe_alarms()["MetricAlarms"] == []
+    assert deployed.client("cloudwatch").list_dashboards()["DashboardEntries"] == []
+    assert deployed.client("sns").list_topics()["Topics"] == []
     assert deployed.client("rds").describe_db_clusters()["DBClusters"] == []
     assert deployed.client("apigateway").get_rest_apis()["items"] == []
     roles = deployed.client("iam").list_roles()["Roles"]

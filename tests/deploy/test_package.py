@@ -23,7 +23,7 @@ def test_the_assembled_module_holds_the_rewritten_json_its_versions_and_the_zip(
     module = json.loads((app / "chalice.tf.json").read_text(encoding="utf-8"))
     assert "terraform" not in module  # in versions.tf, where checkov's JSON parser does not choke on it
     versions = (app / "versions.tf").read_text(encoding="utf-8")
-    assert 'required_version = ">= 1.3.0"' in versions and 'version = ">= 5.0"' in versions
+    assert 'required_version = ">= 1.3.0"' in versions and 'version = "~> 5.0"' in versions
 
 
 def test_a_missing_mirror_fails_with_a_message_saying_how_to_make_one(

@@ -1,5 +1,6 @@
-# The dev environment: our modules plus the app as Chalice packaged it. `make package` writes
-# ./app (post-processed `chalice package --pkg-format terraform` output and the Lambda zip).
+# An environment: our modules plus the app as Chalice packaged it for the stage of the same name.
+# `make package STAGE=<env>` writes ./app (post-processed `chalice package --pkg-format terraform`
+# output and the Lambda zip). environments/prod shares this file; its variables.tf differs.
 
 data "aws_caller_identity" "current" {}
 
@@ -33,11 +34,27 @@ module "events" {
   source = "../../modules/eventbridge"
   naming = local.naming
   dead_letters = {
-    sender_role_arns = [module.iam.role_arn]
+    sender_role_arns = module.iam.dead_letter_sender_role_arns
   }
   alarms = {
     rule_names = values(module.app.rule_names)
-    actions    = var.alarm_actions
+    actions    = concat([module.monitoring.topic_arn], var.alarm_actions)
+  }
+}
+
+# The alarm topic, the alarms on functions, API and Aurora, and the workflow's dashboard.
+module "monitoring" {
+  source      = "../../modules/monitoring"
+  naming      = local.naming
+  alarm_email = var.alarm_email
+  watched = {
+    functions              = module.app.function_names
+    api_name               = module.app.api_name
+    api_stage              = module.app.api_stage_name
+    rule_names             = values(module.app.rule_names)
+    event_bus_name         = module.events.bus_name
+    dead_letter_queue_name = module.events.dead_letter_queue_name
+    db_cluster_id          = module.database.cluster_id
   }
 }
 
@@ -85,7 +102,7 @@ module "app" {
   dead_letter_queue_arn = module.events.dead_letter_queue_arn
   log_retention_days    = var.log_retention_days
 
-  lambda_role_arn         = module.iam.role_arn
+  function_role_arns      = module.iam.role_arns
   course_state_table_name = module.course_state.table_name
   aws_account_id          = data.aws_caller_identity.current.account_id
   db_cluster_endpoint     = module.database.endpoint
@@ -101,4 +118,14 @@ module "app" {
   # Only the handlers that use the database run in the VPC (see .chalice/config.json).
   vpc_subnet_ids        = module.network.private_subnet_ids
   vpc_security_group_id = module.network.function_security_group_id
+}
+
+# The schema in the stack: the migration function (in the VPC, with the migrate role) runs on the
+# first apply and again whenever the packaged migrations change. It fails the apply if a
+# migration fails. Aurora, its secret's endpoint (or the NAT) and the role must exist first.
+resource "aws_lambda_invocation" "migrate" {
+  function_name = module.app.migration_function_name
+  input         = jsonencode({ migrations_sha256 = module.app.migrations_sha256 })
+  triggers      = { migrations_sha256 = module.app.migrations_sha256 }
+  depends_on    = [module.database, module.network, module.iam]
 }

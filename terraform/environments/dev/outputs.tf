@@ -47,3 +47,18 @@ output "model_api_key_secret_arn" {
   description = "Put the model server's API key here: aws secretsmanager put-secret-value --secret-id <this> --secret-string <key>."
   value       = aws_secretsmanager_secret.model_api_key.arn
 }
+
+output "alarm_topic_arn" {
+  description = "Every alarm notifies this SNS topic; subscribe more endpoints to it as needed."
+  value       = module.monitoring.topic_arn
+}
+
+output "dashboard_name" {
+  description = "The CloudWatch dashboard of the workflow."
+  value       = module.monitoring.dashboard_name
+}
+
+output "schema_migrations" {
+  description = "What the migration function answered on its last invocation (versions applied, digest)."
+  value       = aws_lambda_invocation.migrate.result
+}

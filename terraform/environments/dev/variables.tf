@@ -33,18 +33,30 @@ variable "network" {
 }
 
 variable "database" {
-  description = "Aurora options passed to the aurora module (capacity, engine version, snapshots)."
+  description = "Aurora options passed to the aurora module (capacity, snapshots). Dev: 0.5-2 ACU, dropped with the environment."
   type = object({
-    min_capacity        = optional(number, 0.5)
-    max_capacity        = optional(number, 2)
-    deletion_protection = optional(bool, false)
-    skip_final_snapshot = optional(bool, true)
+    min_capacity          = optional(number, 0.5)
+    max_capacity          = optional(number, 2)
+    backup_retention_days = optional(number, 7)
+    deletion_protection   = optional(bool, false)
+    skip_final_snapshot   = optional(bool, true)
   })
   default = {}
 }
 
+variable "alarm_email" {
+  description = "An address subscribed to the alarm topic (AWS sends a confirmation mail first); null: no subscription, the alarms still reach the topic."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_email == null || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alarm_email))
+    error_message = "alarm_email must be an email address, or null."
+  }
+}
+
 variable "alarm_actions" {
-  description = "Alarm actions (e.g. an SNS topic ARN) for the dead-letter and delivery alarms."
+  description = "Further alarm actions (e.g. a chat or paging topic's ARN) besides the environment's own alarm topic."
   type        = list(string)
   default     = []
 }

@@ -31,7 +31,7 @@ resource "aws_vpc_security_group_ingress_rule" "clients" {
 # TLS only (the app connects with sslmode=require); DDL and slow statements in the logs.
 resource "aws_rds_cluster_parameter_group" "this" {
   name        = local.name
-  family      = "aurora-postgresql${split(".", var.database.engine_version)[0]}"
+  family      = "aurora-postgresql${var.database.engine_version}"
   description = "coursegen: TLS required, DDL and slow statements logged"
 
   parameter {
@@ -57,9 +57,11 @@ resource "aws_rds_cluster" "this" {
   #checkov:skip=CKV_AWS_133:False positive: checkov cannot evaluate optional() defaults; backup_retention_days defaults to 7 and its validation requires at least 1.
   #checkov:skip=CKV_AWS_327:Storage is encrypted with the AWS-managed RDS key; a customer-managed key adds cost and key-policy upkeep for a dev environment.
   #checkov:skip=CKV2_AWS_8:Backups are Aurora's automated backups (backup_retention_days); an AWS Backup plan is an organisation-level choice.
-  cluster_identifier                  = local.name
-  engine                              = "aurora-postgresql"
-  engine_mode                         = "provisioned" # Serverless v2 is provisioned mode with db.serverless instances
+  cluster_identifier = local.name
+  engine             = "aurora-postgresql"
+  engine_mode        = "provisioned" # Serverless v2 is provisioned mode with db.serverless instances
+  # A major version: the provider keeps it in state while engine_version_actual follows the
+  # minor AWS upgrades to, so no plan tries to go back.
   engine_version                      = var.database.engine_version
   database_name                       = var.database.name
   master_username                     = var.database.master_username
@@ -90,8 +92,7 @@ resource "aws_rds_cluster_instance" "this" {
   identifier                   = "${local.name}-1"
   cluster_identifier           = aws_rds_cluster.this.id
   instance_class               = "db.serverless"
-  engine                       = aws_rds_cluster.this.engine
-  engine_version               = aws_rds_cluster.this.engine_version
+  engine                       = aws_rds_cluster.this.engine # its version is the cluster's
   db_subnet_group_name         = aws_db_subnet_group.this.name
   publicly_accessible          = false
   auto_minor_version_upgrade   = true

@@ -32,3 +32,13 @@ output "cluster_arn" {
   description = "ARN of the cluster."
   value       = aws_rds_cluster.this.arn
 }
+
+output "engine_version_actual" {
+  description = "The engine version running now (the configured major plus the minor RDS chose or upgraded to)."
+  value       = aws_rds_cluster.this.engine_version_actual
+}
+
+output "cluster_id" {
+  description = "Identifier of the cluster (the DBClusterIdentifier dimension of its metrics)."
+  value       = aws_rds_cluster.this.cluster_identifier
+}

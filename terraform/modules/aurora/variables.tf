@@ -30,8 +30,10 @@ variable "database" {
   type = object({
     name            = optional(string, "coursegen")
     master_username = optional(string, "coursegen")
-    # pgvector with HNSW needs Aurora PostgreSQL 15.4+ / 16.1+ (CREATE EXTENSION vector).
-    engine_version = optional(string, "16.6")
+    # The major version only: RDS picks its default minor and the instance's
+    # auto_minor_version_upgrade moves it on, so a later plan never tries a downgrade.
+    # pgvector with HNSW needs 15.4+ / 16.1+, which every current default minor is.
+    engine_version = optional(string, "16")
     # Aurora capacity units; 0.5 ACU is the floor of Serverless v2 (0 pauses it, engine 16.3+).
     min_capacity          = optional(number, 0.5)
     max_capacity          = optional(number, 2)
@@ -48,8 +50,8 @@ variable "database" {
   }
 
   validation {
-    condition     = can(regex("^(1[5-9]|[2-9][0-9])\\.[0-9]+$", var.database.engine_version))
-    error_message = "engine_version must be Aurora PostgreSQL 15 or later (pgvector with HNSW)."
+    condition     = can(regex("^(1[5-9]|[2-9][0-9])$", var.database.engine_version))
+    error_message = "engine_version must be a major version only (16), Aurora PostgreSQL 15 or later (pgvector with HNSW); minors upgrade automatically."
   }
 
   validation {

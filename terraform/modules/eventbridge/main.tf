@@ -112,6 +112,24 @@ resource "aws_cloudwatch_metric_alarm" "dead_letters_stuck" {
   tags                = var.tags
 }
 
+# The oldest dead letter is older than the consumer ever takes: it is failing on that message.
+resource "aws_cloudwatch_metric_alarm" "dead_letters_old" {
+  alarm_name          = "${local.prefix}-course-dead-letters-old"
+  alarm_description   = "A dead letter waited more than ${var.alarms.oldest_after_minutes} minutes: the consumer fails on it, so its course shows a stale status."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateAgeOfOldestMessage"
+  dimensions          = { QueueName = aws_sqs_queue.dead_letters.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = var.alarms.oldest_after_minutes * 60
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarms.actions
+  ok_actions          = var.alarms.actions
+  tags                = var.tags
+}
+
 # EventBridge could not invoke a rule's target (after its retry policy, the event went to the DLQ).
 resource "aws_cloudwatch_metric_alarm" "failed_invocations" {
   for_each = toset(var.alarms.rule_names)

@@ -21,7 +21,12 @@ output "dead_letter_queue_url" {
 output "alarm_names" {
   description = "Names of every alarm the module creates."
   value = concat(
-    [aws_cloudwatch_metric_alarm.dead_letters_received.alarm_name, aws_cloudwatch_metric_alarm.dead_letters_stuck.alarm_name],
+    [for alarm in [aws_cloudwatch_metric_alarm.dead_letters_received, aws_cloudwatch_metric_alarm.dead_letters_stuck, aws_cloudwatch_metric_alarm.dead_letters_old] : alarm.alarm_name],
     [for alarm in aws_cloudwatch_metric_alarm.failed_invocations : alarm.alarm_name],
   )
+}
+
+output "dead_letter_queue_name" {
+  description = "Name of the dead-letter queue (the QueueName dimension of its metrics)."
+  value       = aws_sqs_queue.dead_letters.name
 }

@@ -39,18 +39,25 @@ variable "dead_letters" {
 }
 
 variable "alarms" {
-  description = "CloudWatch alarms: failed deliveries of the named rules on the bus, and dead letters."
+  description = "CloudWatch alarms: failed deliveries of the named rules on the bus, dead letters received, stuck and old."
   type = object({
     rule_names = list(string)
     # SNS topics (or other alarm actions) to notify; empty leaves the alarms visible in the console only.
     actions = optional(list(string), [])
     # A dead letter that stays this long means the consumer is not draining the queue.
     stuck_after_minutes = optional(number, 15)
+    # The oldest dead letter's age that means the consumer keeps failing on it.
+    oldest_after_minutes = optional(number, 30)
   })
 
   validation {
     condition     = var.alarms.stuck_after_minutes >= 5 && var.alarms.stuck_after_minutes % 5 == 0
     error_message = "stuck_after_minutes must be a multiple of 5, at least 5."
+  }
+
+  validation {
+    condition     = var.alarms.oldest_after_minutes >= 5
+    error_message = "oldest_after_minutes must be at least 5."
   }
 }
 

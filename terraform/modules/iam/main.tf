@@ -1,15 +1,75 @@
-# The one execution role of the app's functions. Chalice cannot write it (it reads only app.py,
-# not the calls chalicelib makes), so each statement below names the code that needs it.
+# One execution role per concern of the app's functions. Chalice cannot write them (it reads only
+# app.py, not the calls chalicelib makes), so each statement below names the code that needs it,
+# and each role takes only the statements of its functions.
 
 data "aws_partition" "current" {}
 data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
 
 locals {
+  prefix    = "${var.naming.project}-${var.naming.environment}"
   account   = "arn:${data.aws_partition.current.partition}:%s:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}"
   logs_arn  = format(local.account, "logs")
-  ec2_arn   = format(local.account, "ec2")
   log_group = "${local.logs_arn}:log-group:/aws/lambda/${var.grants.function_name_prefix}*"
+
+  # bootstrap.build_workflow reads both secrets when any workflow function starts (the database
+  # password and the model key), so while that is so every
+  # workflow role may read both; false narrows each secret to the roles whose code uses it
+  # (options.secrets_read_at_cold_start).
+  cold_start = var.options.secrets_read_at_cold_start
+  everyone   = concat(var.options.tracing ? ["Tracing"] : [], ["Logs"])
+  in_vpc     = var.options.vpc_access ? ["VpcNetworkInterfaces"] : []
+
+  # Role -> the statements (Sids below) it holds besides Logs and Tracing.
+  own = {
+    # The API handler: POST /courses (state, first event, embeds the query) and GET /courses[/id]
+    # (state by user, stored outlines in Aurora). In the VPC.
+    api = concat(["PublishWorkflowEvents", "CourseState", "CourseStateByUser", "DatabasePassword", "ModelApiKey"], local.in_vpc)
+    # Handlers that call the model and never the database; outside the VPC.
+    planners = concat(["PublishWorkflowEvents", "CourseState", "SendDeadLetters", "ModelApiKey"], local.cold_start ? ["DatabasePassword"] : [])
+    # Handlers that search the library or store the course in Aurora. In the VPC.
+    database = concat(["PublishWorkflowEvents", "CourseState", "SendDeadLetters", "DatabasePassword"], local.cold_start ? ["ModelApiKey"] : [], local.in_vpc)
+    # The dead-letter consumer: reads the queue, fails the course, publishes CourseFailed.
+    dead_letters = concat(["PublishWorkflowEvents", "CourseState", "ConsumeDeadLetters"], local.cold_start ? ["DatabasePassword", "ModelApiKey"] : [])
+    # The migration function: the schema in Aurora, nothing else. In the VPC.
+    migrate = concat(["DatabasePassword"], local.in_vpc)
+  }
+  roles = { for role, sids in local.own : role => concat(sids, local.everyone) }
+
+  statements = {
+    # adapters/eventbridge.EventBridgePublisher: every step announces the next one.
+    PublishWorkflowEvents = { actions = ["events:PutEvents"], resources = [var.grants.event_bus_arn] }
+    # adapters/dynamodb_state: consistent get, conditional put.
+    CourseState = { actions = ["dynamodb:GetItem", "dynamodb:PutItem"], resources = [var.grants.table_arn] }
+    # The user index serves GET /courses.
+    CourseStateByUser = { actions = ["dynamodb:Query"], resources = var.grants.table_index_arns }
+    # bootstrap.aws_connection_factory: the Aurora password RDS manages.
+    DatabasePassword = { actions = ["secretsmanager:GetSecretValue"], resources = [var.grants.db_secret_arn] }
+    # adapters/openai_client.resolve_api_key: the model server's API key.
+    ModelApiKey = { actions = ["secretsmanager:GetSecretValue"], resources = compact([var.grants.model_secret_arn]) }
+    # Lambda sends an event handler's on-failure record to the queue with the function's role.
+    SendDeadLetters = { actions = ["sqs:SendMessage"], resources = [var.grants.dead_letter_queue_arn] }
+    # The SQS event source mapping polls with the consumer's role (AWSLambdaSQSQueueExecutionRole's actions).
+    ConsumeDeadLetters = { actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], resources = [var.grants.dead_letter_queue_arn] }
+    # Log groups are created by Terraform (with retention), so only streams and events here.
+    Logs = { actions = ["logs:CreateLogStream", "logs:PutLogEvents"], resources = ["${local.log_group}:*"] }
+    # X-Ray has no resource-level permissions.
+    Tracing = { actions = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources = ["*"] }
+    # The EC2 actions of AWSLambdaVPCAccessExecutionRole, as AWS documents them: Lambda checks them
+    # when it creates an in-VPC function and uses them to manage its network interfaces; the
+    # Describe calls have no resource-level permissions and Lambda expects "*" for the others.
+    VpcNetworkInterfaces = {
+      actions = [
+        "ec2:CreateNetworkInterface",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSubnets",
+        "ec2:DeleteNetworkInterface",
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:UnassignPrivateIpAddresses",
+      ]
+      resources = ["*"]
+    }
+  }
 }
 
 data "aws_iam_policy_document" "assume" {
@@ -21,7 +81,7 @@ data "aws_iam_policy_document" "assume" {
       identifiers = ["lambda.amazonaws.com"]
     }
 
-    # Only functions of this account may assume it.
+    # Only functions of this account may assume them.
     condition {
       test     = "StringEquals"
       variable = "aws:SourceAccount"
@@ -31,89 +91,31 @@ data "aws_iam_policy_document" "assume" {
 }
 
 resource "aws_iam_role" "this" {
-  name               = "${var.naming.project}-${var.naming.environment}-course-app"
+  for_each           = local.roles
+  name               = "${local.prefix}-course-${replace(each.key, "_", "-")}"
+  description        = "Execution role of the ${replace(each.key, "_", " ")} functions of ${local.prefix}."
   assume_role_policy = data.aws_iam_policy_document.assume.json
   tags               = var.tags
 }
 
-data "aws_iam_policy_document" "app" {
-  # EventBridgePublisher: every step announces the next one.
-  statement {
-    sid       = "PublishWorkflowEvents"
-    actions   = ["events:PutEvents"]
-    resources = [var.grants.event_bus_arn]
-  }
-
-  # DynamoDBStateStore: consistent get, conditional put; the user index serves GET /courses.
-  statement {
-    sid       = "CourseState"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
-    resources = [var.grants.table_arn]
-  }
-
-  statement {
-    sid       = "CourseStateByUser"
-    actions   = ["dynamodb:Query"]
-    resources = var.grants.table_index_arns
-  }
-
-  # bootstrap.aws_connection_factory: the Aurora password, once per cold start;
-  # adapters/openai_client.resolve_api_key: the model server's API key, likewise.
-  statement {
-    sid       = "Secrets"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = compact([var.grants.db_secret_arn, var.grants.model_secret_arn])
-  }
-
-  # Lambda sends on-failure records with the function's role; the consumer reads the queue.
-  statement {
-    sid       = "DeadLetters"
-    actions   = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
-    resources = [var.grants.dead_letter_queue_arn]
-  }
-
-  # Log groups are created by Terraform (with retention), so only streams and events here.
-  statement {
-    sid       = "Logs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${local.log_group}:*"]
-  }
+data "aws_iam_policy_document" "role" {
+  #checkov:skip=CKV_AWS_111:The only unconstrained write actions are the VPC network-interface actions of AWSLambdaVPCAccessExecutionRole, which Lambda needs on "*" (see the VpcNetworkInterfaces statement).
+  #checkov:skip=CKV_AWS_356:"*" resources only where AWS offers no resource-level permission (X-Ray, EC2 Describe) or documents "*" for Lambda's network interfaces.
+  for_each = local.roles
 
   dynamic "statement" {
-    for_each = var.grants.tracing ? [1] : []
+    for_each = [for sid in sort(each.value) : sid if length(local.statements[sid].resources) > 0]
     content {
-      sid       = "Tracing"
-      actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
-      resources = ["*"] # X-Ray has no resource-level permissions
-    }
-  }
-
-  # What AWSLambdaVPCAccessExecutionRole grants, scoped to this account and region.
-  dynamic "statement" {
-    for_each = var.grants.vpc_access ? [1] : []
-    content {
-      sid     = "VpcNetworkInterfaces"
-      actions = ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]
-      resources = [
-        "${local.ec2_arn}:network-interface/*",
-        "${local.ec2_arn}:subnet/*",
-        "${local.ec2_arn}:security-group/*",
-      ]
-    }
-  }
-
-  dynamic "statement" {
-    for_each = var.grants.vpc_access ? [1] : []
-    content {
-      sid       = "VpcDescribeNetworkInterfaces"
-      actions   = ["ec2:DescribeNetworkInterfaces"]
-      resources = ["*"] # Describe calls have no resource-level permissions
+      sid       = statement.value
+      actions   = local.statements[statement.value].actions
+      resources = local.statements[statement.value].resources
     }
   }
 }
 
-resource "aws_iam_role_policy" "app" {
-  name   = "course-app"
-  role   = aws_iam_role.this.id
-  policy = data.aws_iam_policy_document.app.json
+resource "aws_iam_role_policy" "this" {
+  for_each = local.roles
+  name     = "course-${replace(each.key, "_", "-")}"
+  role     = aws_iam_role.this[each.key].id
+  policy   = data.aws_iam_policy_document.role[each.key].json
 }

@@ -1,5 +1,5 @@
 variable "naming" {
-  description = "Project and environment; the role is named <project>-<environment>-course-app."
+  description = "Project and environment; the roles are named <project>-<environment>-course-<concern>."
   type = object({
     project     = string
     environment = string
@@ -12,7 +12,7 @@ variable "naming" {
 }
 
 variable "grants" {
-  description = "What the app's functions may touch; each ARN becomes the resource of one statement."
+  description = "What the app's functions may touch; each ARN becomes the resource of one statement, given to the roles that need it."
   type = object({
     event_bus_arn         = string
     table_arn             = string
@@ -23,10 +23,6 @@ variable "grants" {
     model_secret_arn = optional(string)
     # Chalice names every function <app>-<stage>[-<handler>]: their log groups share this prefix.
     function_name_prefix = string
-    # Lets the database handlers create and remove their network interfaces in the VPC.
-    vpc_access = optional(bool, true)
-    # X-Ray trace segments (the functions run with active tracing).
-    tracing = optional(bool, true)
   })
 
   validation {
@@ -41,6 +37,22 @@ variable "grants" {
     condition     = can(regex("^[A-Za-z0-9_-]{1,56}$", var.grants.function_name_prefix))
     error_message = "function_name_prefix must be a Lambda function name prefix (no wildcards)."
   }
+}
+
+# Apart from grants: which statements a role holds must not wait for the ARNs (the dead-letter
+# queue's policy names the roles).
+variable "options" {
+  description = "Which optional statements the roles hold."
+  type = object({
+    # Lets the in-VPC roles (api, database, migrate) manage their network interfaces in the VPC.
+    vpc_access = optional(bool, true)
+    # X-Ray trace segments (the functions run with active tracing).
+    tracing = optional(bool, true)
+    # The app reads the database password and the model key whenever a workflow function starts;
+    # false once it reads each on first use: then only the roles that use a secret may read it.
+    secrets_read_at_cold_start = optional(bool, true)
+  })
+  default = {}
 }
 
 variable "tags" {
