@@ -6,13 +6,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from deploy.package import PROJECT_DIR, app_name, assemble, chalice_package, load_app
 from deploy.postprocess import Options, PostProcessError
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m deploy")
     commands = parser.add_subparsers(dest="command", required=True)
     package = commands.add_parser("package", help="chalice package + post-process into the environment")
@@ -45,61 +46,81 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--database", default=env("DB_NAME"))
         command.add_argument("--user", default=env("DB_MASTER_USERNAME"))
         command.add_argument("--secret-arn", default=env("DB_PASSWORD_SECRET_ARN"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
+    if args.command in ("migrate", "load-library"):
+        missing = [name for name in ("host", "database", "user", "secret_arn") if not getattr(args, name)]
+        if missing:
+            parser.error(
+                f"missing --{', --'.join(m.replace('_', '-') for m in missing)} (or the DB_* variables)"
+            )
+    command: Callable[[argparse.Namespace], int] = {
+        "package": _package,
+        "tf-config": _tf_config,
+        "checkov": _checkov,
+        "smoke": _smoke,
+        "migrate": _migrate,
+        "load-library": _load_library,
+    }[args.command]
+    return command(args)
 
-    if args.command == "package":
-        raw = args.build_dir or PROJECT_DIR / "build" / f"chalice-{args.stage}"
-        out = args.out or PROJECT_DIR / "terraform" / "environments" / args.stage / "app"
-        try:
-            chalice_package(args.stage, raw)
-            assemble(raw, out, Options(app_name(), args.stage), load_app())
-        except PostProcessError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 1
-        print(f"wrote {out}")
-        return 0
 
-    if args.command == "tf-config":
-        from deploy.terraform_cli import TerraformSetupError, cli_config, find_mirror
+def _package(args: argparse.Namespace) -> int:
+    raw = args.build_dir or PROJECT_DIR / "build" / f"chalice-{args.stage}"
+    out = args.out or PROJECT_DIR / "terraform" / "environments" / args.stage / "app"
+    try:
+        chalice_package(args.stage, raw)
+        assemble(raw, out, Options(app_name(), args.stage), load_app())
+    except PostProcessError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {out}")
+    return 0
 
-        try:
-            args.path.parent.mkdir(parents=True, exist_ok=True)
-            args.path.write_text(cli_config(find_mirror()), encoding="utf-8")
-        except TerraformSetupError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 1
-        print(args.path)
-        return 0
 
-    if args.command == "checkov":
-        from deploy.checkov_scan import find_checkov, scan
+def _tf_config(args: argparse.Namespace) -> int:
+    from deploy.terraform_cli import TerraformSetupError, cli_config, find_mirror
 
-        binary = find_checkov()
-        if binary is None:
-            print("error: checkov not found: run `make iac-setup`", file=sys.stderr)
-            return 1
-        result = scan(args.root, binary)
-        for line in result.failed:
-            print(f"FAILED: {line}")
-        print(
-            f"checkov with .checkov.yaml: {result.passed} passed, {len(result.skipped)} skipped inline "
-            f"(with reasons), {len(result.failed)} failed, {result.parsing_errors} parsing errors"
-        )
-        return 1 if result.failed or result.parsing_errors else 0
+    try:
+        args.path.parent.mkdir(parents=True, exist_ok=True)
+        args.path.write_text(cli_config(find_mirror()), encoding="utf-8")
+    except TerraformSetupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(args.path)
+    return 0
 
-    if args.command == "smoke":
-        return _smoke(args)
 
-    missing = [name for name in ("host", "database", "user", "secret_arn") if not getattr(args, name)]
-    if missing:
-        parser.error(f"missing --{', --'.join(m.replace('_', '-') for m in missing)} (or the DB_* variables)")
-    if args.command == "migrate":
-        from deploy.aurora import migrate_aurora
+def _checkov(args: argparse.Namespace) -> int:
+    from deploy.checkov_scan import find_checkov, scan
 
-        applied = migrate_aurora(args.host, args.port, args.database, args.user, args.secret_arn)
-        print(f"applied {', '.join(applied)}" if applied else "schema up to date")
-        return 0
+    binary = find_checkov()
+    if binary is None:
+        print("error: checkov not found: run `make iac-setup`", file=sys.stderr)
+        return 1
+    result = scan(args.root, binary)
+    for line in result.failed:
+        print(f"FAILED: {line}")
+    print(
+        f"checkov with .checkov.yaml: {result.passed} passed, {len(result.skipped)} skipped inline "
+        f"(with reasons), {len(result.failed)} failed, {result.parsing_errors} parsing errors"
+    )
+    return 1 if result.failed or result.parsing_errors else 0
 
+
+def _migrate(args: argparse.Namespace) -> int:
+    from deploy.aurora import migrate_aurora
+
+    applied = migrate_aurora(args.host, args.port, args.database, args.user, args.secret_arn)
+    print(f"applied {', '.join(applied)}" if applied else "schema up to date")
+    return 0
+
+
+def _load_library(args: argparse.Namespace) -> int:
     from chalicelib.bootstrap import make_embedder
     from chalicelib.config import Settings
     from chalicelib.errors import CourseGenError

@@ -196,21 +196,7 @@ def _repaired(
     write: WriteObjectives,
 ) -> tuple[list[str], str]:
     """The section's repaired objectives, and how they were made."""
-    depth = request.preferences.depth
-    floor, usable, notes = lowest_level(depth), _unique(section.objectives), []
-    if repeated := len(section.objectives) - len(usable):
-        notes.append(f"dropped {repeated} repeated")
-    verbless = [o for o in usable if rules.verb_level(o) is None]
-    if verbless:
-        notes.append(f"dropped {len(verbless)} without an action verb")
-    usable = [o for o in usable if o not in verbless]
-    low = [o for o in usable if (level := rules.verb_level(o)) and rules.BLOOM_LEVELS.index(level) < floor]
-    if low:
-        notes.append(f"dropped {len(low)} below the '{depth.value}' level")
-    usable = [o for o in usable if o not in low]
-    if len(usable) > rules.MAX_OBJECTIVES:
-        notes.append(f"kept {rules.MAX_OBJECTIVES} of {len(usable)}")
-        usable = _six_at_depth(request, usable)
+    usable, notes = _usable_objectives(request, section)
 
     def passes(objectives: list[str]) -> bool:
         return not section_objective_failures(request, section.model_copy(update={"objectives": objectives}))
@@ -230,6 +216,27 @@ def _repaired(
     if len(replaced) >= rules.MIN_OBJECTIVES:
         return replaced, "; ".join([*notes, f"replaced by {len(replaced)} written from its chapters"])
     return usable, "; ".join([*notes, "no objectives could be written from its chapters"])
+
+
+def _usable_objectives(request: CourseRequest, section: SectionPlan) -> tuple[list[str], list[str]]:
+    """The section's own objectives that can stay (no repeats, an action verb, at the depth, six
+    at most), and what was dropped."""
+    depth = request.preferences.depth
+    floor, usable, notes = lowest_level(depth), _unique(section.objectives), []
+    if repeated := len(section.objectives) - len(usable):
+        notes.append(f"dropped {repeated} repeated")
+    verbless = [o for o in usable if rules.verb_level(o) is None]
+    if verbless:
+        notes.append(f"dropped {len(verbless)} without an action verb")
+    usable = [o for o in usable if o not in verbless]
+    low = [o for o in usable if (level := rules.verb_level(o)) and rules.BLOOM_LEVELS.index(level) < floor]
+    if low:
+        notes.append(f"dropped {len(low)} below the '{depth.value}' level")
+    usable = [o for o in usable if o not in low]
+    if len(usable) > rules.MAX_OBJECTIVES:
+        notes.append(f"kept {rules.MAX_OBJECTIVES} of {len(usable)}")
+        usable = _six_at_depth(request, usable)
+    return usable, notes
 
 
 def _six_at_depth(request: CourseRequest, objectives: list[str]) -> list[str]:

@@ -97,14 +97,8 @@ def _walk(element: Any) -> Iterator[Event]:
         if element.tail:
             yield element.tail
         return
-    if element.get("id"):
-        yield Anchor(element.get("id"))
-    if element.get("name") and tag == "a":
-        yield Anchor(element.get("name"))
+    yield from _anchors(element, tag)
     if re.fullmatch(r"h[1-6]", tag):
-        for child in element.iter():
-            if child is not element and child.get("id"):
-                yield Anchor(child.get("id"))
         yield Heading(int(tag[1]), clean_line(element.text_content()))
     else:
         if tag in _BLOCK_TAGS:
@@ -117,6 +111,19 @@ def _walk(element: Any) -> Iterator[Event]:
             yield "\n"
     if element.tail:
         yield element.tail
+
+
+def _anchors(element: Any, tag: str) -> Iterator[Event]:
+    """The link targets an element defines: its id, an <a name>, and inside a heading the ids of
+    its descendants (a table of contents may point at any of them)."""
+    if element.get("id"):
+        yield Anchor(element.get("id"))
+    if element.get("name") and tag == "a":
+        yield Anchor(element.get("name"))
+    if re.fullmatch(r"h[1-6]", tag):
+        for child in element.iter():
+            if child is not element and child.get("id"):
+                yield Anchor(child.get("id"))
 
 
 def chapter_level(stream: list[Event]) -> tuple[int | None, str]:

@@ -216,6 +216,22 @@ def self_signed_certificate(folder: Path, name: str) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
+def pipe(tls: ssl.SSLSocket, upstream: socket.socket) -> None:
+    """Copy bytes both ways until either side closes."""
+    while True:
+        readable, _, _ = select.select([tls, upstream], [], [])
+        if tls in readable:
+            if not (data := tls.recv(65536)):
+                return
+            while tls.pending():  # TLS may hold decrypted bytes that select cannot see
+                data += tls.recv(tls.pending())
+            upstream.sendall(data)
+        if upstream in readable:
+            if not (data := upstream.recv(65536)):
+                return
+            tls.sendall(data)
+
+
 @contextmanager
 def tls_relay(unix_socket: str, cert: Path, key: Path) -> Iterator[int]:
     """A loopback TCP port that says yes to PostgreSQL's SSLRequest, terminates TLS with `cert`
@@ -232,18 +248,7 @@ def tls_relay(unix_socket: str, cert: Path, key: Path) -> Iterator[int]:
             client.sendall(b"S")
             with context.wrap_socket(client, server_side=True) as tls:
                 upstream.connect(unix_socket)
-                while True:
-                    readable, _, _ = select.select([tls, upstream], [], [])
-                    if tls in readable:
-                        if not (data := tls.recv(65536)):
-                            return
-                        while tls.pending():
-                            data += tls.recv(tls.pending())
-                        upstream.sendall(data)
-                    if upstream in readable:
-                        if not (data := upstream.recv(65536)):
-                            return
-                        tls.sendall(data)
+                pipe(tls, upstream)
 
     def serve() -> None:
         with suppress(OSError):
