@@ -70,9 +70,9 @@ module "database" {
 }
 
 # The model server's API key. Terraform creates the secret, never its value (which would sit in
-# the state file): put the key in with `aws secretsmanager put-secret-value` (README).
+# the state file): put the key in with `aws secretsmanager put-secret-value` (docs/deployment.md).
 resource "aws_secretsmanager_secret" "model_api_key" {
-  #checkov:skip=CKV_AWS_149:The key is encrypted with the account's AWS-managed Secrets Manager key; a customer-managed key adds cost and policy for a dev environment.
+  #checkov:skip=CKV_AWS_149:The key is encrypted with the account's AWS-managed Secrets Manager key; a customer-managed key adds a monthly fee and a key policy to keep, for one secret.
   #checkov:skip=CKV2_AWS_57:A model vendor's API key cannot be rotated by a Lambda; rotate it at the vendor and put the new value.
   name                    = "${var.project}-${var.environment}-model-api-key"
   description             = "API key of the model server the course planner calls."
@@ -93,8 +93,8 @@ module "iam" {
   }
 }
 
-# The app. Its inputs are the ${var.*} references of .chalice/config.json (stage dev) and the
-# bus and queue the post-processor put the rules and targets on.
+# The app. Its inputs are the ${var.*} references of .chalice/config.json (the stage named after
+# this environment) and the bus and queue the post-processor put the rules and targets on.
 module "app" {
   source = "./app"
 
