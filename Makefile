@@ -67,7 +67,7 @@ clean: ## stop the local server and remove local data
 	-$(BIN)/coursegen --data-dir $(DATA_DIR) db stop
 	rm -rf $(DATA_DIR)
 
-# --- Deploy to AWS (README "Deploy to AWS") ---------------------------------------------------
+# --- Deploy to AWS (docs/deployment.md) ---------------------------------------------------------
 STAGE ?= dev
 ENVIRONMENTS := dev prod
 IAC := $(VENV)/iac
