@@ -4,6 +4,7 @@ fit its chapters, and no word twice in a row. Heuristics documented in docs/eval
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -31,19 +32,20 @@ QUANTITATIVE_PHRASES = (
     "defensible estimate",
 )
 MACHINERY = (re.compile(r"\(exercise \d+\)"), re.compile(r"\bthe main ideas of this section\b"))
-# Stems whose presence in a chapter's text says it has formulas or numbers to work with; two
-# distinct ones make a chapter quantitative.
-QUANTITATIVE_STEMS = (
-    "calculat", "comput", "equation", "formula", "ratio", "percent", "probabilit", "derivative",
-    "integral", "stoichiometr", "molar", "concentration", "constant", "quantitativ", "mathemat",
-    "numer", "statistic", "regression", "break-even", "breakeven", "enthalpy", "entropy", "pressure",
-    "temperature", "kinetic", "velocity", "function", "graph", "limit", "series", "polynomial",
-    "logarithm", "exponential", "titration", "ph ", "yield", "cost", "price", "revenue", "interest rate",
-    "margin", "budget", "variance", "mean ", "median", "measure",
-)  # fmt: skip
+# Word beginnings that say a chapter has formulas or numbers to work with; two distinct ones make
+# a chapter quantitative.
+QUANTITATIVE_WORDS = re.compile(
+    r"\b(calculat|comput|equation|formula|ratios?\b|percent|probabilit|derivative|integral|"
+    r"stoichiometr|molar|molarity|concentration|constants?\b|quantitativ|mathemat|numerical|"
+    r"statistic|regression|break-even|enthalpy|entropy|titration|ph\b|yields?\b|kinetic|velocity|"
+    r"logarithm|exponential|polynomial|graphs?\b|interest rate|price|pricing|costs?\b|revenue|"
+    r"budget|decimal|unit conversion|measurement)",
+    re.IGNORECASE,
+)
+NUMBERS = re.compile(r"\d\.\d|\d\s?%|\S\s?=\s?\S")  # a decimal, a percentage or an equation
 QUANTITATIVE_EVIDENCE = 2
 
-_WORD = re.compile(r"[^\W\d_][\w'’\-]*", re.UNICODE)
+_EDGE = "\"'\u201c\u201d\u2018\u2019()[]{}.,;:!?"
 _SENTENCE_END = re.compile(r"[.!?:;]\s*$")
 
 
@@ -63,59 +65,80 @@ class ChapterText:
 
     @property
     def quantitative(self) -> bool:
-        lowered = f" {self.text.lower()} "
-        return sum(stem in lowered for stem in QUANTITATIVE_STEMS) >= QUANTITATIVE_EVIDENCE
+        found = {match.group(1).lower() for match in QUANTITATIVE_WORDS.finditer(self.text)}
+        if NUMBERS.search(self.text):
+            found.add("a number")
+        return len(found) >= QUANTITATIVE_EVIDENCE
 
 
 class Names:
-    """Words and runs of words the library writes with a capital in the middle of a sentence more
-    often than in lower case: names ("Roosevelt", "New Deal", "Le Châtelier"), not title words."""
+    """What the library writes with capitals where a title would not put them: words written with
+    a capital mid-sentence at least as often as in lower case, or never in lower case at all
+    ("Roosevelt", "Aufbau"), and runs of capitalised words ("Tennessee Valley Authority")."""
 
-    def __init__(self, prose: Iterable[str]) -> None:
+    def __init__(self, prose: Iterable[str], terms: Iterable[str] = (), titles: Iterable[str] = ()) -> None:
         capital: Counter[str] = Counter()
         lower: Counter[str] = Counter()
-        self.runs: set[str] = set()
-        for text in prose:
-            for sentence in re.split(r"(?<=[.!?:;])\s+", text):
-                words = [m.group(0) for m in _WORD.finditer(sentence)]
-                run: list[str] = []
-                for index, word in enumerate(words):
-                    base = _base(word)
-                    if index and word[:1].isupper():
-                        capital[base] += 1
-                        run.append(base)
-                        continue
-                    if word[:1].islower():
-                        lower[base.lower()] += 1
-                    if len(run) > 1:
-                        self.runs.add(" ".join(run))
-                    run = []
-                if len(run) > 1:
-                    self.runs.add(" ".join(run))
+        self.runs: set[tuple[str, ...]] = set()
+        # prose: a sentence's first word is capitalised by grammar; terms (glossary entries) keep
+        # their natural casing from the first word on.
+        sentences = [(s, 1) for text in prose for s in re.split(r"(?<=[.!?:;])\s+", text)]
+        sentences += [(term, 0) for term in terms]
+        for sentence, skip in sentences:
+            run: list[str] = []
+            for index, word in enumerate(words_of(sentence)):
+                base = _base(word)
+                if index >= skip and base[:1].isupper():
+                    capital[base] += 1
+                    run.append(base)
+                    continue
+                if base[:1].islower():
+                    lower[base.lower()] += 1
+                self._add_run(run)
+                run = []
+            self._add_run(run)
+        titled: set[str] = set()
+        for title in titles:
+            for word in words_of(title):
+                if word[:1].islower():
+                    lower[_base(word).lower()] += 1
+                else:
+                    titled.add(_base(word))
         self.words = {word for word, count in capital.items() if count >= lower[word.lower()]}
+        self.words |= {word for word in titled if not lower[word.lower()]}
+
+    def _add_run(self, run: list[str]) -> None:
+        for start in range(len(run)):
+            for stop in range(start + 2, len(run) + 1):
+                self.runs.add(tuple(run[start:stop]))
 
     def is_name(self, word: str) -> bool:
         return _base(word) in self.words
 
 
+def words_of(text: str) -> list[str]:
+    """The words of a text with the punctuation around them stripped ("(Translation)" -> "Translation")."""
+    words = (token.strip(_EDGE) for token in text.split())
+    return [word for word in words if any(char.isalpha() for char in word)]
+
+
 def _base(word: str) -> str:
     """The word without a possessive or trailing hyphen: "Roosevelt's" -> "Roosevelt"."""
-    return re.sub(r"(['’]s|['’])$", "", word).strip("-")
+    return re.sub("(['\u2019]s|['\u2019])$", "", word).strip("-")
 
 
 def _exempt(word: str) -> bool:
-    """Acronyms, formulas, single letters and words with digits keep their capitals."""
-    letters = [char for char in word if char.isalpha()]
-    return (
-        len(letters) <= 1 or sum(char.isupper() for char in letters) >= 2 or any(c.isdigit() for c in word)
-    )
+    """Acronyms and their plurals ("DNA", "Cs"), formulas ("NaCl", "4Ps"), single letters and
+    words with digits keep their capitals."""
+    letters = [char for char in re.sub(r"(?<=[A-Z])s$", "", word) if char.isalpha()]
+    return len(letters) <= 1 or sum(char.isupper() for char in letters) >= 2 or any(c.isdigit() for c in word)
 
 
 def lint_objective(objective: str, chapters: Sequence[ChapterText], names: Names) -> list[Problem]:
     """The problems of one objective of a section citing `chapters`."""
     problems: list[Problem] = []
-    words = [m.group(0) for m in _WORD.finditer(objective)]
-    first = words[0].lower() if words else ""
+    words = words_of(objective)
+    first = _base(words[0]).lower() if words else ""
     if first not in BLOOM_LEVEL:
         problems.append(Problem(NOT_A_VERB, objective, f"starts with {words[0] if words else 'nothing'!r}"))
     if "?" in objective:
@@ -124,43 +147,62 @@ def lint_objective(objective: str, chapters: Sequence[ChapterText], names: Names
     runs = [run for run in stray if len(run) > 1]
     singles = [run[0] for run in stray if len(run) == 1]
     if runs:
-        problems.append(Problem(FRAGMENT, objective, "title-cased " + ", ".join(map(repr, map(" ".join, runs)))))
+        pasted = ", ".join(repr(" ".join(run)) for run in runs)
+        problems.append(Problem(FRAGMENT, objective, f"title-cased {pasted}"))
     if singles:
         problems.append(Problem(CAPITAL, objective, "capital in " + ", ".join(map(repr, singles))))
     template = _misfit_template(objective, first, chapters)
     if template:
         problems.append(Problem(TEMPLATE, objective, template))
-    repeated = [a for a, b in zip(words, words[1:], strict=False) if a.lower() == b.lower()]
+    repeated = [a for a, b in itertools.pairwise(words) if a.lower() == b.lower()]
     if repeated:
         problems.append(Problem(REPEAT, objective, "twice in a row: " + ", ".join(map(repr, repeated))))
     return problems
 
 
-def _stray_capitals(objective: str, names: Names) -> list[list[str]]:
-    """Runs of consecutive capitalised words after the first that are neither names nor acronyms
-    (a capital after a colon or full stop starts a sentence)."""
+def _capital_runs(objective: str) -> list[list[str]]:
+    """Runs of consecutive capitalised words that do not start a sentence (the first word, or a
+    word after a colon or full stop, does) and are no acronym."""
     runs: list[list[str]] = []
     current: list[str] = []
-    previous_end = 0
-    for index, match in enumerate(_WORD.finditer(objective)):
-        word = match.group(0)
-        gap = objective[previous_end : match.start()]
-        previous_end = match.end()
-        starts_sentence = index == 0 or bool(_SENTENCE_END.search(gap))
-        capitalised = word[:1].isupper() and not starts_sentence and not _exempt(word)
-        if capitalised and not names.is_name(word):
-            if current and not gap.strip(" -"):
-                current.append(word)
-            else:
-                if current:
-                    runs.append(current)
-                current = [word]
-        elif current:
-            runs.append(current)
+    tokens = objective.split()
+    for index, token in enumerate(tokens):
+        word = token.strip(_EDGE)
+        starts_sentence = index == 0 or bool(_SENTENCE_END.search(tokens[index - 1]))
+        if token[:1] in '("“' and current:
+            runs.append(current)  # punctuation ends a run: "Brother, Can You", "Synthesis (Translation)"
             current = []
+        if word[:1].isupper() and not starts_sentence and not _exempt(word):
+            current.append(word)
+            if token.rstrip(_EDGE) != token:
+                runs.append(current)
+                current = []
+            continue
+        if current:
+            runs.append(current)
+        current = []
     if current:
         runs.append(current)
-    return [run for run in runs if " ".join(_base(w) for w in run) not in names.runs]
+    return runs
+
+
+def _stray_capitals(objective: str, names: Names) -> list[list[str]]:
+    """The capitalised runs that are not the library's names, split around the words that are."""
+    stray: list[list[str]] = []
+    for run in _capital_runs(objective):
+        if len(run) > 1 and tuple(_base(word) for word in run) in names.runs:
+            continue
+        current: list[str] = []
+        for word in run:
+            if names.is_name(word):
+                if current:
+                    stray.append(current)
+                current = []
+            else:
+                current.append(word)
+        if current:
+            stray.append(current)
+    return stray
 
 
 def _misfit_template(objective: str, first: str, chapters: Sequence[ChapterText]) -> str:

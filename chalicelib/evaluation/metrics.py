@@ -5,6 +5,7 @@ depth orders. Definitions: docs/evaluation.md."""
 from __future__ import annotations
 
 import difflib
+import itertools
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,20 +15,20 @@ from statistics import fmean
 ChapterKey = tuple[str, int]
 
 # The first word of an objective gives its Bloom level (1 remember ... 6 create).
+
+
+def _verbs(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 BLOOM_VERBS: dict[int, frozenset[str]] = {
-    1: frozenset("define list recall identify name state recognize label".split()),
-    2: frozenset("explain describe summarize interpret classify discuss illustrate outline paraphrase".split()),
-    3: frozenset(
-        "apply use demonstrate solve calculate compute implement execute estimate perform practice".split()
-    ),
-    4: frozenset(
-        "analyze compare contrast examine differentiate distinguish investigate diagnose organize".split()
-    ),
-    5: frozenset(
-        "evaluate assess critique justify judge defend appraise argue recommend prioritize validate".split()
-    ),
-    6: frozenset(
-        "design create build develop construct formulate propose compose plan devise synthesize produce".split()
+    1: _verbs("define list recall identify name state recognize label"),
+    2: _verbs("explain describe summarize interpret classify discuss illustrate outline paraphrase"),
+    3: _verbs("apply use demonstrate solve calculate compute implement execute estimate perform practice"),
+    4: _verbs("analyze compare contrast examine differentiate distinguish investigate diagnose organize"),
+    5: _verbs("evaluate assess critique justify judge defend appraise argue recommend prioritize validate"),
+    6: _verbs(
+        "design create build develop construct formulate propose compose plan devise synthesize produce"
     ),
 }
 BLOOM_LEVEL: dict[str, int] = {verb: level for level, verbs in BLOOM_VERBS.items() for verb in verbs}
@@ -173,9 +174,7 @@ def taught_twice(sections: Sequence[Section], catalog: Catalog, expected: Sequen
     earlier: list[ChapterKey] = []
     repeated = 0
     for section in sections:
-        if any(
-            _repeats(cite, before, catalog, counterparts) for cite in section.cites for before in earlier
-        ):
+        if any(_repeats(cite, before, catalog, counterparts) for cite in section.cites for before in earlier):
             repeated += section.minutes
         earlier.extend(cite for cite in dict.fromkeys(section.cites) if cite not in earlier)
     return repeated / total
@@ -220,4 +219,4 @@ def strictly_increasing(values: Sequence[float | None]) -> bool:
     if any(value is None for value in values):
         return False
     known = [value for value in values if value is not None]
-    return all(a < b for a, b in zip(known, known[1:], strict=False))
+    return all(a < b for a, b in itertools.pairwise(known))

@@ -129,7 +129,9 @@ def score(
         if not outcome.refused and thresholds.refusals:
             result.misses.append("not refused")
     elif sections is None:
-        result.misses.append(f"no outline ({outcome.status}{': ' + outcome.reason if outcome.reason else ''})")
+        result.misses.append(
+            f"no outline ({outcome.status}{': ' + outcome.reason if outcome.reason else ''})"
+        )
     if sections is None:
         if request.expected:
             result.recall = 0.0
@@ -151,9 +153,9 @@ def score(
     if result.recall is not None and result.recall < t.recall_min:
         result.misses.append(f"R {result.recall:.2f} < {t.recall_min:g}")
     if result.off_topic is not None and result.off_topic > t.off_topic_max:
-        result.misses.append(f"OFF {result.off_topic:.2f} > {t.off_topic_max:g}")
+        result.misses.append(f"OFF {result.off_topic:.3f} > {t.off_topic_max:g}")
     if result.taught_twice > t.taught_twice_max:
-        result.misses.append(f"DUP {result.taught_twice:.2f} > {t.taught_twice_max:g}")
+        result.misses.append(f"DUP {result.taught_twice:.3f} > {t.taught_twice_max:g}")
     if result.budget_error > t.budget_error_max:
         result.misses.append(f"M1 {result.budget_error:.3f} > {t.budget_error_max:g}")
     validity = result.citation_validity
@@ -226,7 +228,7 @@ def _max(values: Sequence[float | None]) -> float | None:
 
 
 def render_text(report: Report, examples: int = 3) -> str:
-    results, t = report.results, report.thresholds
+    results = report.results
     header = ("request", "result", "min", "R", "OFF", "DUP", "M1", "cites", "lint", "misses")
     rows = [header]
     for r in results:
@@ -242,8 +244,8 @@ def render_text(report: Report, examples: int = 3) -> str:
                 result,
                 minutes,
                 _fmt(r.recall),
-                _fmt(r.off_topic),
-                _fmt(r.taught_twice),
+                _fmt(r.off_topic, 3),
+                _fmt(r.taught_twice, 3),
                 _fmt(r.budget_error, 3),
                 cites,
                 lint_cell,
@@ -251,7 +253,10 @@ def render_text(report: Report, examples: int = 3) -> str:
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1] for row in rows]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1]
+        for row in rows
+    ]
     lines = [line.rstrip() for line in lines]
     lines.insert(1, "-" * min(120, max(len(line) for line in lines)))
     lines += ["", *summary_lines(report)]
@@ -264,42 +269,74 @@ def render_text(report: Report, examples: int = 3) -> str:
     return "\n".join(lines) + "\n"
 
 
-def summary_lines(report: Report) -> list[str]:
-    results, t = report.results, report.thresholds
+def summary(report: Report) -> dict[str, Any]:
+    """The set's figures: means and extremes, counts of citations, orders, refusals and lint."""
+    results = report.results
     recalls = [r.recall for r in results if r.recall is not None]
     valid = sum(r.citations_valid for r in results)
     cites = sum(r.citations for r in results)
     refusal_cases = [r for r in results if r.refused is not None]
     lint_counts = Counter(p.code for r in results for p in r.lint)
-    objectives = sum(r.objectives for r in results)
-    flagged = sum(r.flagged for r in results)
+    figures: dict[str, Any] = {
+        "requests": len(results),
+        "passed": sum(r.passed for r in results),
+        "mean_recall": _mean(recalls),
+        "min_recall": min(recalls) if recalls else None,
+    }
+    for name in ("off_topic", "taught_twice", "budget_error"):
+        values = [getattr(r, name) for r in results]
+        figures[f"mean_{name}"] = _mean(values)
+        figures[f"max_{name}"] = _max(values)
+    figures |= {
+        "citations_valid": valid,
+        "citations": cites,
+        "citation_validity": valid / cites if cites else None,
+        "refused": sum(bool(r.refused) for r in refusal_cases),
+        "refusal_cases": len(refusal_cases),
+        "objectives": sum(r.objectives for r in results),
+        "objectives_flagged": sum(r.flagged for r in results),
+        "lint": {code: lint_counts[code] for code in lint.CODES},
+    }
+    for kind in ("pace", "depth"):
+        checks = [c for c in report.orders if c.kind == kind]
+        figures[f"{kind}_orders_held"] = sum(c.holds for c in checks)
+        figures[f"{kind}_orders"] = len(checks)
+    return figures
+
+
+def summary_lines(report: Report) -> list[str]:
+    t, f = report.thresholds, summary(report)
 
     def order_line(kind: str, unit: str) -> str:
         checks = [c for c in report.orders if c.kind == kind]
         detail = "; ".join(
-            f"{'ok' if c.holds else 'MISS'} " + " < ".join(f"{i} {_fmt(v)}" for i, v in zip(c.ids, c.values, strict=True))
+            ("ok " if c.holds else "MISS ")
+            + " < ".join(f"{i} {_fmt(v)}" for i, v in zip(c.ids, c.values, strict=True))
             for c in checks
         )
-        return f"{sum(c.holds for c in checks)} of {len(checks)} {unit}" + (f"  ({detail})" if detail else "")
+        held = f"{f[f'{kind}_orders_held']} of {f[f'{kind}_orders']} {unit}"
+        return held + (f"  ({detail})" if detail else "")
 
-    lint_detail = ", ".join(f"{code} {lint_counts[code]}" for code in lint.CODES)
+    lint_detail = ", ".join(f"{code} {count}" for code, count in f["lint"].items())
     lint_limit = "reported only" if t.lint_share_max is None else f"each <= {t.lint_share_max:g}"
+    validity = f["citation_validity"]
     lines = [
-        f"requests passed    {sum(r.passed for r in results)} of {len(results)}",
-        f"R (recall)         mean {_fmt(_mean(recalls))} (>= {t.mean_recall_min:g}), "
-        f"min {_fmt(min(recalls) if recalls else None)} (>= {t.recall_min:g})",
-        f"OFF (off-topic)    mean {_fmt(_mean([r.off_topic for r in results]))}, "
-        f"max {_fmt(_max([r.off_topic for r in results]))} (each <= {t.off_topic_max:g})",
-        f"DUP (twice)        mean {_fmt(_mean([r.taught_twice for r in results]))}, "
-        f"max {_fmt(_max([r.taught_twice for r in results]))} (each <= {t.taught_twice_max:g})",
-        f"M1 (budget)        mean {_fmt(_mean([r.budget_error for r in results]), 3)}, "
-        f"max {_fmt(_max([r.budget_error for r in results]), 3)} (each <= {t.budget_error_max:g})",
-        f"citation validity  {valid} of {cites} valid"
-        + (f" ({valid / cites:.1%}; >= {t.citation_validity_min:.0%})" if cites else ""),
+        f"requests passed    {f['passed']} of {f['requests']}",
+        f"R (recall)         mean {_fmt(f['mean_recall'])} (>= {t.mean_recall_min:g}), "
+        f"min {_fmt(f['min_recall'])} (each >= {t.recall_min:g})",
+        f"OFF (off-topic)    mean {_fmt(f['mean_off_topic'], 3)}, max {_fmt(f['max_off_topic'], 3)} "
+        f"(each <= {t.off_topic_max:g})",
+        f"DUP (twice)        mean {_fmt(f['mean_taught_twice'], 3)}, max {_fmt(f['max_taught_twice'], 3)} "
+        f"(each <= {t.taught_twice_max:g})",
+        f"M1 (budget)        mean {_fmt(f['mean_budget_error'], 3)}, max {_fmt(f['max_budget_error'], 3)} "
+        f"(each <= {t.budget_error_max:g})",
+        f"citation validity  {f['citations_valid']} of {f['citations']} valid"
+        + (f" ({validity:.1%}; each >= {t.citation_validity_min:.0%})" if validity is not None else ""),
         f"pace order         {order_line('pace', 'triplets')}",
         f"depth order        {order_line('depth', 'pairs')}",
-        f"refusals           {sum(bool(r.refused) for r in refusal_cases)} of {len(refusal_cases)}",
-        f"objectives lint    {flagged} of {objectives} flagged ({lint_detail}; {lint_limit})",
+        f"refusals           {f['refused']} of {f['refusal_cases']}",
+        f"objectives lint    {f['objectives_flagged']} of {f['objectives']} flagged "
+        f"({lint_detail}; {lint_limit})",
     ]
     lines += [f"set miss           {miss}" for miss in report.misses]
     lines.append("PASS: every threshold met" if report.passed else "FAIL: thresholds missed")
@@ -316,6 +353,7 @@ def as_json(report: Report) -> dict[str, Any]:
         results.append(item)
     return {
         "passed": report.passed,
+        "summary": summary(report),
         "thresholds": asdict(report.thresholds),
         "requests": results,
         "orders": [{**asdict(c), "holds": c.holds} for c in report.orders],

@@ -47,7 +47,7 @@ def run(
     books = read_library(library_dir)
     catalog = catalog_of(books)
     texts = chapter_texts(books)
-    names = lint.Names(prose(books, requests))
+    names = names_of(books, requests)
     results = []
     with throwaway_workflow(books, app, planner, err) as (flow, user):
         for index, request in enumerate(requests, start=1):
@@ -55,10 +55,8 @@ def run(
             result = report.score(request, outcome, catalog, texts.get, names)
             results.append(result)
             verdict = "pass" if result.passed else "MISS: " + "; ".join(result.misses)
-            print(
-                f"[{index:>2}/{len(requests)}] {request.id}: {outcome.status} in {outcome.seconds:.1f} s, {verdict}",
-                file=err,
-            )
+            took = f"{outcome.status} in {outcome.seconds:.1f} s"
+            print(f"[{index:>2}/{len(requests)}] {request.id}: {took}, {verdict}", file=err)
     evaluation = report.build_report(requests, results)
     if as_json:
         out.write(json.dumps(report.as_json(evaluation), indent=2) + "\n")
@@ -89,13 +87,21 @@ def chapter_texts(books: Sequence[Book]) -> dict[ChapterKey, lint.ChapterText]:
     return texts
 
 
-def prose(books: Sequence[Book], requests: Sequence[EvalRequest]) -> list[str]:
-    """Running text in which a capital mid-sentence marks a name: summaries and the queries."""
-    texts = [request.query for request in requests]
+def names_of(books: Sequence[Book], requests: Sequence[EvalRequest]) -> lint.Names:
+    """The library's names, from its running text (chapter summaries and the queries), its
+    glossary terms (natural casing) and its titles (where a lower-case word proves a common one)."""
+    prose = [request.query for request in requests]
+    terms: list[str] = []
+    titles: list[str] = []
     for book in books:
-        texts.append(book.summary)
-        texts += [chapter.summary for chapter in book.chapters]
-    return texts
+        for chapter in book.chapters:
+            prose.append(chapter.summary)
+            terms += chapter.key_concepts
+            titles += [chapter.title, *chapter.topics]
+            for section in chapter.sections:
+                terms += section.key_concepts
+                titles += [section.title, *section.topics]
+    return lint.Names(prose, terms, titles)
 
 
 @contextmanager
@@ -116,11 +122,11 @@ def throwaway_workflow(
         if planner:
             settings = replace(settings, planner=planner)
         flow = bootstrap.configure(settings, app)
-        flow.deps.library.load(list(books), flow.deps.embedder)
+        bootstrap.make_library_admin(settings).load(list(books), flow.deps.embedder)
         chapters = sum(len(book.chapters) for book in books)
         print(
-            f"loaded {len(books)} book(s), {chapters} chapters into a throwaway library "
-            f"in {time.monotonic() - started:.1f} s (planner {settings.planner}, embedder {settings.embedder})",
+            f"loaded {len(books)} book(s), {chapters} chapters into a throwaway library in "
+            f"{time.monotonic() - started:.1f} s (planner {settings.planner}, embedder {settings.embedder})",
             file=err,
         )
         try:
@@ -133,7 +139,9 @@ def throwaway_workflow(
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def generate(flow: Workflow, user: str, request: EvalRequest, timeout: float = COURSE_TIMEOUT) -> report.Outcome:
+def generate(
+    flow: Workflow, user: str, request: EvalRequest, timeout: float = COURSE_TIMEOUT
+) -> report.Outcome:
     """Submit the request and wait for the course to end, as `coursegen generate` does."""
     started = time.monotonic()
     try:
