@@ -88,8 +88,11 @@ class Names:
             run: list[str] = []
             for index, word in enumerate(words_of(sentence)):
                 base = _base(word)
-                if index >= skip and base[:1].isupper():
-                    capital[base] += 1
+                if base[:1].isupper():
+                    # a sentence's first word joins a run ("Franklin Roosevelt said") but, being
+                    # capitalised by grammar, says nothing about the word on its own
+                    if index >= skip:
+                        capital[base] += 1
                     run.append(base)
                     continue
                 if base[:1].islower():
