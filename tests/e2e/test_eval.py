@@ -13,6 +13,9 @@ from typing import Any
 
 import pytest
 
+from tests.support.llm_fixtures import API_KEY, CourseModel
+from tests.support.llm_server import LLMServer
+
 ROOT = Path(__file__).resolve().parents[2]
 EVAL_SET = ROOT / "samples" / "eval"
 SUBSET = [
@@ -28,13 +31,15 @@ SUBSET = [
 pytestmark = pytest.mark.slow  # two embedded PostgreSQL servers initialised and started
 
 
-def coursegen_eval(*args: str) -> subprocess.CompletedProcess[str]:
+def coursegen_eval(
+    *args: str, planner: str = "offline", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """The command in its own process, as a user runs it: the throwaway server and the
     process-wide workflow it configures stay out of this test process."""
     command = [sys.executable, "-m", "chalicelib.cli", "eval", str(EVAL_SET / "requests.json")]
-    command += ["--library", str(EVAL_SET / "library"), "--planner", "offline", *args]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COURSEGEN_")}
-    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    command += ["--library", str(EVAL_SET / "library"), "--planner", planner, *args]
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("COURSEGEN_")} | (env or {})
+    return subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120)
 
 
 def temp_folders() -> set[str]:
@@ -81,3 +86,24 @@ def test_an_unknown_request_id_is_refused_before_anything_starts() -> None:
     run = coursegen_eval("--only", "no-such-request")
     assert run.returncode == 1
     assert "no request with id 'no-such-request'" in run.stderr and not run.stdout
+
+
+def test_the_model_planner_is_evaluated_against_a_well_behaved_model_server() -> None:
+    with LLMServer() as server:
+        server.chat_model = CourseModel()
+        env = {
+            "COURSEGEN_OPENAI_BASE_URL": server.base_url,
+            "COURSEGEN_OPENAI_API_KEY": API_KEY,
+            "COURSEGEN_CHAT_MODEL": "test-chat",
+        }
+        run = coursegen_eval(
+            "--json", "--only", "homeostasis-0.5h", "no-match-japanese", planner="openai", env=env
+        )
+        asked = len(server.chat_requests())
+    assert run.returncode in (0, 1), run.stderr
+    report = json.loads(run.stdout)
+    course, refused = report["requests"]
+    assert course["status"] == "complete" and course["budget_error"] <= 0.05
+    assert course["citation_validity"] == 1.0 and refused["refused"] is True
+    assert asked >= 2  # the parts and the sections were planned by the model
+    assert "planner openai" in run.stderr
