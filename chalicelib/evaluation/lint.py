@@ -32,8 +32,8 @@ QUANTITATIVE_PHRASES = (
     "defensible estimate",
 )
 MACHINERY = (re.compile(r"\(exercise \d+\)"), re.compile(r"\bthe main ideas of this section\b"))
-# Word beginnings that say a chapter has formulas or numbers to work with; two distinct ones make
-# a chapter quantitative.
+# Word beginnings that say a chapter has formulas or numbers to work with; one is enough to make
+# a chapter quantitative, so that the lint blames a template only where nothing can be calculated.
 QUANTITATIVE_WORDS = re.compile(
     r"\b(calculat|comput|equation|formula|ratios?\b|percent|probabilit|derivative|integral|"
     r"stoichiometr|molar|molarity|concentration|constants?\b|quantitativ|mathemat|numerical|"
@@ -43,10 +43,13 @@ QUANTITATIVE_WORDS = re.compile(
     re.IGNORECASE,
 )
 NUMBERS = re.compile(r"\d\.\d|\d\s?%|\S\s?=\s?\S")  # a decimal, a percentage or an equation
-QUANTITATIVE_EVIDENCE = 2
+QUANTITATIVE_EVIDENCE = 1
 
 _EDGE = "\"'\u201c\u201d\u2018\u2019()[]{}.,;:!?"
 _SENTENCE_END = re.compile(r"[.!?:;]\s*$")
+_OPENING = '("\u201c'
+# Lower-case words a title keeps between its capitalised ones.
+_TITLE_SMALL_WORDS = frozenset(str.split("a an and as at but by for in nor of on or the to vs with"))
 
 
 @dataclass(frozen=True)
@@ -163,20 +166,20 @@ def lint_objective(objective: str, chapters: Sequence[ChapterText], names: Names
     return problems
 
 
-def _capital_runs(objective: str) -> list[list[str]]:
-    """Runs of consecutive capitalised words that do not start a sentence (the first word, or a
-    word after a colon or full stop, does) and are no acronym."""
-    runs: list[list[str]] = []
-    current: list[str] = []
-    tokens = objective.split()
+def _capital_runs(tokens: Sequence[str]) -> list[list[tuple[int, str]]]:
+    """Runs of consecutive capitalised words (with their token index) that do not start a
+    sentence (the first word, or a word after a colon or full stop, does) and are no acronym.
+    Punctuation ends a run: "Brother, Can You", "Synthesis (Translation)"."""
+    runs: list[list[tuple[int, str]]] = []
+    current: list[tuple[int, str]] = []
     for index, token in enumerate(tokens):
         word = token.strip(_EDGE)
         starts_sentence = index == 0 or bool(_SENTENCE_END.search(tokens[index - 1]))
-        if token[:1] in '("“' and current:
-            runs.append(current)  # punctuation ends a run: "Brother, Can You", "Synthesis (Translation)"
+        if token[:1] in _OPENING and current:
+            runs.append(current)
             current = []
         if word[:1].isupper() and not starts_sentence and not _exempt(word):
-            current.append(word)
+            current.append((index, word))
             if token.rstrip(_EDGE) != token:
                 runs.append(current)
                 current = []
@@ -190,22 +193,24 @@ def _capital_runs(objective: str) -> list[list[str]]:
 
 
 def _stray_capitals(objective: str, names: Names) -> list[list[str]]:
-    """The capitalised runs that are not the library's names, split around the words that are."""
-    stray: list[list[str]] = []
-    for run in _capital_runs(objective):
-        if len(run) > 1 and tuple(_base(word) for word in run) in names.runs:
+    """The capitalised words that are not the library's names, grouped where only punctuation and
+    small words separate them, as in a title ("Atoms, Molecules, and Ions")."""
+    tokens = objective.split()
+    stray: list[tuple[int, str]] = []
+    for run in _capital_runs(tokens):
+        if len(run) > 1 and tuple(_base(word) for _, word in run) in names.runs:
             continue
-        current: list[str] = []
-        for word in run:
-            if names.is_name(word):
-                if current:
-                    stray.append(current)
-                current = []
-            else:
-                current.append(word)
-        if current:
-            stray.append(current)
-    return stray
+        stray += [(index, word) for index, word in run if not names.is_name(word)]
+    groups: list[list[str]] = []
+    last = -2
+    for index, word in stray:
+        between = [token.strip(_EDGE).lower() for token in tokens[last + 1 : index]]
+        if groups and all(w in _TITLE_SMALL_WORDS for w in between if w):
+            groups[-1].append(word)
+        else:
+            groups.append([word])
+        last = index
+    return groups
 
 
 def _misfit_template(objective: str, first: str, chapters: Sequence[ChapterText]) -> str:
