@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from chalicelib.adapters.book_files import Book
 from chalicelib.config import Settings
 from chalicelib.core.models import CourseRequest, Outline, Preferences, Status
+from chalicelib.errors import CourseGenError
 from chalicelib.evaluation import lint, report
 from chalicelib.evaluation.dataset import EvalRequest, EvalSetError, catalog_of, read_library, read_requests
 from chalicelib.evaluation.metrics import ChapterKey, Section
@@ -152,7 +153,12 @@ def generate(
         )
     except ValidationError as error:
         return report.Outcome("invalid", reason=str(error.errors()[0]["msg"]))
-    state = flow.submit(user, course_request)
+    try:
+        state = flow.submit(user, course_request)
+    except CourseGenError as error:  # the query could not be embedded: this course fails, not the run
+        return report.Outcome(
+            "failed", phase="request", reason=str(error), seconds=time.monotonic() - started
+        )
     while True:
         current = flow.deps.state_store.get(state.course_id)
         assert current is not None

@@ -172,3 +172,18 @@ def test_the_development_set_reads_and_names_only_its_own_books() -> None:
     for r in requests:
         assert set(r.expect_books) <= titles and set(r.off_topic_books) <= titles
         assert {e.book for e in r.expect_chapters} <= titles
+
+
+def test_the_thresholds_are_those_docs_evaluation_md_lists() -> None:
+    assert report.THRESHOLDS == report.Thresholds(
+        mean_recall_min=0.9,
+        recall_min=0.7,
+        off_topic_max=0.05,
+        taught_twice_max=0.0,
+        budget_error_max=0.05,
+        citation_validity_min=1.0,
+        pace_orders=True,
+        depth_orders=True,
+        refusals=True,
+        lint_share_max=None,
+    )
