@@ -175,7 +175,7 @@ def test_the_development_set_reads_and_names_only_its_own_books() -> None:
 
 
 def test_the_thresholds_are_those_docs_evaluation_md_lists() -> None:
-    assert report.THRESHOLDS == report.Thresholds(
+    expected = report.Thresholds(
         mean_recall_min=0.9,
         recall_min=0.7,
         off_topic_max=0.05,
@@ -187,3 +187,4 @@ def test_the_thresholds_are_those_docs_evaluation_md_lists() -> None:
         refusals=True,
         lint_share_max=None,
     )
+    assert expected == report.THRESHOLDS
