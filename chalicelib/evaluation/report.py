@@ -264,7 +264,11 @@ def render_text(report: Report, examples: int = 3) -> str:
     if flagged and examples:
         lines += ["", "objectives the lint flags (first few of each kind):"]
         for code in lint.CODES:
-            shown = [p for p in flagged if p.code == code][:examples]
+            distinct: dict[str, lint.Problem] = {}
+            for problem in flagged:
+                if problem.code == code:
+                    distinct.setdefault(problem.objective, problem)
+            shown = list(distinct.values())[:examples]
             lines += [f"  {code:<9}{p.objective!r}: {p.detail}" for p in shown]
     return "\n".join(lines) + "\n"
 
