@@ -44,6 +44,7 @@ class Section:
     minutes: int
     objectives: tuple[str, ...] = ()
     cites: tuple[ChapterKey, ...] = ()
+    title: str = ""  # for the report only
 
 
 @dataclass(frozen=True)

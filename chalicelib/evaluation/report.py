@@ -69,6 +69,7 @@ class RequestResult:
     mean_bloom: float | None = None
     refused: bool | None = None  # only for requests that expect a refusal
     misses: list[str] = field(default_factory=list)
+    sections: tuple[Section, ...] = ()  # the outline, for the JSON report
 
     @property
     def passed(self) -> bool:
@@ -137,6 +138,7 @@ def score(
             result.recall = 0.0
         return result
     t = thresholds
+    result.sections = sections
     result.total_minutes = metrics.total_minutes(sections)
     result.recall = metrics.recall(sections, request.expected)
     result.off_topic = metrics.off_topic(sections, request.expect_books)
@@ -352,6 +354,10 @@ def as_json(report: Report) -> dict[str, Any]:
     for r in report.results:
         item = asdict(r)
         item["lint"] = [asdict(p) for p in r.lint]
+        item["sections"] = [
+            {"title": s.title, "minutes": s.minutes, "objectives": list(s.objectives), "cites": list(s.cites)}
+            for s in r.sections
+        ]
         item["citation_validity"] = r.citation_validity
         item["passed"] = r.passed
         results.append(item)

@@ -190,6 +190,7 @@ def sections_of(outline: Outline) -> tuple[Section, ...]:
             minutes=section.minutes,
             objectives=tuple(section.objectives),
             cites=tuple((source.book_title, source.chapter_number) for source in section.sources),
+            title=section.title,
         )
         for part in outline.parts
         for section in part.sections

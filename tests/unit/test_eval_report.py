@@ -151,6 +151,8 @@ def test_the_text_and_json_reports_carry_every_request_and_the_summary() -> None
     assert document["passed"] is True
     assert document["summary"]["citation_validity"] == 1.0 and document["summary"]["refused"] == 1
     assert [r["id"] for r in document["requests"]] == ["eq", "japanese"]
+    assert [s["cites"] for s in document["requests"][0]["sections"]] == [[["Chem A", 13]], [["Chem A", 13]]]
+    assert document["requests"][1]["sections"] == []
     assert document["thresholds"]["off_topic_max"] == 0.05
 
 
