@@ -106,3 +106,7 @@ def course_storage_handler(event: CloudWatchEvent) -> None:
 @app.on_sqs_message(queue=dead_letters.QUEUE_PLACEHOLDER, name=dead_letters.HANDLER_NAME)
 def course_dead_letter_handler(event: SQSEvent) -> None:
     dead_letters.handle((record.to_dict() for record in event), _workflow().fail_course)
+
+
+# `chalice local` delivers the events an earlier process left pending as soon as it starts.
+bootstrap.start_when_serving_locally(app)

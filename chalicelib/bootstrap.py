@@ -48,6 +48,32 @@ def workflow(app: Any) -> Workflow:
         return _workflow
 
 
+def serving_locally() -> bool:
+    """Whether this process is `chalice local` (which imports the app from its `local` command)."""
+    if sys.modules.get("click") is None:
+        return False
+    import click
+
+    context = click.get_current_context(silent=True)
+    return context is not None and context.info_name == "local"
+
+
+def start_when_serving_locally(app: Any) -> None:
+    """Under `chalice local`, build the workflow at once, in the background, so events an earlier
+    process left in the outbox are delivered without waiting for the first request. Elsewhere
+    (Lambda, tests, `chalice package`) the workflow is still built on first use."""
+    if not serving_locally():
+        return
+
+    def build() -> None:
+        try:
+            workflow(app)
+        except Exception:  # the first request reports it again, to its caller
+            log.exception("the local workflow could not start")
+
+    threading.Thread(target=build, name="coursegen-start", daemon=True).start()
+
+
 def configure(new_settings: Settings, app: Any) -> Workflow:
     """Build the workflow from explicit settings and make it the process-wide one."""
     global _settings, _workflow
@@ -214,8 +240,10 @@ def build_workflow(settings: Settings, app: Any) -> Workflow:
         from chalicelib.adapters.sqlite_state import SqliteStateStore
 
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        state_store = SqliteStateStore(settings.data_dir / "state.sqlite3")
-        publisher = local_bus = LocalBus(app)
+        sqlite_store = SqliteStateStore(settings.data_dir / "state.sqlite3")
+        # The bus delivers from the store's outbox: a state write and its event commit together.
+        local_bus = LocalBus(app, outbox=sqlite_store.outbox)
+        state_store, publisher = sqlite_store, local_bus
     connections = connection_factory(settings)
 
     usage = UsageRecorder()
@@ -233,10 +261,12 @@ def build_workflow(settings: Settings, app: Any) -> Workflow:
     )
     flow = Workflow(deps)
     if local_bus is not None:
+        from chalicelib.adapters.local_bus import describe
+
         # What the DLQ consumer does on AWS: a delivery that keeps failing ends the course.
         local_bus.on_dead_letter = lambda handler, message, error: flow.fail_course(
-            message["detail"]["course_id"],
-            phase_of_handler(handler),
-            f"{type(error).__name__}: {error}",
+            message["detail"]["course_id"], phase_of_handler(handler), describe(error)
         )
+        # Deliver what is pending, whichever process left it: a course outlives its process.
+        local_bus.start()
     return flow
