@@ -10,6 +10,7 @@ import sys
 import threading
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import ConfigError, OpenAIConfig, Settings
@@ -29,6 +30,7 @@ _lock = threading.RLock()
 _settings: Settings | None = None
 _workflow: Workflow | None = None
 _openai_configs: dict[OpenAIConfig, OpenAIConfig] = {}  # as configured -> with the API key
+_leased: set[Path] = set()  # the data dirs whose PostgreSQL this process holds a lease on
 
 
 def settings() -> Settings:
@@ -158,19 +160,21 @@ def make_library_admin(settings: Settings) -> LibraryAdmin:
 
 
 def local_connection_factory(settings: Settings) -> ConnectionFactory:
-    """Start (if needed) the embedded PostgreSQL in the data folder and migrate it. A server
-    this process started is stopped when the process exits."""
+    """Start (if needed) the embedded PostgreSQL in the data folder and migrate it. The process
+    holds a lease on the server until it exits; then the server stops if it was started for its
+    users and no other live process uses it."""
     from chalicelib.adapters.localpg import LocalPostgres
     from chalicelib.adapters.migrate import migrate
     from chalicelib.adapters.pg import connect
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     server = LocalPostgres(settings.data_dir)
-    was_running = server.is_running()
-    info = server.ensure_running()
-    if not was_running:
-        atexit.register(server.stop)
-        _exit_on_sigterm()
+    info = server.acquire()
+    with _lock:
+        if server.data_dir not in _leased:
+            _leased.add(server.data_dir)
+            atexit.register(server.release)
+            _exit_on_sigterm()
 
     def factory() -> Connection:
         return connect(info)
