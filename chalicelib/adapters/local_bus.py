@@ -197,9 +197,9 @@ class LocalBus(EventPublisher):
         *,
         outbox: Outbox | None = None,
         workers: int = 4,
-        max_attempts: int = 12,
+        max_attempts: int = 16,
         retry_delay: float = 0.5,  # the first backoff; it doubles up to max_delay
-        max_delay: float = 8.0,
+        max_delay: float = 5.0,
         retry_window: float = 60.0,  # no retry starts later than this after the first failure
         poll_interval: float = 0.2,  # how soon events other processes left behind are noticed
         copies: int = 1,

@@ -6,6 +6,8 @@ import os
 import select
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import closing, contextmanager, suppress
@@ -23,7 +25,10 @@ from cryptography.x509.oid import NameOID
 
 from chalicelib.adapters.localpg import MAX_SOCKET_PATH, LocalPostgres
 from chalicelib.adapters.pg import SSL_REQUEST, ConnInfo, connect, patient, socket_of
+from chalicelib.cli import main
 from chalicelib.errors import LocalDatabaseError
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_started_server_serves_the_coursegen_database(pg_server: LocalPostgres) -> None:
@@ -313,3 +318,66 @@ def test_conn_info_takes_ssl_as_a_flag_or_an_sslmode() -> None:
         ConnInfo(host="h", user="u", database="d", ssl="sometimes")
     with pytest.raises(ValueError, match="exactly one of"):
         ConnInfo(user="u", database="d")
+
+
+# --- one server, several processes: leases ----------------------------------------------------
+
+
+@contextmanager
+def another_process_using(data_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A process that takes a lease on the data dir's server and keeps it until killed."""
+    code = (
+        "import sys, time; from pathlib import Path; from chalicelib.adapters.localpg import LocalPostgres;"
+        " LocalPostgres(Path(sys.argv[1]), durable=False).acquire();"
+        " print('ready', flush=True); time.sleep(120)"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code, str(data_dir)], cwd=ROOT, stdout=subprocess.PIPE)
+    try:
+        assert child.stdout is not None and child.stdout.readline() == b"ready\n"
+        yield child
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_server_started_for_its_users_is_stopped_only_by_the_last_one_to_leave(tmp_path: Path) -> None:
+    server = LocalPostgres(tmp_path / "data", durable=False)
+    try:
+        server.acquire()  # starts it, for its users
+        with another_process_using(server.data_dir) as child:
+            assert server.release() is False  # the other process still uses it
+            assert server.is_running()
+            assert [lease.pid for lease in server.users()] == [child.pid]
+        # Killed without releasing: its lease no longer counts.
+        assert server.users() == []
+        server.acquire()
+        assert server.release() is True
+        assert not server.is_running()
+    finally:
+        server.stop()
+
+
+def test_a_server_kept_with_db_start_outlives_the_processes_that_use_it(tmp_path: Path) -> None:
+    server = LocalPostgres(tmp_path / "data", durable=False)
+    try:
+        server.keep()
+        server.acquire()
+        assert server.release() is False
+        assert server.is_running() and server.started_for_users() is None
+    finally:
+        server.stop()
+
+
+def test_db_status_says_who_uses_the_server(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    server = LocalPostgres(tmp_path / "data", durable=False)
+    try:
+        server.acquire()
+        with another_process_using(server.data_dir) as child:
+            assert main(["--data-dir", str(server.data_dir), "db", "status"]) == 0
+            status = capsys.readouterr().out
+        server.release()
+    finally:
+        server.stop()
+    assert status.startswith(f"running for the processes using it (started by pid {os.getpid()})")
+    assert "used by 2 processes:" in status
+    assert f"pid {child.pid} since " in status and f"pid {os.getpid()} since " in status
