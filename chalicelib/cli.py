@@ -9,7 +9,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -26,6 +26,9 @@ from chalicelib.core.registry import TOKEN_PHASES
 from chalicelib.errors import CourseGenError
 from chalicelib.ports import Embedder, LibraryAdmin
 from chalicelib.workflow import Workflow
+
+if TYPE_CHECKING:
+    from chalicelib.adapters.localpg import LocalPostgres
 
 APP_FILE = Path(__file__).resolve().parent.parent / "app.py"
 PHASE_LABELS = {
@@ -260,7 +263,7 @@ def _db(args: argparse.Namespace) -> int:
     return 0
 
 
-def db_status(server: Any) -> list[str]:
+def db_status(server: LocalPostgres) -> list[str]:
     """What `db status` prints: whether the server runs, who started it and who uses it, and the
     events still waiting for delivery in the data dir."""
     from chalicelib.adapters import processes
