@@ -247,7 +247,9 @@ def cli_course(data_dir: Path, hours: int) -> subprocess.Popen[bytes]:
 IN_PROGRESS = (Status.QUEUED, Status.SEARCHING, Status.PLANNING, Status.GENERATING_SECTIONS, Status.REVIEWING)
 
 
-@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
+@pytest.mark.parametrize(
+    "how", [signal.SIGKILL, pytest.param(signal.SIGINT, marks=pytest.mark.slow)], ids=["SIGKILL", "SIGINT"]
+)
 def test_a_cli_stopped_mid_course_leaves_its_course_to_the_next_process(
     data_dir: Path, how: signal.Signals
 ) -> None:
@@ -277,6 +279,7 @@ def test_a_cli_stopped_mid_course_leaves_its_course_to_the_next_process(
     server.stop(signal.SIGINT)
 
 
+@pytest.mark.slow
 def test_two_clis_and_chalice_local_share_one_data_dir_round_after_round(data_dir: Path) -> None:
     rounds = 2
     server = ChaliceLocal(data_dir)
