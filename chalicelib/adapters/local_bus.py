@@ -262,14 +262,12 @@ class LocalBus(EventPublisher):
             free = self.workers - self._in_flight
             if free > 0:
                 try:
-                    entries = self.outbox.claim(self.owner, time.time(), free)
+                    for entry in self.outbox.claim(self.owner, time.time(), free):
+                        if not self._run(entry):
+                            break
+                        claimed += 1
                 except Exception as error:  # the state database busy or gone: try again later
                     log.warning("the outbox could not be read: %s", describe(error))
-                    entries = []
-                for entry in entries:
-                    if not self._run(entry):
-                        break
-                    claimed += 1
             with self._changed:
                 if claimed == free > 0:
                     continue  # there may be more due right now
@@ -285,7 +283,7 @@ class LocalBus(EventPublisher):
             return True
         except RuntimeError:  # the bus or the interpreter is shutting down: leave it to the next
             self._finished()
-            self.outbox.release(self.owner)
+            self.outbox.release(self.owner)  # if this fails too, the entry waits for this process to end
             return False
 
     def _finished(self) -> None:
