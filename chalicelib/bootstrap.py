@@ -66,6 +66,7 @@ def start_when_serving_locally(app: Any) -> None:
     (Lambda, tests, `chalice package`) the workflow is still built on first use."""
     if not serving_locally():
         return
+    _exit_on_sigterm()  # from the main thread, which the build below does not run on
 
     def build() -> None:
         try:
