@@ -244,9 +244,7 @@ def bus_with_dead_letters(embedded: Embedded) -> Iterator[Callable[..., tuple[Wo
         bus = LocalBus(app, max_attempts=3, retry_delay=0.01)
         flow = Workflow(replace(embedded.flow.deps, publisher=bus, **changes))
         bus.on_dead_letter = lambda handler, message, error: flow.fail_course(
-            message["detail"]["course_id"],
-            bootstrap.phase_of_handler(handler),
-            f"{type(error).__name__}: {error}",
+            message["detail"]["course_id"], bootstrap.phase_of_handler(handler), local_bus.describe(error)
         )
         bootstrap.configure_workflow(flow)
         buses.append(bus)
@@ -270,6 +268,7 @@ def test_a_delivery_failing_on_every_attempt_is_dead_lettered_and_its_course_end
     assert outage.refused == bus.max_attempts  # one connection per attempt, then no more
     assert state.status is Status.FAILED and state.error is not None
     assert state.error.phase == BY_EVENT[EventName.EMBEDDING_GENERATED].phase
+    assert state.error.reason.startswith(f"gave up after {bus.max_attempts} attempts in ")
     assert state.error.reason.endswith("communication error")
 
 
