@@ -116,3 +116,7 @@ def course_migrate(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from chalicelib import migrate_handler
 
     return migrate_handler.run()
+
+
+# `chalice local` delivers the events an earlier process left pending as soon as it starts.
+bootstrap.start_when_serving_locally(app)

@@ -10,6 +10,7 @@ import sys
 import threading
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import ConfigError, OpenAIConfig, Settings
@@ -29,6 +30,7 @@ _lock = threading.RLock()
 _settings: Settings | None = None
 _workflow: Workflow | None = None
 _openai_configs: dict[OpenAIConfig, OpenAIConfig] = {}  # as configured -> with the API key
+_leased: set[Path] = set()  # the data dirs whose PostgreSQL this process holds a lease on
 
 
 def settings() -> Settings:
@@ -46,6 +48,33 @@ def workflow(app: Any) -> Workflow:
         if _workflow is None:
             _workflow = build_workflow(settings(), app)
         return _workflow
+
+
+def serving_locally() -> bool:
+    """Whether this process is `chalice local` (which imports the app from its `local` command)."""
+    if sys.modules.get("click") is None:
+        return False
+    import click
+
+    context = click.get_current_context(silent=True)
+    return context is not None and context.info_name == "local"
+
+
+def start_when_serving_locally(app: Any) -> None:
+    """Under `chalice local`, build the workflow at once, in the background, so events an earlier
+    process left in the outbox are delivered without waiting for the first request. Elsewhere
+    (Lambda, tests, `chalice package`) the workflow is still built on first use."""
+    if not serving_locally():
+        return
+    _exit_on_sigterm()  # from the main thread, which the build below does not run on
+
+    def build() -> None:
+        try:
+            workflow(app)
+        except Exception:  # the first request reports it again, to its caller
+            log.exception("the local workflow could not start")
+
+    threading.Thread(target=build, name="coursegen-start", daemon=True).start()
 
 
 def configure(new_settings: Settings, app: Any) -> Workflow:
@@ -132,19 +161,21 @@ def make_library_admin(settings: Settings) -> LibraryAdmin:
 
 
 def local_connection_factory(settings: Settings) -> ConnectionFactory:
-    """Start (if needed) the embedded PostgreSQL in the data folder and migrate it. A server
-    this process started is stopped when the process exits."""
+    """Start (if needed) the embedded PostgreSQL in the data folder and migrate it. The process
+    holds a lease on the server until it exits; then the server stops if it was started for its
+    users and no other live process uses it."""
     from chalicelib.adapters.localpg import LocalPostgres
     from chalicelib.adapters.migrate import migrate
     from chalicelib.adapters.pg import connect
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     server = LocalPostgres(settings.data_dir)
-    was_running = server.is_running()
-    info = server.ensure_running()
-    if not was_running:
-        atexit.register(server.stop)
-        _exit_on_sigterm()
+    info = server.acquire()
+    with _lock:
+        if server.data_dir not in _leased:
+            _leased.add(server.data_dir)
+            atexit.register(server.release)
+            _exit_on_sigterm()
 
     def factory() -> Connection:
         return connect(info)
@@ -214,8 +245,10 @@ def build_workflow(settings: Settings, app: Any) -> Workflow:
         from chalicelib.adapters.sqlite_state import SqliteStateStore
 
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        state_store = SqliteStateStore(settings.data_dir / "state.sqlite3")
-        publisher = local_bus = LocalBus(app)
+        sqlite_store = SqliteStateStore(settings.data_dir / "state.sqlite3")
+        # The bus delivers from the store's outbox: a state write and its event commit together.
+        local_bus = LocalBus(app, outbox=sqlite_store.outbox)
+        state_store, publisher = sqlite_store, local_bus
     connections = connection_factory(settings)
 
     usage = UsageRecorder()
@@ -233,10 +266,12 @@ def build_workflow(settings: Settings, app: Any) -> Workflow:
     )
     flow = Workflow(deps)
     if local_bus is not None:
+        from chalicelib.adapters.local_bus import describe
+
         # What the DLQ consumer does on AWS: a delivery that keeps failing ends the course.
         local_bus.on_dead_letter = lambda handler, message, error: flow.fail_course(
-            message["detail"]["course_id"],
-            phase_of_handler(handler),
-            f"{type(error).__name__}: {error}",
+            message["detail"]["course_id"], phase_of_handler(handler), describe(error)
         )
+        # Deliver what is pending, whichever process left it: a course outlives its process.
+        local_bus.start()
     return flow

@@ -9,7 +9,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -26,6 +26,9 @@ from chalicelib.core.registry import TOKEN_PHASES
 from chalicelib.errors import CourseGenError
 from chalicelib.ports import Embedder, LibraryAdmin
 from chalicelib.workflow import Workflow
+
+if TYPE_CHECKING:
+    from chalicelib.adapters.localpg import LocalPostgres
 
 APP_FILE = Path(__file__).resolve().parent.parent / "app.py"
 PHASE_LABELS = {
@@ -252,12 +255,12 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _wait_for_the_bus(flow: Workflow) -> None:
-    """Let the in-process bus finish the deliveries still running (the events after the last
-    change of state) before the outline is read and the process exits."""
+    """Let the in-process bus finish the deliveries it is running before the outline is read and
+    the process exits; what it has not started stays in the outbox for the next process."""
     from chalicelib.adapters.local_bus import LocalBus
 
     if isinstance(flow.deps.publisher, LocalBus):
-        flow.deps.publisher.wait_idle(timeout=10)
+        flow.deps.publisher.close()
 
 
 def usage_line(usage: TokenUsage) -> str:
@@ -288,14 +291,46 @@ def _db(args: argparse.Namespace) -> int:
 
     server = LocalPostgres(args.data_dir)
     if args.action == "start":
-        server.ensure_running()
-        print(f"PostgreSQL running, socket {server.socket_path}", file=sys.stderr)
+        server.keep()
+        print(
+            f"PostgreSQL running, socket {server.socket_path}; `coursegen db stop` stops it", file=sys.stderr
+        )
     elif args.action == "stop":
+        users = server.users()
         server.stop()
         print("PostgreSQL stopped", file=sys.stderr)
+        for lease in users:
+            print(f"  it was in use by pid {lease.pid} ({lease.command})", file=sys.stderr)
     else:
-        print("running" if server.is_running() else "stopped")
+        print("\n".join(db_status(server)))
     return 0
+
+
+def db_status(server: LocalPostgres) -> list[str]:
+    """What `db status` prints: whether the server runs, who started it and who uses it, and the
+    events still waiting for delivery in the data dir."""
+    from chalicelib.adapters import processes
+    from chalicelib.adapters.sqlite_state import SqliteStateStore
+
+    if not server.is_running():
+        lines = ["stopped"]
+    else:
+        starter = server.started_for_users()
+        if starter is None:
+            lines = ["running, kept until `coursegen db stop`"]
+        else:
+            lines = [
+                f"running for the processes using it (started by pid {processes.pid_of(starter)}); "
+                "it stops when the last one exits"
+            ]
+    users = server.users()
+    lines.append(f"used by {len(users)} process{'es' if len(users) != 1 else ''}" + (":" if users else ""))
+    lines += [f"  pid {lease.pid} since {lease.since}: {lease.command}" for lease in users]
+    state_file = server.data_dir / "state.sqlite3"
+    if state_file.exists():
+        waiting = SqliteStateStore(state_file).outbox.undelivered()
+        lines.append(f"{waiting} workflow event{'s' if waiting != 1 else ''} waiting for delivery")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,10 +20,26 @@ from chalicelib.core.models import (
     PlannedPart,
     SectionPlan,
 )
+from chalicelib.errors import TransientError
+
+
+class EventNotPublished(TransientError):
+    """The state was written but the event announcing it was not published."""
+
+    def __init__(self, state: CourseState, error: Exception) -> None:
+        super().__init__(f"the event was not published: {error}")
+        self.state = state
 
 
 class StateStore(ABC):
-    """Course state between phases, with optimistic concurrency on `version`."""
+    """Course state between phases, with optimistic concurrency on `version`.
+
+    A write that moves a course on announces it with an event: `create_and_publish` and
+    `save_and_publish` publish the event only if the write succeeded. By default they publish
+    right after the write (DynamoDB then EventBridge): a crash in between loses the event, and
+    the redelivery of the event being handled publishes it again. A store that keeps an outbox
+    the publisher delivers from commits the write and the event in one transaction (SQLite).
+    """
 
     @abstractmethod
     def create(self, state: CourseState) -> CourseState:
@@ -41,6 +57,22 @@ class StateStore(ABC):
     @abstractmethod
     def list_for_user(self, user_id: str, limit: int = 50) -> list[CourseState]:
         """The user's courses, newest first."""
+
+    def create_and_publish(self, state: CourseState, event: Event, publisher: EventPublisher) -> CourseState:
+        """`create`, then publish `event`. Raises EventNotPublished (holding the created state)
+        if the state was written and the event was not."""
+        created = self.create(state)
+        try:
+            publisher.publish(event)
+        except Exception as error:
+            raise EventNotPublished(created, error) from error
+        return created
+
+    def save_and_publish(self, state: CourseState, event: Event, publisher: EventPublisher) -> CourseState:
+        """`save`, then publish `event`; nothing is published if the save raises."""
+        saved = self.save(state)
+        publisher.publish(event)
+        return saved
 
 
 class EventPublisher(ABC):

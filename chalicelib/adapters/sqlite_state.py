@@ -1,21 +1,28 @@
-"""SQLite StateStore: the local state of the embedded default (laptop, CI), one file on disk.
+"""SQLite StateStore: the local state of the embedded default (laptop, CI), one file on disk, with
+the outbox the local bus delivers from: a state write and the event it announces commit together.
 
 Safe for many threads and processes: a connection per thread, WAL mode, a busy timeout, and
-every write a single conditional statement.
+every write a single conditional statement or one short transaction.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
+from typing import Any
 
+from chalicelib.adapters import processes
+from chalicelib.adapters.local_bus import OutboxEntry, event_from
+from chalicelib.core.events import Event
 from chalicelib.core.models import CourseState
 from chalicelib.errors import StaleState
-from chalicelib.ports import StateStore
+from chalicelib.ports import EventPublisher, StateStore
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS course_state (
@@ -27,7 +34,23 @@ CREATE TABLE IF NOT EXISTS course_state (
     body       TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS course_state_user_created ON course_state (user_id, created_at);
+CREATE TABLE IF NOT EXISTS outbox (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    course_id       TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    detail          TEXT NOT NULL,
+    available_at    REAL NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    first_failed_at REAL,
+    targets         TEXT,
+    owner           TEXT,
+    last_error      TEXT,
+    delivered_at    REAL
+);
+CREATE INDEX IF NOT EXISTS outbox_waiting ON outbox (available_at) WHERE delivered_at IS NULL;
 """
+_KEEP_DELIVERED_SECONDS = 3600.0  # delivered entries stay this long, for people looking into one
+_CLAIM_SCAN = 200  # entries looked at per claim, past those other live processes hold
 
 
 class SqliteStateStore(StateStore):
@@ -43,6 +66,8 @@ class SqliteStateStore(StateStore):
             # connection; it lets readers (the status endpoint) run while a handler writes.
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
+        self.outbox = SqliteOutbox(self._connect)
+        self.outbox.purge_delivered()
 
     def _open(self) -> sqlite3.Connection:
         # isolation_level=None makes each statement atomic on its own, which is all the
@@ -64,18 +89,47 @@ class SqliteStateStore(StateStore):
             conn = self._local.conn = self._open()
         yield conn
 
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One transaction on this thread's connection, holding the write lock from its start."""
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            finally:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+
+    def _delivers_my_outbox(self, publisher: EventPublisher) -> bool:
+        """Whether `publisher` delivers from this store's outbox (the local bus bootstrap.py
+        builds on it): then an event can commit with the state write that announces it."""
+        return getattr(publisher, "outbox", None) is self.outbox
+
     def create(self, state: CourseState) -> CourseState:
+        return self._create(state, None)
+
+    def create_and_publish(self, state: CourseState, event: Event, publisher: EventPublisher) -> CourseState:
+        if not self._delivers_my_outbox(publisher):
+            return super().create_and_publish(state, event, publisher)
+        return self._create(state, event)
+
+    def _create(self, state: CourseState, announce: Event | None) -> CourseState:
         stored = state.model_copy(update={"version": 1})
         body = stored.model_dump_json()
         try:
-            with self._connect() as conn:
+            with self._transaction() as conn:
                 conn.execute(
                     "INSERT INTO course_state (course_id, user_id, status, version, created_at, body)"
                     " VALUES (?, ?, ?, ?, ?, ?)",
                     (state.course_id, state.user_id, stored.status.value, 1, state.created_at, body),
                 )
+                if announce is not None:
+                    self.outbox.insert(conn, announce)
         except sqlite3.IntegrityError as exc:  # the primary key says the id is taken
             raise StaleState(f"course {state.course_id} already exists") from exc
+        if announce is not None:
+            self.outbox.added(announce)
         return CourseState.model_validate_json(body)
 
     def get(self, course_id: str) -> CourseState | None:
@@ -86,18 +140,34 @@ class SqliteStateStore(StateStore):
         return CourseState.model_validate_json(rows[0][0]) if rows else None
 
     def save(self, state: CourseState) -> CourseState:
+        return self._save(state, None)
+
+    def save_and_publish(self, state: CourseState, event: Event, publisher: EventPublisher) -> CourseState:
+        if not self._delivers_my_outbox(publisher):
+            return super().save_and_publish(state, event, publisher)
+        return self._save(state, event)
+
+    def _save(self, state: CourseState, announce: Event | None) -> CourseState:
         version = state.version + 1
         body = state.model_copy(update={"version": version}).model_dump_json()
-        with self._connect() as conn:
-            # The version in the WHERE clause is the optimistic lock: no row changes if another
-            # writer has already moved the course on (or it does not exist).
-            changed = conn.execute(
-                "UPDATE course_state SET status = ?, version = ?, body = ?"
-                " WHERE course_id = ? AND version = ?",
-                (state.status.value, version, body, state.course_id, state.version),
-            ).rowcount
+        # The version in the WHERE clause is the optimistic lock: no row changes if another
+        # writer has already moved the course on (or it does not exist).
+        update = (
+            "UPDATE course_state SET status = ?, version = ?, body = ? WHERE course_id = ? AND version = ?",
+            (state.status.value, version, body, state.course_id, state.version),
+        )
+        if announce is None:
+            with self._connect() as conn:
+                changed = conn.execute(*update).rowcount
+        else:
+            with self._transaction() as conn:
+                changed = conn.execute(*update).rowcount
+                if changed:
+                    self.outbox.insert(conn, announce)
         if changed == 0:
             raise StaleState(f"course {state.course_id} is no longer at version {state.version}")
+        if announce is not None:
+            self.outbox.added(announce)
         return CourseState.model_validate_json(body)
 
     def list_for_user(self, user_id: str, limit: int = 50) -> list[CourseState]:
@@ -110,3 +180,113 @@ class SqliteStateStore(StateStore):
                 (user_id, limit),
             ).fetchall()
         return [CourseState.model_validate_json(body) for (body,) in rows]
+
+
+Connect = Callable[[], Any]  # the store's per-thread connection, as a context manager
+
+
+class SqliteOutbox:
+    """The outbox table beside the course states (see local_bus.Outbox). Entries are claimed
+    in a transaction; one held by a process that has died is free to claim again."""
+
+    def __init__(self, connect: Connect) -> None:
+        self._connect = connect
+        self._listeners: list[Callable[[Event], None]] = []
+
+    def insert(self, conn: sqlite3.Connection, event: Event) -> None:
+        """Add `event` within the caller's open transaction on `conn`."""
+        conn.execute(
+            "INSERT INTO outbox (course_id, name, detail, available_at) VALUES (?, ?, ?, 0)",
+            (event.course_id, event.name.value, json.dumps(event.detail_json())),
+        )
+
+    def added(self, event: Event) -> None:
+        """Tell this process's buses that `event` is committed."""
+        for listener in list(self._listeners):
+            listener(event)
+
+    def add(self, event: Event) -> None:
+        with self._connect() as conn:
+            self.insert(conn, event)
+        self.added(event)
+
+    def listen(self, callback: Callable[[Event], None]) -> None:
+        self._listeners.append(callback)
+
+    def claim(self, owner: str, now: float, limit: int) -> list[OutboxEntry]:
+        if limit <= 0:
+            return []
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                rows = conn.execute(
+                    "SELECT id, name, detail, attempts, first_failed_at, targets, owner FROM outbox"
+                    " WHERE delivered_at IS NULL AND available_at <= ? ORDER BY available_at, id LIMIT ?",
+                    (now, _CLAIM_SCAN),
+                ).fetchall()
+                holders: dict[str, bool] = {}
+                entries: list[OutboxEntry] = []
+                for entry_id, name, detail, attempts, first_failed_at, targets, holder in rows:
+                    if holder is not None:
+                        if holder not in holders:
+                            holders[holder] = processes.is_alive(holder)
+                        if holders[holder]:
+                            continue  # being delivered by a live process (perhaps this one)
+                    entries.append(
+                        OutboxEntry(
+                            id=entry_id,
+                            event=event_from(name, detail),
+                            attempts=attempts,
+                            first_failed_at=first_failed_at,
+                            targets=None if targets is None else tuple(json.loads(targets)),
+                        )
+                    )
+                    if len(entries) == limit:
+                        break
+                conn.executemany(
+                    "UPDATE outbox SET owner = ? WHERE id = ?", [(owner, entry.id) for entry in entries]
+                )
+                conn.execute("COMMIT")
+            finally:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+        return entries
+
+    def settle(self, entry_id: int, now: float) -> None:
+        with self._connect() as conn:
+            conn.execute("UPDATE outbox SET delivered_at = ?, owner = NULL WHERE id = ?", (now, entry_id))
+
+    def retry(self, entry: OutboxEntry, available_at: float, error: str) -> None:
+        with self._connect() as conn:
+            conn.execute(
+                "UPDATE outbox SET attempts = ?, first_failed_at = ?, targets = ?, available_at = ?,"
+                " last_error = ?, owner = NULL WHERE id = ?",
+                (
+                    entry.attempts,
+                    entry.first_failed_at,
+                    None if entry.targets is None else json.dumps(list(entry.targets)),
+                    available_at,
+                    error,
+                    entry.id,
+                ),
+            )
+
+    def release(self, owner: str) -> None:
+        with self._connect() as conn:
+            conn.execute("UPDATE outbox SET owner = NULL WHERE owner = ? AND delivered_at IS NULL", (owner,))
+
+    def waiting(self, owner: str) -> int:
+        with self._connect() as conn:
+            holders = [row[0] for row in conn.execute("SELECT owner FROM outbox WHERE delivered_at IS NULL")]
+        return sum(holder is None or holder == owner or not processes.is_alive(holder) for holder in holders)
+
+    def undelivered(self) -> int:
+        """Events not delivered yet, whoever holds them."""
+        with self._connect() as conn:
+            [(count,)] = conn.execute("SELECT count(*) FROM outbox WHERE delivered_at IS NULL").fetchall()
+        return int(count)
+
+    def purge_delivered(self, now: float | None = None) -> None:
+        cutoff = (time.time() if now is None else now) - _KEEP_DELIVERED_SECONDS
+        with self._connect() as conn:
+            conn.execute("DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?", (cutoff,))

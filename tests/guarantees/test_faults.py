@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
@@ -25,7 +27,6 @@ from chalicelib.adapters.local_bus import LocalBus, envelope
 from chalicelib.adapters.pg import ConnectionFactory, ConnInfo, connection_factory
 from chalicelib.adapters.pg_course_store import PgCourseStore
 from chalicelib.adapters.pg_library import PgLibrary
-from chalicelib.core import registry
 from chalicelib.core.events import EventName, make_event
 from chalicelib.core.models import CourseState, Status
 from chalicelib.core.registry import BY_EVENT
@@ -82,12 +83,6 @@ class Outage:
         return self._down() if down else self._up()
 
 
-def assert_ended_with_a_reason(state: CourseState) -> None:
-    assert state.status in (Status.COMPLETE, Status.FAILED)
-    if state.status is Status.FAILED:
-        assert state.error is not None and state.error.phase and len(state.error.reason) > 10
-
-
 @pytest.fixture
 def client(embedded: Embedded) -> Client:
     return Client(app, stage_name="local")
@@ -97,21 +92,28 @@ def client(embedded: Embedded) -> Client:
 
 
 @pytest.mark.slow
-def test_courses_started_while_postgresql_is_stopped_fail_with_the_reason_and_new_ones_complete_after(
+def test_courses_started_while_postgresql_stays_stopped_fail_with_a_plain_reason_and_new_ones_complete_after(
     embedded: Embedded, client: Client
 ) -> None:
+    bus = embedded.bus
+    window, max_delay = bus.retry_window, bus.max_delay
+    bus.retry_window, bus.max_delay = 2.0, 0.5  # an outage longer than the window, in less time
     embedded.server.stop()
     try:
         stranded = [post_course(client, REQUEST) for _ in range(3)]
         finals = wait_until_terminal(embedded.flow.deps.state_store.get, stranded, FINISH_WITHIN)
     finally:
+        bus.retry_window, bus.max_delay = window, max_delay
         embedded.server.ensure_running()
 
     for course_id, state in finals.items():
         assert state.status is Status.FAILED
         assert state.error is not None
         assert state.error.phase == BY_EVENT[EventName.EMBEDDING_GENERATED].phase
-        assert "communication error" in state.error.reason  # what the driver saw, not just "failed"
+        # A sentence a person reads: how long it was tried, then what the driver saw.
+        assert state.error.reason.startswith("gave up after "), state.error.reason
+        assert state.error.reason.endswith("PostgreSQL is unavailable: communication error")
+        assert "Error:" not in state.error.reason
         shown = client.http.get(f"/courses/{course_id}").json_body
         assert shown["status"] == "failed" and shown["error"] == state.error.model_dump()
 
@@ -139,47 +141,48 @@ def failed_deliveries() -> Iterator[FailedDeliveries]:
     local_bus.log.removeHandler(handler)
 
 
-# The phases that read or write PostgreSQL; planning and review work on the state item alone.
-PHASES_USING_POSTGRESQL = {registry.SEARCH_LIBRARY.phase.value, registry.STORE_COURSE.phase.value}
+OUTAGE_SECONDS = 5.0
 
 
 @pytest.mark.slow
-def test_postgresql_stopping_while_courses_run_and_coming_back_leaves_none_in_progress(
+def test_a_five_second_postgresql_outage_while_courses_run_completes_every_course(
     embedded: Embedded, client: Client, failed_deliveries: FailedDeliveries
 ) -> None:
     store = embedded.flow.deps.state_store
-    running = [post_course(client, {**REQUEST, "hours": hours}) for hours in (0.5, 1, 2, 3, 4, 6)]
+    running = [post_course(client, {**REQUEST, "hours": hours}) for hours in (0.5, 1, 2, 4, 8, 16, 24, 40)]
 
     def past_the_search() -> list[str]:
         states = [store.get(course_id) for course_id in running]
         return [s.course_id for s in states if s and s.status not in (Status.QUEUED, Status.SEARCHING)]
 
-    # Stop the server once the first courses are past the search, so steps die at every stage,
-    # and start it again only once a running step has failed against it.
+    # Stop the server once the first courses are past the search, so steps meet it at every
+    # stage, and keep it stopped for the whole outage.
     wait_until(past_the_search, FINISH_WITHIN, "a course past the search")
     embedded.server.stop()
     try:
         wait_until(lambda: failed_deliveries.count, FINISH_WITHIN, "a delivery failing on the stopped server")
+        time.sleep(OUTAGE_SECONDS)  # the outage itself, not a wait for another thread
     finally:
         embedded.server.ensure_running()
+    back = time.monotonic()
 
     finals = wait_until_terminal(store.get, running, FINISH_WITHIN)
+    recovered = time.monotonic() - back
     for course_id, state in finals.items():
-        assert_ended_with_a_reason(state)
-        if state.status is Status.COMPLETE:
-            stored = embedded.flow.deps.course_store.get(course_id)
-            assert stored is not None and stored.outline.parts
-        else:
-            assert state.error is not None and state.error.phase in PHASES_USING_POSTGRESQL, state.error
-    # The connections the outage broke are not handed out again: a new course completes.
-    after = post_course(client, REQUEST)
-    [state] = wait_until_terminal(store.get, [after], FINISH_WITHIN).values()
-    assert state.status is Status.COMPLETE, state.error
+        assert state.status is Status.COMPLETE, state.error
+        stored = embedded.flow.deps.course_store.get(course_id)
+        assert stored is not None and stored.outline.parts
+    assert failed_deliveries.count > 0
+    print(
+        f"{OUTAGE_SECONDS:.0f} s outage: {len(running)} courses, {failed_deliveries.count} failed deliveries"
+        f" retried, all complete {recovered:.1f} s after the server was back",
+        file=sys.stderr,
+    )
 
 
 @pytest.mark.slow
 def test_a_brief_postgresql_outage_is_ridden_out_by_the_bus_retries(embedded: Embedded) -> None:
-    outage = Outage(embedded, failures=embedded.bus.max_attempts - 1)
+    outage = Outage(embedded, failures=3)
     flow = Workflow(
         replace(embedded.flow.deps, library=PgLibrary(outage), course_store=PgCourseStore(outage))
     )
@@ -241,9 +244,7 @@ def bus_with_dead_letters(embedded: Embedded) -> Iterator[Callable[..., tuple[Wo
         bus = LocalBus(app, max_attempts=3, retry_delay=0.01)
         flow = Workflow(replace(embedded.flow.deps, publisher=bus, **changes))
         bus.on_dead_letter = lambda handler, message, error: flow.fail_course(
-            message["detail"]["course_id"],
-            bootstrap.phase_of_handler(handler),
-            f"{type(error).__name__}: {error}",
+            message["detail"]["course_id"], bootstrap.phase_of_handler(handler), local_bus.describe(error)
         )
         bootstrap.configure_workflow(flow)
         buses.append(bus)
@@ -267,6 +268,7 @@ def test_a_delivery_failing_on_every_attempt_is_dead_lettered_and_its_course_end
     assert outage.refused == bus.max_attempts  # one connection per attempt, then no more
     assert state.status is Status.FAILED and state.error is not None
     assert state.error.phase == BY_EVENT[EventName.EMBEDDING_GENERATED].phase
+    assert state.error.reason.startswith(f"gave up after {bus.max_attempts} attempts in ")
     assert state.error.reason.endswith("communication error")
 
 

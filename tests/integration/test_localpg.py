@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import select
+import shutil
 import socket
 import ssl
+import subprocess
+import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import closing, contextmanager, suppress
@@ -23,7 +27,10 @@ from cryptography.x509.oid import NameOID
 
 from chalicelib.adapters.localpg import MAX_SOCKET_PATH, LocalPostgres
 from chalicelib.adapters.pg import SSL_REQUEST, ConnInfo, connect, patient, socket_of
+from chalicelib.cli import main
 from chalicelib.errors import LocalDatabaseError
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_started_server_serves_the_coursegen_database(pg_server: LocalPostgres) -> None:
@@ -63,9 +70,21 @@ def test_as_root_the_server_runs_as_an_unprivileged_user(pg_server: LocalPostgre
         assert Path(f"/proc/{pid}").stat().st_uid != 0  # while connected: the backend exits after
 
 
+@pytest.fixture
+def home() -> Iterator[Path]:
+    """A folder for a server's data outside pytest's temporary root, which another pytest session
+    on the machine may reset to owner-only while this one runs (the server runs as another user)."""
+    path = Path(tempfile.mkdtemp(prefix="coursegen-localpg-"))
+    os.chmod(path, 0o755)
+    yield path
+    with suppress(Exception):  # a test that failed half-way may have left its server running
+        LocalPostgres(path / "data").stop()
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.mark.slow
-def test_a_server_stops_and_starts_again_with_its_data(tmp_path: Path) -> None:
-    server = LocalPostgres(tmp_path / "data", durable=False)
+def test_a_server_stops_and_starts_again_with_its_data(home: Path) -> None:
+    server = LocalPostgres(home / "data", durable=False)
     info = server.ensure_running()
     try:
         with closing(connect(info)) as conn:
@@ -80,8 +99,8 @@ def test_a_server_stops_and_starts_again_with_its_data(tmp_path: Path) -> None:
         server.stop()
 
 
-def test_two_callers_starting_one_server_at_once_share_it(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
+def test_two_callers_starting_one_server_at_once_share_it(home: Path) -> None:
+    data_dir = home / "data"
     results: list[ConnInfo | BaseException] = []
 
     def start() -> None:
@@ -101,8 +120,8 @@ def test_two_callers_starting_one_server_at_once_share_it(tmp_path: Path) -> Non
         LocalPostgres(data_dir).stop()
 
 
-def test_a_failed_start_names_the_log_file_and_shows_its_tail(tmp_path: Path) -> None:
-    server = LocalPostgres(tmp_path / "data", durable=False)
+def test_a_failed_start_names_the_log_file_and_shows_its_tail(home: Path) -> None:
+    server = LocalPostgres(home / "data", durable=False)
     server.ensure_running()
     server.stop()
     with (server.pgdata / "postgresql.conf").open("a") as conf:
@@ -120,8 +139,8 @@ def test_missing_binaries_say_how_to_install_them(tmp_path: Path, monkeypatch: p
         LocalPostgres(tmp_path / "data").ensure_running()
 
 
-def test_a_data_dir_with_a_long_path_keeps_the_socket_path_short(tmp_path: Path) -> None:
-    deep = tmp_path.joinpath(*["a-rather-long-folder-name"] * 6)
+def test_a_data_dir_with_a_long_path_keeps_the_socket_path_short(home: Path) -> None:
+    deep = home.joinpath(*["a-rather-long-folder-name"] * 6)
     server = LocalPostgres(deep)
     assert len(server.socket_path) < MAX_SOCKET_PATH
     assert not server.socket_path.startswith(str(deep))
@@ -129,8 +148,8 @@ def test_a_data_dir_with_a_long_path_keeps_the_socket_path_short(tmp_path: Path)
     assert LocalPostgres(deep / "other").socket_path != server.socket_path
 
 
-def test_a_non_empty_folder_that_is_not_a_cluster_is_left_alone(tmp_path: Path) -> None:
-    server = LocalPostgres(tmp_path / "data")
+def test_a_non_empty_folder_that_is_not_a_cluster_is_left_alone(home: Path) -> None:
+    server = LocalPostgres(home / "data")
     server.pgdata.mkdir(parents=True)
     (server.pgdata / "precious.txt").write_text("mine")
     with pytest.raises(LocalDatabaseError, match="no PG_VERSION"):
@@ -318,3 +337,66 @@ def test_conn_info_takes_ssl_as_a_flag_or_an_sslmode() -> None:
         ConnInfo(host="h", user="u", database="d", ssl="sometimes")
     with pytest.raises(ValueError, match="exactly one of"):
         ConnInfo(user="u", database="d")
+
+
+# --- one server, several processes: leases ----------------------------------------------------
+
+
+@contextmanager
+def another_process_using(data_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A process that takes a lease on the data dir's server and keeps it until killed."""
+    code = (
+        "import sys, time; from pathlib import Path; from chalicelib.adapters.localpg import LocalPostgres;"
+        " LocalPostgres(Path(sys.argv[1]), durable=False).acquire();"
+        " print('ready', flush=True); time.sleep(120)"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code, str(data_dir)], cwd=ROOT, stdout=subprocess.PIPE)
+    try:
+        assert child.stdout is not None and child.stdout.readline() == b"ready\n"
+        yield child
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_server_started_for_its_users_is_stopped_only_by_the_last_one_to_leave(home: Path) -> None:
+    server = LocalPostgres(home / "data", durable=False)
+    try:
+        server.acquire()  # starts it, for its users
+        with another_process_using(server.data_dir) as child:
+            assert server.release() is False  # the other process still uses it
+            assert server.is_running()
+            assert [lease.pid for lease in server.users()] == [child.pid]
+        # Killed without releasing: its lease no longer counts.
+        assert server.users() == []
+        server.acquire()
+        assert server.release() is True
+        assert not server.is_running()
+    finally:
+        server.stop()
+
+
+def test_a_server_kept_with_db_start_outlives_the_processes_that_use_it(home: Path) -> None:
+    server = LocalPostgres(home / "data", durable=False)
+    try:
+        server.keep()
+        server.acquire()
+        assert server.release() is False
+        assert server.is_running() and server.started_for_users() is None
+    finally:
+        server.stop()
+
+
+def test_db_status_says_who_uses_the_server(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    server = LocalPostgres(home / "data", durable=False)
+    try:
+        server.acquire()
+        with another_process_using(server.data_dir) as child:
+            assert main(["--data-dir", str(server.data_dir), "db", "status"]) == 0
+            status = capsys.readouterr().out
+        server.release()
+    finally:
+        server.stop()
+    assert status.startswith(f"running for the processes using it (started by pid {os.getpid()})")
+    assert "used by 2 processes:" in status
+    assert f"pid {child.pid} since " in status and f"pid {os.getpid()} since " in status

@@ -22,6 +22,7 @@ from moto import mock_aws
 from chalicelib.adapters.dynamodb_state import DynamoDBStateStore, create_table
 from chalicelib.adapters.memory_state import InMemoryStateStore
 from chalicelib.adapters.sqlite_state import SqliteStateStore
+from chalicelib.core.events import Event, EventName, make_event
 from chalicelib.core.models import (
     MAX_HOURS,
     ChapterHit,
@@ -38,11 +39,12 @@ from chalicelib.core.models import (
     Status,
 )
 from chalicelib.errors import StaleState
-from chalicelib.ports import StateStore
+from chalicelib.ports import EventNotPublished, EventPublisher, StateStore
 
 REGION = "us-east-1"
 TABLE = "docprof-test-course-state"
 DYNAMODB_ITEM_LIMIT = 400 * 1024
+ANNOUNCED = make_event(EventName.PARTS_GENERATED, "course-1")
 
 
 def as_float32(values: list[float]) -> list[float]:
@@ -123,8 +125,40 @@ def race_to_save(store: StateStore, read: CourseState, writers: list[str]) -> li
     return outcomes
 
 
+class RecordingPublisher(EventPublisher):
+    def __init__(self, refuse: bool = False) -> None:
+        self.events: list[Event] = []
+        self.refuse = refuse
+
+    def publish(self, event: Event) -> None:
+        if self.refuse:
+            raise ConnectionError("the bus is unreachable")
+        self.events.append(event)
+
+
 class StateStoreContract:
     """Behaviour every StateStore shares; subclasses provide the `store` fixture."""
+
+    def test_save_and_publish_publishes_after_the_write_and_a_stale_save_publishes_nothing(
+        self, store: StateStore
+    ) -> None:
+        publisher = RecordingPublisher()
+        created = store.create_and_publish(make_state(), ANNOUNCED, publisher)
+        saved = store.save_and_publish(created.model_copy(update={"title": "moved on"}), ANNOUNCED, publisher)
+
+        with pytest.raises(StaleState):
+            store.save_and_publish(created, ANNOUNCED, publisher)
+
+        assert publisher.events == [ANNOUNCED, ANNOUNCED]
+        assert store.get(created.course_id) == saved and saved.version == 2
+
+    def test_a_created_state_whose_event_is_refused_is_reported_with_the_state(
+        self, store: StateStore
+    ) -> None:
+        with pytest.raises(EventNotPublished) as raised:
+            store.create_and_publish(make_state(), ANNOUNCED, RecordingPublisher(refuse=True))
+
+        assert raised.value.state == store.get("course-1") == saved_at(make_state(), 1)
 
     @pytest.fixture
     def store(self) -> StateStore:
