@@ -9,15 +9,20 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from chalice.test import Client
 
+from app import app
+from chalicelib import bootstrap
 from chalicelib.adapters.book_files import read_book_file
 from chalicelib.adapters.localpg import LocalPostgres
 from chalicelib.cli import main
 from chalicelib.core.books import book_id
 from chalicelib.core.models import Outline
 from chalicelib.render import outline_markdown
+from tests.support.waiting import wait_until
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "library"
 DATABASES = SAMPLES / "databases-sql-data-engineering.json"
@@ -177,3 +182,30 @@ def test_once_every_book_is_removed_generate_says_the_library_is_empty(
     capsys.readouterr()
     assert coursegen(data_dir, "generate", "Learn SQL joins", "--hours", "1") == 1
     assert "the library is empty" in capsys.readouterr().err
+
+
+def test_with_an_empty_library_a_posted_course_fails_saying_so(data_dir: Path) -> None:
+    # The commands above left this data folder's workflow as the process-wide one; the library
+    # is empty since the previous test.
+    assert coursegen(data_dir, "courses", "list") == 0
+    try:
+        client = Client(app, stage_name="local")
+        posted = client.http.post(
+            "/courses",
+            headers={"Content-Type": "application/json"},
+            body=b'{"query": "Learn SQL", "hours": 1}',
+        )
+        assert posted.status_code == 202
+        course_id = posted.json_body["course_id"]
+
+        def ended() -> dict[str, Any] | None:
+            body: dict[str, Any] = client.http.get(f"/courses/{course_id}").json_body
+            return body if body["status"] in ("complete", "failed") else None
+
+        body = wait_until(ended, timeout=30, what="the course to end")
+        assert body is not None
+        assert body["status"] == "failed"
+        assert body["error"]["phase"] == "search"
+        assert body["error"]["reason"].startswith("the library is empty")
+    finally:
+        bootstrap.reset()
