@@ -208,10 +208,6 @@ def course_response(view: CourseView) -> Response:
     return Response(body=course_body(view), status_code=200)
 
 
-def course_list_response(views: list[CourseView]) -> Response:
-    return Response(body={"courses": [_summary(view) for view in views]}, status_code=200)
-
-
 def list_query(query_params: Mapping[str, str] | None) -> tuple[int, PageKey | None, Status | None]:
     """GET /courses's `limit`, `cursor` and `status`, validated; other parameters are ignored."""
     params = query_params or {}
