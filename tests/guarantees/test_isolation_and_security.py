@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 import pytest
+from chalice.app import IAMAuthorizer
 from chalice.local import LambdaContext
 from chalice.test import Client
 from moto import mock_aws
@@ -349,3 +350,18 @@ def test_secrets_in_the_environment_and_in_secrets_manager_never_appear_in_logs(
     for secret in [*SECRETS.values(), DB_SECRET]:
         assert secret not in logged
         assert not any(secret in text for text in shown)
+
+
+def test_every_route_and_method_requires_a_signed_request() -> None:
+    # The app's routes include the ones that only refuse a method: they too sit behind IAM.
+    entries = [
+        (path, method, entry) for path, methods in app.routes.items() for method, entry in methods.items()
+    ]
+    assert {path for path, _, _ in entries} == {
+        "/courses",
+        "/courses/{course_id}",
+        "/courses/{course_id}/retry",
+        "/books",
+    }
+    for path, method, entry in entries:
+        assert isinstance(entry.authorizer, IAMAuthorizer), (method, path)
