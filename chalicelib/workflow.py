@@ -388,6 +388,8 @@ class Workflow:
                 [embedding] = d.embedder.embed([search_text(state.request.query)])
             except TransientError as error:
                 raise TransientError(f"the query could not be embedded: {error}") from error
+            except PermanentFailure as error:
+                raise PermanentFailure(f"the query could not be embedded: {error}") from error
             resumed = resumed.model_copy(update={"embedder": d.embedder.kind, "query_embedding": embedding})
         try:
             resumed = d.state_store.save(resumed)
