@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Chalice, CloudWatchEvent, IAMAuthorizer, Response, SQSEvent
+from chalice.app import (
+    Chalice,
+    CloudWatchEvent,
+    CognitoUserPoolAuthorizer,
+    IAMAuthorizer,
+    Response,
+    SQSEvent,
+)
 
-from chalicelib import bootstrap, dead_letters, http
+from chalicelib import bootstrap, dead_letters, http, web
 from chalicelib.core import registry
 from chalicelib.errors import CourseNotFound, InvalidRequest, PermanentFailure, TransientError
 
@@ -65,6 +72,48 @@ def list_courses() -> Response:
         return http.course_list_response(_workflow().list_courses(user_id))
     except TransientError as error:
         return http.unavailable(error)
+
+
+# --- the learner's page and the browser's API ----------------------------------------------------
+# The page and its assets are public. The page calls the /app routes, which on AWS take a Cognito
+# user pool ID token (a browser cannot sign SigV4 requests); the caller is the token's subject.
+# Machine clients keep the IAM routes above. Locally no sign-in: every request is the local user.
+learners = CognitoUserPoolAuthorizer("learners", provider_arns=[web.USER_POOL_ARN_PLACEHOLDER])
+
+
+@app.route("/", methods=["GET"])
+def web_page() -> Response:
+    request = app.current_request
+    assert request is not None
+    return web.page_response(request.headers, bootstrap.settings().sign_in_domain)
+
+
+@app.route("/assets/{name}", methods=["GET"])
+def web_asset(name: str) -> Response:
+    request = app.current_request
+    assert request is not None
+    return web.asset_response(name, request.headers)
+
+
+@app.route("/app/config", methods=["GET"])
+def web_config() -> Response:
+    settings = bootstrap.settings()
+    return Response(body=web.page_config(settings.sign_in_domain, settings.sign_in_client_id))
+
+
+@app.route("/app/courses", methods=["POST"], authorizer=learners, content_types=["*/*"])
+def web_create_course() -> Response:
+    return create_course()
+
+
+@app.route("/app/courses", methods=["GET"], authorizer=learners)
+def web_list_courses() -> Response:
+    return list_courses()
+
+
+@app.route("/app/courses/{course_id}", methods=["GET"], authorizer=learners)
+def web_get_course(course_id: str) -> Response:
+    return get_course(course_id)
 
 
 # --- the workflow: one handler per entry of chalicelib.core.registry, which says what each does --

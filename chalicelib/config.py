@@ -136,6 +136,9 @@ class Settings:
     search: SearchParams = field(default_factory=SearchParams)
     openai: OpenAIConfig = field(default_factory=OpenAIConfig)  # used when planner or embedder is openai
     aws: AwsSettings | None = None
+    # The learner's page on AWS signs in with Cognito's hosted UI; unset locally (no sign-in).
+    sign_in_domain: str | None = None
+    sign_in_client_id: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -172,4 +175,6 @@ class Settings:
             search=search,
             openai=OpenAIConfig.from_env(env),
             aws=aws,
+            sign_in_domain=_text(env, "COURSEGEN_SIGN_IN_DOMAIN") or None,
+            sign_in_client_id=_text(env, "COURSEGEN_SIGN_IN_CLIENT_ID") or None,
         )
