@@ -237,3 +237,24 @@ def test_an_app_whose_handlers_differ_from_the_registry_stops_the_rewrite() -> N
 
     with pytest.raises(PostProcessError, match="differ from the registry"):
         expected_rules(other)
+
+
+def test_the_browser_routes_take_the_environment_s_user_pool_and_the_others_keep_iam(module: Doc) -> None:
+    from chalicelib import web
+    from deploy.postprocess import USER_POOL_VAR
+
+    swagger_text = module["locals"]["chalice_api_swagger"]
+    assert web.USER_POOL_ARN_PLACEHOLDER not in swagger_text
+    swagger = json.loads(swagger_text)
+    learners = swagger["securityDefinitions"]["learners"]["x-amazon-apigateway-authorizer"]
+    assert learners["providerARNs"] == [USER_POOL_VAR]
+    assert "learner_user_pool_arn" in module["variable"]
+    for path, methods in swagger["paths"].items():
+        for method, operation in methods.items():
+            security = operation.get("security")
+            if path.startswith("/app/") and path != "/app/config":
+                assert security == [{"learners": []}], (method, path)
+            elif path.startswith("/courses") or path.startswith("/books"):
+                assert security == [{"sigv4": []}], (method, path)
+            else:  # the page, its assets and its settings are public
+                assert security is None, (method, path)
