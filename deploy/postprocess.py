@@ -44,7 +44,8 @@ _OWN_VARIABLES: dict[str, Doc] = {
     },
     "learner_user_pool_arn": {
         "type": "string",
-        "description": "The Cognito user pool whose ID tokens the /app routes accept (the cognito module's user_pool_arn).",
+        "description": "The Cognito user pool whose ID tokens the /app routes accept "
+        "(the cognito module's user_pool_arn).",
     },
     "log_retention_days": {
         "type": "number",

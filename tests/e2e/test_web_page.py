@@ -74,7 +74,9 @@ def server(data_dir: Path) -> Iterator[str]:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                     break
             except OSError:
-                stderr = process.stderr.read().decode() if process.poll() is not None and process.stderr else ""
+                stderr = (
+                    process.stderr.read().decode() if process.poll() is not None and process.stderr else ""
+                )
                 assert process.poll() is None, stderr
                 assert time.monotonic() < deadline, "chalice local did not start listening"
                 time.sleep(0.1)
