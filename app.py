@@ -15,7 +15,13 @@ from chalice.app import (
 
 from chalicelib import bootstrap, dead_letters, http, web
 from chalicelib.core import registry
-from chalicelib.errors import CourseNotFound, InvalidRequest, PermanentFailure, TransientError
+from chalicelib.errors import (
+    CourseConflict,
+    CourseNotFound,
+    InvalidRequest,
+    PermanentFailure,
+    TransientError,
+)
 
 app = Chalice(app_name="coursegen")
 
@@ -64,14 +70,107 @@ def get_course(course_id: str) -> Response:
 
 @app.route("/courses", methods=["GET"], authorizer=iam)
 def list_courses() -> Response:
+    request = app.current_request
+    assert request is not None
     try:
-        user_id = http.caller_id(app.current_request, bootstrap.settings())
+        user_id = http.caller_id(request, bootstrap.settings())
+        limit, cursor, status = http.list_query(request.query_params)
     except InvalidRequest as error:
         return http.error_response(error)
     try:
-        return http.course_list_response(_workflow().list_courses(user_id))
+        return http.course_page_response(_workflow().list_page(user_id, limit, cursor, status))
     except TransientError as error:
         return http.unavailable(error)
+
+
+@app.route("/courses/{course_id}/retry", methods=["POST"], authorizer=iam, content_types=["*/*"])
+def retry_course(course_id: str) -> Response:
+    request = app.current_request
+    assert request is not None
+    try:
+        user_id = http.caller_id(request, bootstrap.settings())
+        return http.accepted(_workflow().retry(user_id, course_id), request)
+    except InvalidRequest as error:
+        return http.error_response(error)
+    except CourseNotFound:
+        return http.not_found(course_id)
+    except CourseConflict as error:
+        return http.conflict(error)
+    except TransientError as error:
+        return http.upstream_error(error)
+
+
+@app.route("/courses/{course_id}", methods=["DELETE"], authorizer=iam)
+def delete_course(course_id: str) -> Response:
+    try:
+        user_id = http.caller_id(app.current_request, bootstrap.settings())
+        _workflow().delete(user_id, course_id)
+    except InvalidRequest as error:
+        return http.error_response(error)
+    except CourseNotFound:
+        return http.not_found(course_id)
+    except CourseConflict as error:
+        return http.conflict(error)
+    except TransientError as error:
+        return http.unavailable(error)
+    return http.no_content()
+
+
+@app.route("/books", methods=["GET"], authorizer=iam)
+def list_books() -> Response:
+    try:
+        http.caller_id(app.current_request, bootstrap.settings())
+        return http.books_response(_workflow().list_books())
+    except InvalidRequest as error:
+        return http.error_response(error)
+    except TransientError as error:
+        return http.unavailable(error)
+
+
+# A method a path does not serve reaches these, so it is refused in our error format: without
+# them API Gateway answers 403 "Missing Authentication Token" and `chalice local` its own 405.
+_OTHER_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def _refuse(path: str, allowed: list[str]) -> Response:
+    request = app.current_request
+    assert request is not None
+    return http.method_not_allowed(request.method, path, allowed)
+
+
+@app.route(
+    "/courses",
+    methods=[m for m in _OTHER_METHODS if m not in ("GET", "POST")],
+    authorizer=iam,
+    content_types=["*/*"],
+)
+def courses_other_methods() -> Response:
+    return _refuse("/courses", ["GET", "POST"])
+
+
+@app.route(
+    "/courses/{course_id}",
+    methods=[m for m in _OTHER_METHODS if m not in ("GET", "DELETE")],
+    authorizer=iam,
+    content_types=["*/*"],
+)
+def course_other_methods(course_id: str) -> Response:
+    return _refuse("/courses/{course_id}", ["GET", "DELETE"])
+
+
+@app.route(
+    "/courses/{course_id}/retry",
+    methods=[m for m in _OTHER_METHODS if m != "POST"],
+    authorizer=iam,
+    content_types=["*/*"],
+)
+def retry_other_methods(course_id: str) -> Response:
+    return _refuse("/courses/{course_id}/retry", ["POST"])
+
+
+@app.route("/books", methods=[m for m in _OTHER_METHODS if m != "GET"], authorizer=iam, content_types=["*/*"])
+def books_other_methods() -> Response:
+    return _refuse("/books", ["GET"])
 
 
 # --- the learner's page and the browser's API ----------------------------------------------------
@@ -101,19 +200,22 @@ def web_config() -> Response:
     return Response(body=web.page_config(settings.sign_in_domain, settings.sign_in_client_id))
 
 
-@app.route("/app/courses", methods=["POST"], authorizer=learners, content_types=["*/*"])
-def web_create_course() -> Response:
-    return create_course()
+def _add_browser_twins() -> None:
+    """Every IAM route above gets a twin under /app with the learners' authorizer: the same view,
+    so the browser's API cannot drift from the machines'."""
+    for path, entries in list(app.routes.items()):
+        for method, entry in list(entries.items()):
+            if entry.authorizer is iam:
+                app.route(
+                    f"/app{path}",
+                    methods=[method],
+                    authorizer=learners,
+                    content_types=entry.content_types,
+                    name=f"app_{entry.view_name}_{method.lower()}",
+                )(entry.view_function)
 
 
-@app.route("/app/courses", methods=["GET"], authorizer=learners)
-def web_list_courses() -> Response:
-    return list_courses()
-
-
-@app.route("/app/courses/{course_id}", methods=["GET"], authorizer=learners)
-def web_get_course(course_id: str) -> Response:
-    return get_course(course_id)
+_add_browser_twins()  # after every IAM route
 
 
 # --- the workflow: one handler per entry of chalicelib.core.registry, which says what each does --

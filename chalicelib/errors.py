@@ -21,6 +21,16 @@ class CourseNotFound(CourseGenError):
     """No course with this id is visible to the caller."""
 
 
+class CourseConflict(CourseGenError):
+    """The course exists but is in no state for what was asked (retry a course that has not
+    failed, delete one still in progress)."""
+
+    def __init__(self, message: str, code: str):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
 class StaleState(CourseGenError):
     """A conditional state write lost against a concurrent writer (version moved on)."""
 
@@ -35,6 +45,10 @@ class NoBooksFound(PermanentFailure):
 
 class PlanningError(PermanentFailure):
     """The planner could not produce an outline that satisfies the rules."""
+
+
+class EmptyLibrary(NoBooksFound):
+    """The library holds no book at all, so no course can be built from it."""
 
 
 class LibraryError(CourseGenError):

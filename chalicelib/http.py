@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from chalice.app import Response
@@ -10,7 +11,9 @@ from pydantic import ValidationError
 
 from chalicelib.config import Settings
 from chalicelib.core.models import CourseRequest, CourseState, Status, TokenUsage
-from chalicelib.errors import CourseGenError, InvalidRequest, TransientError
+from chalicelib.core.paging import Page, PageKey, decode_cursor, encode_cursor, parse_limit, parse_status
+from chalicelib.errors import CourseConflict, CourseGenError, InvalidRequest, TransientError
+from chalicelib.ports import BookInfo
 from chalicelib.workflow import CourseView
 
 MAX_BODY_BYTES = 16_384
@@ -164,6 +167,7 @@ def _summary(view: CourseView) -> dict[str, Any]:
             "progress": {"parts_done": state.parts_done, "parts_total": state.parts_total},
             "error": state.error.model_dump(mode="json") if state.error else None,
             "usage": _usage(state.usage),
+            "retries": state.retries,
         }
     assert outline is not None
     return {
@@ -178,6 +182,7 @@ def _summary(view: CourseView) -> dict[str, Any]:
         "progress": {"parts_done": len(outline.parts), "parts_total": len(outline.parts)},
         "error": None,
         "usage": _usage(outline.usage),
+        "retries": 0,
     }
 
 
@@ -200,3 +205,52 @@ def course_response(view: CourseView) -> Response:
 
 def course_list_response(views: list[CourseView]) -> Response:
     return Response(body={"courses": [_summary(view) for view in views]}, status_code=200)
+
+
+def list_query(query_params: Mapping[str, str] | None) -> tuple[int, PageKey | None, Status | None]:
+    """GET /courses's `limit`, `cursor` and `status`, validated; other parameters are ignored."""
+    params = query_params or {}
+    cursor = params.get("cursor")
+    return (
+        parse_limit(params.get("limit")),
+        decode_cursor(cursor) if cursor else None,
+        parse_status(params.get("status")),
+    )
+
+
+def course_page_response(page: Page[CourseView]) -> Response:
+    body = {
+        "courses": [_summary(view) for view in page.items],
+        "next_cursor": encode_cursor(page.next) if page.next is not None else None,
+    }
+    return Response(body=body, status_code=200)
+
+
+def books_response(books: list[BookInfo]) -> Response:
+    body = {
+        "books": [
+            {"id": book.id, "title": book.title, "author": book.author, "chapters": book.chapters}
+            for book in books
+        ]
+    }
+    return Response(body=body, status_code=200)
+
+
+def conflict(error: CourseConflict) -> Response:
+    body = {"error": {"code": error.code, "message": error.message, "field": None}}
+    return Response(body=body, status_code=409)
+
+
+def no_content() -> Response:
+    return Response(body="", status_code=204)
+
+
+def method_not_allowed(method: str, path: str, allowed: list[str]) -> Response:
+    body = {
+        "error": {
+            "code": "method_not_allowed",
+            "message": f"{method} is not allowed on {path}; use {' or '.join(allowed)}",
+            "field": None,
+        }
+    }
+    return Response(body=body, status_code=405, headers={"Allow": ", ".join(allowed)})

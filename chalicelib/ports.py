@@ -19,7 +19,9 @@ from chalicelib.core.models import (
     PartPlan,
     PlannedPart,
     SectionPlan,
+    Status,
 )
+from chalicelib.core.paging import PageKey
 
 
 class StateStore(ABC):
@@ -41,6 +43,20 @@ class StateStore(ABC):
     @abstractmethod
     def list_for_user(self, user_id: str, limit: int = 50) -> list[CourseState]:
         """The user's courses, newest first."""
+
+    # The two below are not abstract so that test doubles wrapping a store need not forward
+    # them; every real store implements both (tests/integration/test_state_store_contract.py).
+    def list_page(
+        self, user_id: str, limit: int, before: PageKey | None = None, status: Status | None = None
+    ) -> list[CourseState]:
+        """Up to `limit` of the user's courses that sort after `before` (all when None) in the
+        newest-first order of (created_at, course_id); only those in `status` when given."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list courses by page")
+
+    def delete(self, course_id: str, version: int) -> None:
+        """Remove the state if it is still at `version`. Raises StaleState if another writer
+        moved it on or it is gone."""
+        raise NotImplementedError(f"{type(self).__name__} cannot delete courses")
 
 
 class EventPublisher(ABC):
@@ -115,6 +131,16 @@ class LibraryAdmin(ABC):
     def stats(self) -> LibraryStats:
         """How many books and chapters, and the embedder they are indexed with."""
 
+    @abstractmethod
+    def chapter_titles(self, book_id: str) -> dict[int, str]:
+        """The loaded chapters of a book, number -> title (empty for an unknown book)."""
+
+    @abstractmethod
+    def remove(self, book: str) -> BookInfo:
+        """Remove one book and its chapters in one transaction; `book` is its id or its exact
+        title. Raises LibraryError if no book matches, or if the title is ambiguous (naming the
+        ids to choose from)."""
+
 
 @dataclass(frozen=True)
 class StoredCourse:
@@ -136,6 +162,15 @@ class CourseStore(ABC):
     @abstractmethod
     def list_for_user(self, user_id: str, limit: int = 50) -> list[StoredCourse]:
         """The user's stored courses, newest first."""
+
+    @abstractmethod
+    def list_page(self, user_id: str, limit: int, before: PageKey | None = None) -> list[StoredCourse]:
+        """Up to `limit` of the user's stored courses that sort after `before` (all when None)
+        in the newest-first order of (created_at, course_id)."""
+
+    @abstractmethod
+    def delete(self, course_id: str) -> bool:
+        """Remove the course and its sections in one transaction; False if it was not stored."""
 
 
 class Embedder(ABC):

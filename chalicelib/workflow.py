@@ -24,17 +24,27 @@ from chalicelib.core.models import (
     Status,
 )
 from chalicelib.core.outline import build_outline
+from chalicelib.core.paging import Page, PageKey, SourcePage, merge_newest_first
 from chalicelib.core.phases import Verdict
 from chalicelib.core.registry import HandlerSpec, Phase
+from chalicelib.core.resume import resume_failed
 from chalicelib.core.retrieval import search_text, select_relevant
 from chalicelib.core.review import review_outline
-from chalicelib.errors import CourseNotFound, PermanentFailure, StaleState, TransientError
+from chalicelib.errors import (
+    CourseConflict,
+    CourseNotFound,
+    PermanentFailure,
+    StaleState,
+    TransientError,
+)
 from chalicelib.planning.usage import UsageRecorder, UsageTally
 from chalicelib.ports import (
+    BookInfo,
     CourseStore,
     Embedder,
     EventPublisher,
     Library,
+    LibraryAdmin,
     Planner,
     SearchParams,
     StateStore,
@@ -70,6 +80,12 @@ class CourseView:
     @property
     def status(self) -> str:
         return self.state.status.value if self.state else Status.COMPLETE.value
+
+    @property
+    def key(self) -> PageKey:
+        """Where the course sits in the newest-first listing."""
+        course_id = self.state.course_id if self.state else self.outline.course_id if self.outline else ""
+        return PageKey(created_at=self.created_at, course_id=course_id)
 
 
 # A step does the I/O of one phase: given the state the guard accepted and the event, it saves
@@ -312,3 +328,144 @@ class Workflow:
                 CourseView(state=None, outline=stored.outline, created_at=stored.created_at),
             )
         return sorted(views.values(), key=lambda v: v.created_at, reverse=True)[:limit]
+
+    def list_page(
+        self, user_id: str, limit: int, cursor: PageKey | None = None, status: Status | None = None
+    ) -> Page[CourseView]:
+        """One page of the user's courses, newest first, after `cursor`: those in the state
+        store (in progress, or finished within the state's TTL) merged with those stored for
+        good, each course once. Only courses in `status` when given."""
+        d = self.deps
+        wanted = limit + 1  # one more than the page, to know whether another follows
+        states = d.state_store.list_page(user_id, wanted, before=cursor, status=status)
+        sources = [
+            SourcePage(
+                items=[CourseView(state=s, outline=None, created_at=s.created_at) for s in states],
+                last_read=_last_read(states, wanted, lambda s: PageKey(s.created_at, s.course_id)),
+            )
+        ]
+        if status in (None, Status.COMPLETE):
+            stored = d.course_store.list_page(user_id, wanted, before=cursor)
+            views = [CourseView(state=None, outline=c.outline, created_at=c.created_at) for c in stored]
+            if status is Status.COMPLETE:
+                # A stored outline whose state is kept but no longer complete (being retried
+                # after its state failed) is not complete; the state store, filtered, did not say.
+                listed = {s.course_id for s in states}
+                views = [
+                    v for v in views if v.key.course_id in listed or self._complete_or_gone(v.key.course_id)
+                ]
+            sources.append(
+                SourcePage(
+                    items=views,
+                    last_read=_last_read(
+                        stored, wanted, lambda c: _stored_key(c.outline.course_id, c.created_at)
+                    ),
+                )
+            )
+        return merge_newest_first(sources, key=lambda view: view.key, limit=limit)
+
+    def _complete_or_gone(self, course_id: str) -> bool:
+        state = self.deps.state_store.get(course_id)
+        return state is None or state.status is Status.COMPLETE
+
+    # --- actions on a course ----------------------------------------------------------------
+
+    def _owned_state(self, user_id: str, course_id: str) -> CourseState | None:
+        """The course's state, None if only its stored outline remains; CourseNotFound if the
+        caller does not own it or it does not exist."""
+        d = self.deps
+        state = d.state_store.get(course_id)
+        if state is not None:
+            if state.user_id != user_id:
+                raise CourseNotFound(course_id)
+            return state
+        stored = d.course_store.get(course_id)
+        if stored is None or stored.user_id != user_id:
+            raise CourseNotFound(course_id)
+        return None
+
+    def retry(self, user_id: str, course_id: str) -> CourseState:
+        """Resume a failed course from the phase that failed, under the same id: its state goes
+        back to that phase's status and the event that phase consumes is published again.
+        CourseConflict unless the course has failed."""
+        d = self.deps
+        state = self._owned_state(user_id, course_id)
+        if state is None or state.status is not Status.FAILED:
+            shown = state.status.value if state is not None else Status.COMPLETE.value
+            raise CourseConflict(
+                f"course {course_id} is {shown}; only a failed course can be retried", code="not_failed"
+            )
+        failure = state.error
+        resumed, event = resume_failed(state, d.clock())
+        if resumed.status is Status.QUEUED and state.embedder != d.embedder.kind:
+            # The library was re-indexed since: search with a query vector it can compare.
+            try:
+                [embedding] = d.embedder.embed([search_text(state.request.query)])
+            except TransientError as error:
+                raise TransientError(f"the query could not be embedded: {error}") from error
+            resumed = resumed.model_copy(update={"embedder": d.embedder.kind, "query_embedding": embedding})
+        try:
+            resumed = d.state_store.save(resumed)
+        except StaleState:
+            raise CourseConflict(
+                f"course {course_id} changed meanwhile (retried already?); fetch it and try again",
+                code="not_failed",
+            ) from None
+        _log(
+            logging.INFO,
+            f"course retried from {failure.phase if failure else '?'}",
+            resumed,
+            "retry",
+            status=resumed.status.value,
+        )
+        try:
+            d.publisher.publish(event)
+        except Exception as error:
+            # As for a new course: nobody would deliver the event, so end it failed again now.
+            reason = f"the retry could not be announced: {type(error).__name__}: {error}"
+            try:
+                self.fail_course(course_id, "retry", reason)
+            except Exception:
+                log.warning("could not announce the failure", exc_info=True, extra={"phase": "retry"})
+            raise TransientError(reason) from error
+        return resumed
+
+    def delete(self, user_id: str, course_id: str) -> None:
+        """Remove a finished or failed course: its state and its stored outline. CourseConflict
+        while it is in progress."""
+        d = self.deps
+        state = self._owned_state(user_id, course_id)
+        if state is not None:
+            if not state.status.is_terminal:
+                raise CourseConflict(
+                    f"course {course_id} is {state.status.value}; wait until it is complete or failed",
+                    code="in_progress",
+                )
+            try:
+                # Conditional on the version read: a retry that started meanwhile wins.
+                d.state_store.delete(course_id, state.version)
+            except StaleState:
+                raise CourseConflict(
+                    f"course {course_id} changed meanwhile; fetch it and try again", code="in_progress"
+                ) from None
+        # After the state: a crash in between leaves the stored outline, still listed and
+        # deletable, rather than a kept state pointing at nothing.
+        d.course_store.delete(course_id)
+        _log(logging.INFO, "course deleted", course_id, "delete")
+
+    def list_books(self) -> list[BookInfo]:
+        """The books of the library, by title."""
+        library = self.deps.library
+        if not isinstance(library, LibraryAdmin):
+            raise TypeError(f"{type(library).__name__} cannot list its books")
+        return library.list_books()
+
+
+def _stored_key(course_id: str, created_at: str) -> PageKey:
+    return PageKey(created_at=created_at, course_id=course_id)
+
+
+def _last_read(items: Sequence[Any], wanted: int, key: Callable[[Any], PageKey]) -> PageKey | None:
+    """The key of the last item a store returned when it returned all that was asked (it may
+    hold more); None when it returned fewer (it has no more)."""
+    return key(items[-1]) if len(items) >= wanted and items else None

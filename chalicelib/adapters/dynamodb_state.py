@@ -18,7 +18,8 @@ from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from chalicelib.core.models import CourseState
+from chalicelib.core.models import CourseState, Status
+from chalicelib.core.paging import PageKey, is_older
 from chalicelib.errors import StaleState
 from chalicelib.ports import StateStore
 
@@ -98,6 +99,62 @@ class DynamoDBStateStore(StateStore):
                 break
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return states
+
+    def list_page(
+        self, user_id: str, limit: int, before: PageKey | None = None, status: Status | None = None
+    ) -> list[CourseState]:
+        if limit < 1:
+            return []
+        # The index sorts on created_at alone, so courses created in the same millisecond come
+        # in no set order: the query starts at the cursor's timestamp inclusive, reads on until
+        # it has passed the timestamp of the last course it keeps, and the rest is sorted here.
+        values: dict[str, Any] = {":user": {"S": user_id}}
+        condition = "user_id = :user"
+        if before is not None:
+            condition += " AND created_at <= :before"
+            values[":before"] = {"S": before.created_at}
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": USER_INDEX,
+            "KeyConditionExpression": condition,
+            "ScanIndexForward": False,
+        }
+        if status is not None:
+            # A filter reads past what it drops; a user's partition of the index is small.
+            query["FilterExpression"] = "#status = :status"
+            query["ExpressionAttributeNames"] = {"#status": "status"}
+            values[":status"] = {"S": status.value}
+        query["ExpressionAttributeValues"] = values
+        kept: list[CourseState] = []
+        while True:
+            page = self.client.query(**query, Limit=max(limit - len(kept), 0) + 1)
+            for item in page["Items"]:
+                state = _parse(item)
+                if is_older(PageKey(state.created_at, state.course_id), before):
+                    kept.append(state)
+            last = page.get("LastEvaluatedKey")
+            if last is None:
+                break
+            kept.sort(key=lambda s: (s.created_at, s.course_id), reverse=True)
+            if len(kept) >= limit and last["created_at"]["S"] < kept[limit - 1].created_at:
+                break
+            query["ExclusiveStartKey"] = last
+        kept.sort(key=lambda s: (s.created_at, s.course_id), reverse=True)
+        return kept[:limit]
+
+    def delete(self, course_id: str, version: int) -> None:
+        try:
+            self.client.delete_item(
+                TableName=self._table,
+                Key={"course_id": {"S": course_id}},
+                ConditionExpression="#version = :expected",
+                ExpressionAttributeNames={"#version": "version"},
+                ExpressionAttributeValues={":expected": {"N": str(version)}},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise StaleState(f"course {course_id} is no longer at version {version}") from exc
+            raise
 
     def _put(
         self,

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import threading
 
-from chalicelib.core.models import CourseState
+from chalicelib.core.models import CourseState, Status
+from chalicelib.core.paging import PageKey, is_older
 from chalicelib.errors import StaleState
 from chalicelib.ports import StateStore
 
@@ -50,3 +51,26 @@ class InMemoryStateStore(StateStore):
         mine = [state for state in states if state.user_id == user_id]
         mine.sort(key=lambda state: (state.created_at, state.course_id), reverse=True)
         return mine[: max(limit, 0)]
+
+    def list_page(
+        self, user_id: str, limit: int, before: PageKey | None = None, status: Status | None = None
+    ) -> list[CourseState]:
+        with self._lock:
+            bodies = [body for _, body in self._rows.values()]
+        states = [CourseState.model_validate_json(body) for body in bodies]
+        mine = [
+            state
+            for state in states
+            if state.user_id == user_id
+            and (status is None or state.status is status)
+            and is_older(PageKey(state.created_at, state.course_id), before)
+        ]
+        mine.sort(key=lambda state: (state.created_at, state.course_id), reverse=True)
+        return mine[: max(limit, 0)]
+
+    def delete(self, course_id: str, version: int) -> None:
+        with self._lock:
+            row = self._rows.get(course_id)
+            if row is None or row[0] != version:
+                raise StaleState(f"course {course_id} is no longer at version {version}")
+            del self._rows[course_id]

@@ -12,6 +12,7 @@ from typing import Any
 
 from chalicelib.adapters.pg import ConnectionFactory, KeptConnections, transaction
 from chalicelib.core.models import Outline
+from chalicelib.core.paging import PageKey
 from chalicelib.errors import PermanentFailure
 from chalicelib.ports import CourseStore, StoredCourse
 
@@ -139,6 +140,38 @@ class PgCourseStore(CourseStore):
                 limit=limit,
             )
         return [_stored(row) for row in rows]
+
+    def list_page(self, user_id: str, limit: int, before: PageKey | None = None) -> list[StoredCourse]:
+        """The user's stored courses after `before`, newest first. Ids compare byte-wise (the
+        C collation), as the state stores compare them, whatever the database's locale."""
+        if "\x00" in user_id or limit < 1:
+            return []
+        where = "user_id = :user_id"
+        params: dict[str, Any] = {"user_id": user_id, "limit": limit}
+        if before is not None:
+            where += (
+                " AND (created_at < :before_at"
+                ' OR (created_at = :before_at AND course_id COLLATE "C" < :before_id))'
+            )
+            params["before_at"] = parse_timestamp(before.created_at)
+            params["before_id"] = before.course_id
+        with self._connections.session() as conn:
+            rows = conn.run(
+                f'{_SELECT} WHERE {where} ORDER BY created_at DESC, course_id COLLATE "C" DESC LIMIT :limit',
+                **params,
+            )
+        return [_stored(row) for row in rows]
+
+    def delete(self, course_id: str) -> bool:
+        """The course and its sections, in one transaction."""
+        if "\x00" in course_id:
+            return False
+        with self._connections.session() as conn, transaction(conn):
+            conn.run("DELETE FROM course_sections WHERE course_id = :course_id", course_id=course_id)
+            removed = conn.run(
+                "DELETE FROM courses WHERE course_id = :course_id RETURNING course_id", course_id=course_id
+            )
+        return bool(removed)
 
 
 def _holds_nul(value: Any) -> bool:

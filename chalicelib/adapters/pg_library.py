@@ -27,7 +27,7 @@ from chalicelib.adapters.pg import (
 )
 from chalicelib.core.books import Book, BookSection, Chapter, book_id, chapter_text
 from chalicelib.core.models import ChapterHit
-from chalicelib.errors import EmbedderMismatch, LibraryError
+from chalicelib.errors import EmbedderMismatch, EmptyLibrary, LibraryError
 from chalicelib.ports import (
     BookInfo,
     Embedder,
@@ -41,6 +41,7 @@ from chalicelib.ports import (
 MAX_INDEXED_DIMENSION = 2000  # pgvector's HNSW limit for the `vector` type
 INDEX_BUILD_TIMEOUT = 3600.0  # seconds to wait for CREATE INDEX (100k 1536-d chapters: minutes)
 _LOAD_LOCK_KEY = 0x6C696272617279  # "library": loads run one at a time
+EMPTY_LIBRARY = "the library is empty: load books with `coursegen library load FILE...` first"
 
 
 @dataclass(frozen=True)
@@ -171,16 +172,18 @@ class PgLibrary(Library, LibraryAdmin):
                 ef_search=str(candidates),
             )
             if not meta:
-                return []  # nothing loaded yet: the caller reports "no books found"
+                raise EmptyLibrary(EMPTY_LIBRARY)
             kind, dimension = meta[0][:2]
             if kind != embedder or dimension != len(embedding):
+                if not _holds_chapters(conn):
+                    raise EmptyLibrary(EMPTY_LIBRARY)
                 raise EmbedderMismatch(
                     f"the library was indexed with embedder {kind!r} ({dimension} dimensions) but the "
                     f"query was embedded with {embedder!r} ({len(embedding)} dimensions): re-index the "
                     "library with the query's embedder (`coursegen library reindex` with the same "
                     "COURSEGEN_EMBEDDER), or set COURSEGEN_EMBEDDER back to the library's"
                 )
-            return run_prepared(
+            rows = run_prepared(
                 conn,
                 search_sql(dimension),
                 query=vector_literal(embedding),
@@ -189,6 +192,10 @@ class PgLibrary(Library, LibraryAdmin):
                 max_per_book=params.max_per_book,
                 top_k=params.top_k,
             )
+            # Every book removed leaves the embedder recorded: say so rather than "nothing close".
+            if not rows and not _holds_chapters(conn):
+                raise EmptyLibrary(EMPTY_LIBRARY)
+            return rows
 
     # --- loading --------------------------------------------------------------------------
 
@@ -315,6 +322,37 @@ class PgLibrary(Library, LibraryAdmin):
             else None
         )
 
+    def chapter_titles(self, book_id: str) -> dict[int, str]:
+        with session(self._connect) as conn:
+            rows = conn.run(
+                "SELECT number, title FROM chapters WHERE book_id = :id ORDER BY number", id=book_id
+            )
+        return {int(number): title for number, title in rows}
+
+    def remove(self, book: str) -> BookInfo:
+        """Remove the book whose id or exact title is `book`, with its chapters (one transaction,
+        under the load lock). The search index stays: it holds the remaining chapters."""
+        with session(self._connect) as conn, transaction(conn):
+            conn.run("SELECT pg_advisory_xact_lock(:key)", key=_LOAD_LOCK_KEY)
+            rows = conn.run(
+                "SELECT b.id, b.title, b.author, count(c.number) FROM books b"
+                " LEFT JOIN chapters c ON c.book_id = b.id"
+                " WHERE b.id = :book OR b.title = :book GROUP BY b.id ORDER BY b.id",
+                book=book,
+            )
+            by_id = [row for row in rows if row[0] == book]
+            matches = by_id or rows
+            if not matches:
+                raise LibraryError(f"no book has the id or title {book!r}: see `coursegen library list`")
+            if len(matches) > 1:
+                listed = "; ".join(f"{row[0]} ({row[2]})" for row in matches)
+                raise LibraryError(
+                    f"{len(matches)} books are titled {book!r}; remove one by its id: {listed}"
+                )
+            identifier, title, author, chapters = matches[0]
+            conn.run("DELETE FROM books WHERE id = :id", id=identifier)  # chapters cascade
+        return BookInfo(id=identifier, title=title, author=author, chapters=int(chapters))
+
     def stats(self) -> LibraryStats:
         with session(self._connect) as conn:
             books, chapters = conn.run(
@@ -323,6 +361,10 @@ class PgLibrary(Library, LibraryAdmin):
             meta = conn.run("SELECT embedder_kind, dimension FROM library_meta")
         kind, dimension = meta[0] if meta else (None, None)
         return LibraryStats(books=int(books), chapters=int(chapters), embedder_kind=kind, dimension=dimension)
+
+
+def _holds_chapters(conn: Connection) -> bool:
+    return bool(run_prepared(conn, "SELECT EXISTS (SELECT 1 FROM chapters)")[0][0])
 
 
 EMBED_BATCH = 256  # chapters per embed() call, so progress can be shown on a large library

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
-from chalicelib.core.models import CourseState
+from chalicelib.core.models import CourseState, Status
+from chalicelib.core.paging import PageKey
 from chalicelib.errors import StaleState
 from chalicelib.ports import StateStore
 
@@ -110,3 +111,32 @@ class SqliteStateStore(StateStore):
                 (user_id, limit),
             ).fetchall()
         return [CourseState.model_validate_json(body) for (body,) in rows]
+
+    def list_page(
+        self, user_id: str, limit: int, before: PageKey | None = None, status: Status | None = None
+    ) -> list[CourseState]:
+        if limit < 1:
+            return []
+        # Text comparison in SQLite's default binary collation: the order of PageKey.
+        where, params = ["user_id = ?"], [user_id]
+        if before is not None:
+            where.append("(created_at < ? OR (created_at = ? AND course_id < ?))")
+            params += [before.created_at, before.created_at, before.course_id]
+        if status is not None:
+            where.append("status = ?")
+            params.append(status.value)
+        with self._connect() as conn:
+            rows = conn.execute(
+                f"SELECT body FROM course_state WHERE {' AND '.join(where)}"
+                " ORDER BY created_at DESC, course_id DESC LIMIT ?",
+                (*params, limit),
+            ).fetchall()
+        return [CourseState.model_validate_json(body) for (body,) in rows]
+
+    def delete(self, course_id: str, version: int) -> None:
+        with self._connect() as conn:
+            removed = conn.execute(
+                "DELETE FROM course_state WHERE course_id = ? AND version = ?", (course_id, version)
+            ).rowcount
+        if removed == 0:
+            raise StaleState(f"course {course_id} is no longer at version {version}")

@@ -282,6 +282,8 @@ class CourseState(BaseModel):
     review: ReviewNotes | None = None
     error: Failure | None = None
     usage: TokenUsage = TokenUsage()
+    retries: int = 0  # how often the learner resumed this course after it failed
+    past_failures: list[Failure] = []  # the failures those retries resumed from, the latest few
 
     @field_validator("query_embedding", mode="before")
     @classmethod

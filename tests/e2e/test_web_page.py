@@ -87,7 +87,7 @@ def server(data_dir: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[WebDriver]:
+def browser() -> Iterator[webdriver.Chrome]:
     # Debian's chromium and chromium-driver (.ci/run installs them); without them the tests fail.
     chromium = shutil.which("chromium")
     driver_path = shutil.which("chromedriver")
@@ -107,7 +107,7 @@ def browser() -> Iterator[WebDriver]:
 
 
 @pytest.fixture
-def page(browser: WebDriver, server: str) -> Iterator[WebDriver]:
+def page(browser: webdriver.Chrome, server: str) -> Iterator[WebDriver]:
     """The page freshly opened at desktop width; afterwards the browser console has no errors."""
     browser.set_window_size(*DESKTOP)
     browser.get(server + "/")

@@ -10,6 +10,7 @@ import pytest
 
 from chalicelib.core.events import Event, EventName, PartDetail
 from chalicelib.core.models import CourseState, Outline
+from chalicelib.core.paging import PageKey
 from chalicelib.ports import CourseStore, EventPublisher, StateStore, StoredCourse
 
 from .support import (
@@ -101,6 +102,12 @@ class CrashingCourseStore(CourseStore):
 
     def list_for_user(self, user_id: str, limit: int = 50) -> list[StoredCourse]:
         return self.inner.list_for_user(user_id, limit)
+
+    def list_page(self, user_id: str, limit: int, before: PageKey | None = None) -> list[StoredCourse]:
+        return self.inner.list_page(user_id, limit, before)
+
+    def delete(self, course_id: str) -> bool:
+        return self.inner.delete(course_id)
 
 
 BEFORE, AFTER, PUBLISHED = "before the state write", "after the state write", "after publishing"

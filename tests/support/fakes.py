@@ -6,6 +6,7 @@ import itertools
 
 from chalicelib.core.events import Event
 from chalicelib.core.models import ChapterHit, Outline
+from chalicelib.core.paging import PageKey, is_older
 from chalicelib.ports import CourseStore, Embedder, EventPublisher, Library, SearchParams, StoredCourse
 
 
@@ -50,6 +51,14 @@ class FakeCourseStore(CourseStore):
     def list_for_user(self, user_id: str, limit: int = 50) -> list[StoredCourse]:
         mine = [c for c in self.courses.values() if c.user_id == user_id]
         return sorted(mine, key=lambda c: c.created_at, reverse=True)[:limit]
+
+    def list_page(self, user_id: str, limit: int, before: PageKey | None = None) -> list[StoredCourse]:
+        keyed = [(PageKey(c.created_at, c.outline.course_id), c) for c in self.courses.values()]
+        mine = [(key, c) for key, c in keyed if c.user_id == user_id and is_older(key, before)]
+        return [c for _, c in sorted(mine, key=lambda pair: pair[0], reverse=True)[:limit]]
+
+    def delete(self, course_id: str) -> bool:
+        return self.courses.pop(course_id, None) is not None
 
 
 class FakeEmbedder(Embedder):
