@@ -153,11 +153,13 @@ function showCourse(courseId, focus) {
   shown = { id: courseId, timer: null, startedAt: null, course: null };
   const panel = $("course");
   panel.hidden = false;
+  panel.dataset.courseId = courseId;
   $("course-heading").textContent = "Course";
   $("outline").replaceChildren();
   $("failure").hidden = true;
   for (const id of ["retry", "export", "delete"]) $(id).hidden = true;
-  $("progress").textContent = "Sending the request…";
+  $("progress").textContent = "Waiting for the course…";
+  delete $("progress").dataset.status;
   $("elapsed").textContent = "";
   if (focus) $("course-heading").focus();
   poll(shown);
@@ -178,7 +180,10 @@ async function poll(watch) {
     }
     if (shown !== watch) return;
     render(watch, course);
-    if (course.status === "complete" || course.status === "failed") return;
+    if (course.status === "complete" || course.status === "failed") {
+      refreshCourses(); // the list shows the new status
+      return;
+    }
     const progress = `${course.status}:${course.progress.parts_done}`;
     delay = progress === lastProgress ? Math.min(delay * 1.5, 5000) : 250;
     lastProgress = progress;
@@ -212,7 +217,7 @@ function render(watch, course) {
   $("export").hidden = course.status !== "complete";
   $("failure").hidden = course.status !== "failed";
   if (course.status === "failed" && course.error) {
-    $("failure-text").textContent = `Failed while ${course.error.phase}: ${course.error.reason}`;
+    $("failure-text").textContent = `Failed in the ${course.error.phase} phase: ${course.error.reason}`;
   }
   if (course.status === "complete") renderOutline(course.course);
 }

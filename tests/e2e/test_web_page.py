@@ -113,9 +113,10 @@ def page(browser: webdriver.Chrome, server: str) -> Iterator[WebDriver]:
     browser.get(server + "/")
     loaded(browser)
     yield browser
+    console: list[dict[str, Any]] = browser.get_log("browser")  # type: ignore[no-untyped-call]
     problems = [
         entry
-        for entry in browser.get_log("browser")
+        for entry in console
         if entry["level"] in ("SEVERE", "WARNING") and not _expected_network_error(entry)
     ]
     assert [entry["message"] for entry in problems] == []
@@ -147,6 +148,13 @@ def fill_request(driver: WebDriver, query: str, hours: str) -> None:
         field = by_id(driver, element_id)
         field.clear()
         field.send_keys(value)
+
+
+def attribute_of(driver: WebDriver, selector: str, name: str) -> str | None:
+    value: str | None = driver.execute_script(
+        "return document.querySelector(arguments[0]).getAttribute(arguments[1])", selector, name
+    )
+    return value
 
 
 def wait_for_status(driver: WebDriver, status: str) -> WebElement:
@@ -196,15 +204,22 @@ def test_a_request_builds_an_outline_with_cited_chapters(page: WebDriver) -> Non
     library_titles = {c.text for c in page.find_elements(By.CSS_SELECTOR, "#library tbody cite")}
     assert cited_titles and cited_titles <= library_titles
     assert "depth technical" in by_id(page, "outline").text
-    newest = page.find_element(By.CSS_SELECTOR, "#course-list li")
-    wait(page, lambda d: "Complete" in newest.text)
+    shown = by_id(page, "course").get_attribute("data-course-id")
+    # The list is redrawn when the course completes: find its newest entry afresh each time.
+    newest = "#course-list li:first-child"
+    wait(page, lambda d: "Complete" in d.find_element(By.CSS_SELECTOR, newest).text)
+    assert attribute_of(page, newest, "data-course-id") == shown
     assert by_id(page, "export").is_displayed() and by_id(page, "delete").is_displayed()
     screenshot(page, "desktop-outline")
 
     page.set_window_size(*PHONE)
     width = page.execute_script("return document.documentElement.scrollWidth")
     assert width <= PHONE[0]  # nothing runs off a phone's screen sideways
-    screenshot(page, "phone-outline")
+    screenshot(page, "phone-full")
+    page.execute_script("window.scrollTo(0, 0)")
+    page.save_screenshot(str(ARTIFACTS / "phone-form.png"))
+    page.execute_script("document.getElementById('course').scrollIntoView()")
+    page.save_screenshot(str(ARTIFACTS / "phone-outline.png"))
     weight = sum(
         len((ROOT / "chalicelib" / "web" / name).read_bytes())
         for name in ("index.html", "app.js", "api.js", "auth.js", "markdown.js", "style.css")
@@ -215,14 +230,14 @@ def test_a_request_builds_an_outline_with_cited_chapters(page: WebDriver) -> Non
 
 
 def test_the_markdown_export_holds_the_outline(page: WebDriver) -> None:
-    fill_request(page, "Learn the CAPM", "1")
+    fill_request(page, "Learn how to value a company with DCF", "1")
     by_id(page, "submit").click()
     wait_for_status(page, "complete")
     markdown = page.execute_script(
         "const m = await import('./assets/markdown.js');"
         "const r = await fetch('./app/courses/' + arguments[0]);"
         "return m.outlineMarkdown((await r.json()).course);",
-        page.find_element(By.CSS_SELECTOR, "#course-list li").get_attribute("data-course-id"),
+        by_id(page, "course").get_attribute("data-course-id"),
     )
     first_part = page.find_element(By.CSS_SELECTOR, "#outline .part h3").text
     assert markdown.startswith("# ") and "## Part 1: " in markdown and "Sources:" in markdown
