@@ -67,7 +67,12 @@ def asset_names() -> list[str]:
 
 
 def _serve(file: _File, headers: Any, extra: dict[str, str] | None = None) -> Response:
-    common: dict[str, str | list[str]] = {"ETag": file.etag, "Cache-Control": _CACHE, **_HEADERS_FOR_ALL, **(extra or {})}
+    common: dict[str, str | list[str]] = {
+        "ETag": file.etag,
+        "Cache-Control": _CACHE,
+        **_HEADERS_FOR_ALL,
+        **(extra or {}),
+    }
     if file.etag in _etags((headers or {}).get("if-none-match")):
         return Response(body="", status_code=304, headers=common)
     return Response(body=file.body, status_code=200, headers={**common, "Content-Type": file.content_type})
