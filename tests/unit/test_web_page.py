@@ -123,3 +123,18 @@ def test_every_machine_route_has_a_browser_twin() -> None:
     }
     machine = {(path, method) for path, method in routes - public if not path.startswith("/app/")}
     assert browser == machine
+
+
+def test_the_sign_in_settings_are_read_from_the_environment() -> None:
+    from chalicelib.config import Settings
+
+    settings = Settings.from_env(
+        {
+            "COURSEGEN_SIGN_IN_DOMAIN": "docprof-dev-1a2b.auth.us-east-1.amazoncognito.com",
+            "COURSEGEN_SIGN_IN_CLIENT_ID": "4abc12def",
+        }
+    )
+    assert settings.sign_in_domain == "docprof-dev-1a2b.auth.us-east-1.amazoncognito.com"
+    assert settings.sign_in_client_id == "4abc12def"
+    unset = Settings.from_env({"COURSEGEN_SIGN_IN_DOMAIN": "${var.sign_in_domain}"})
+    assert unset.sign_in_domain is None and unset.sign_in_client_id is None
