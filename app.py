@@ -96,7 +96,7 @@ def retry_course(course_id: str) -> Response:
         return http.not_found(course_id)
     except CourseConflict as error:
         return http.conflict(error)
-    except TransientError as error:
+    except (TransientError, PermanentFailure) as error:
         return http.upstream_error(error)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import sys
 import time
@@ -14,18 +15,23 @@ from typing import Any
 from pydantic import ValidationError
 
 from chalicelib.config import PLANNERS, Settings
+from chalicelib.core.books import Book, book_id
 from chalicelib.core.models import (
     CourseRequest,
+    CourseState,
     Depth,
+    Outline,
     Pace,
     Preferences,
     Status,
     TokenUsage,
 )
+from chalicelib.core.paging import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor, parse_limit
 from chalicelib.core.registry import TOKEN_PHASES
-from chalicelib.errors import CourseGenError
+from chalicelib.errors import CourseGenError, CourseNotFound
+from chalicelib.http import course_body
 from chalicelib.ports import Embedder, LibraryAdmin
-from chalicelib.workflow import Workflow
+from chalicelib.workflow import CourseView, Workflow
 
 APP_FILE = Path(__file__).resolve().parent.parent / "app.py"
 PHASE_LABELS = {
@@ -73,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
         "reindex",
         help="embed every chapter again with the configured embedder ($COURSEGEN_EMBEDDER), atomically",
     )
+    remove = library_commands.add_parser("remove", help="remove one book and its chapters")
+    remove.add_argument("book", metavar="BOOK", help="the book's id or exact title (see `library list`)")
 
     generate = commands.add_parser("generate", help="generate a course outline from the library")
     generate.add_argument("query", help='what to learn, e.g. "Learn DCF valuation"')
@@ -101,6 +109,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
     evaluate.add_argument("--only", nargs="+", default=[], metavar="ID", help="evaluate only these requests")
+
+    courses = commands.add_parser("courses", help="list, show, export, retry or delete your courses")
+    course_commands = courses.add_subparsers(dest="courses_command", required=True)
+    listing = course_commands.add_parser("list", help="your courses, newest first")
+    listing.add_argument("--status", choices=[s.value for s in Status], help="only courses in this status")
+    listing.add_argument(
+        "--limit", type=int, default=DEFAULT_LIMIT, help=f"how many (1-{MAX_LIMIT}, default {DEFAULT_LIMIT})"
+    )
+    listing.add_argument("--cursor", help="continue a listing where the previous one said")
+    show = course_commands.add_parser("show", help="a course's status, progress or error, and its outline")
+    show.add_argument("course_id", metavar="ID")
+    show.add_argument("--json", action="store_true", help="print what GET /courses/ID answers")
+    export = course_commands.add_parser("export", help="print a complete course's outline")
+    export.add_argument("course_id", metavar="ID")
+    export.add_argument("--format", choices=["md", "json"], default="md", help="Markdown (default) or JSON")
+    retry = course_commands.add_parser("retry", help="resume a failed course from the phase that failed")
+    retry.add_argument("course_id", metavar="ID")
+    retry.add_argument("--json", action="store_true", help="print the outline as JSON")
+    delete = course_commands.add_parser("delete", help="delete a complete or failed course and its outline")
+    delete.add_argument("course_id", metavar="ID")
 
     db = commands.add_parser("db", help="control the embedded PostgreSQL server")
     db.add_argument("action", choices=["start", "stop", "status"])
@@ -144,8 +172,16 @@ def _library(args: argparse.Namespace) -> int:
     library = bootstrap.make_library_admin(settings)
     if args.library_command == "add":
         return _library_add(args, library, bootstrap.make_embedder(settings))
+    if args.library_command == "remove":
+        removed = library.remove(args.book)
+        print(
+            f"removed {removed.title!r} by {removed.author} ({removed.chapters} chapters) [{removed.id}]",
+            file=sys.stderr,
+        )
+        return 0
     books = [read_book_file(path) for path in getattr(args, "files", [])]  # all validated before any write
     if args.library_command == "load":
+        warn_of_dropped_chapters(books, library)
         started = time.monotonic()
         chapters = sum(len(book.chapters) for book in books)
         library.load(books, bootstrap.make_embedder(settings))
@@ -166,6 +202,20 @@ def _library(args: argparse.Namespace) -> int:
     stats = library.stats()
     print(f"indexed with embedder {stats.embedder_kind} ({stats.dimension} dimensions)", file=sys.stderr)
     return 0
+
+
+def warn_of_dropped_chapters(books: list[Book], library: LibraryAdmin) -> None:
+    """A book loaded again replaces its chapters: say which of the loaded ones it no longer has."""
+    for book in books:
+        loaded = library.chapter_titles(book_id(book))
+        dropped = sorted(set(loaded) - {chapter.number for chapter in book.chapters})
+        if dropped:
+            listed = ", ".join(f"{number} \u201c{loaded[number]}\u201d" for number in dropped)
+            print(
+                f"warning: {book.title!r} replaces the loaded book, which had {len(loaded)} chapters; "
+                f"these disappear: {listed}",
+                file=sys.stderr,
+            )
 
 
 def _library_add(args: argparse.Namespace, library: LibraryAdmin, embedder: Embedder) -> int:
@@ -226,6 +276,7 @@ def _generate(args: argparse.Namespace) -> int:
         field = ".".join(str(p) for p in first["loc"])
         raise CliError(f"invalid request: {field}: {first['msg'].removeprefix('Value error, ')}") from None
     flow = _setup(args)
+    require_books(flow)
     user = flow_user()
     started = time.monotonic()
     state = flow.submit(user, request)
@@ -248,6 +299,131 @@ def _generate(args: argparse.Namespace) -> int:
     if outline.usage.calls:
         print(usage_line(outline.usage), file=sys.stderr)
     sys.stdout.write(outline.model_dump_json(indent=2) + "\n" if args.json else outline_markdown(outline))
+    return 0
+
+
+def require_books(flow: Workflow) -> None:
+    """Refuse at once, before a course is made, when the library has nothing to build it from."""
+    library = flow.deps.library
+    if isinstance(library, LibraryAdmin) and library.stats().chapters == 0:
+        raise CliError("the library is empty: load books with `coursegen library load FILE...` first")
+
+
+def _courses(args: argparse.Namespace) -> int:
+    flow = _setup(args)
+    try:
+        return _course_command(args, flow, flow_user())
+    except CourseNotFound:
+        raise CliError(f"no course {args.course_id!r}: see `coursegen courses list`") from None
+
+
+def _course_command(args: argparse.Namespace, flow: Workflow, user: str) -> int:
+    command = args.courses_command
+    if command == "list":
+        return _list_courses(args, flow, user)
+    if command == "retry":
+        return _follow(flow, user, flow.retry(user, args.course_id), args.json)
+    if command == "delete":
+        flow.delete(user, args.course_id)
+        print(f"deleted course {args.course_id}", file=sys.stderr)
+        return 0
+    view = flow.view(user, args.course_id)
+    if command == "export":
+        if view.outline is None:
+            raise CliError(
+                f"course {args.course_id} is {view.status}: only a complete course has an outline to export"
+            )
+        sys.stdout.write(_outline_text(view.outline, as_json=args.format == "json"))
+        return 0
+    if args.json:
+        sys.stdout.write(json.dumps(course_body(view), indent=2, ensure_ascii=False) + "\n")
+        return 0
+    sys.stdout.write(course_text(view))
+    return 0
+
+
+def _list_courses(args: argparse.Namespace, flow: Workflow, user: str) -> int:
+    limit = parse_limit(str(args.limit))
+    cursor = decode_cursor(args.cursor) if args.cursor else None
+    page = flow.list_page(user, limit, cursor, Status(args.status) if args.status else None)
+    if not page.items:
+        print("no courses" + (f" {args.status}" if args.status else ""), file=sys.stderr)
+    for view in page.items:
+        print(course_line(view))
+    if page.next is not None:
+        print(f"more: coursegen courses list --cursor {encode_cursor(page.next)}", file=sys.stderr)
+    return 0
+
+
+def course_line(view: CourseView) -> str:
+    """One course in a listing: id, status, when, hours, and its title (or query while untitled)."""
+    body = course_body(view)
+    status = body["status"]
+    if body["status"] == Status.GENERATING_SECTIONS.value:
+        status += f" {body['progress']['parts_done']}/{body['progress']['parts_total']}"
+    label = body["title"] or body["query"]
+    line = f"{body['course_id']}  {status:<24}  {body['created_at']}  {body['hours']:>5g} h  {label}"
+    if body["error"]:
+        line += f"  ({body['error']['phase']}: {body['error']['reason']})"
+    return line
+
+
+def course_text(view: CourseView) -> str:
+    """`courses show`: what the course is and where it stands, then its outline once complete."""
+    body = course_body(view)
+    progress = body["progress"]
+    lines = [
+        f"course   {body['course_id']}",
+        f"status   {body['status']} ({progress['parts_done']} of {progress['parts_total']} parts planned)",
+        f"request  {body['query']!r}, {body['hours']:g} h, depth {body['preferences']['depth']},"
+        f" pace {body['preferences']['pace']}",
+        f"created  {body['created_at']}, updated {body['updated_at']}",
+    ]
+    if body["title"]:
+        lines.insert(1, f"title    {body['title']}")
+    if body["retries"]:
+        lines.append(f"retries  {body['retries']}")
+    if body["error"]:
+        lines.append(f"error    in {body['error']['phase']}: {body['error']['reason']}")
+        lines.append(f"         `coursegen courses retry {body['course_id']}` resumes it from there")
+    text = "\n".join(lines) + "\n"
+    if view.outline is not None:
+        text += "\n" + _outline_text(view.outline, as_json=False)
+    return text
+
+
+def _outline_text(outline: Outline, as_json: bool) -> str:
+    from chalicelib.render import outline_markdown
+
+    return outline.model_dump_json(indent=2) + "\n" if as_json else outline_markdown(outline)
+
+
+def _follow(flow: Workflow, user: str, resumed: CourseState, as_json: bool) -> int:
+    """Show a resumed course's progress until it ends, as `generate` does, then print its outline."""
+    started, course_id = time.monotonic(), resumed.course_id
+    progress = Progress()
+    # Where it resumed, even if it moves on at once.
+    progress.show(resumed.status, resumed.parts_done, resumed.parts_total, 0.0)
+    while True:
+        current = flow.deps.state_store.get(course_id)
+        if current is None:
+            raise CliError(f"course {course_id} disappeared while it was running")
+        progress.show(current.status, current.parts_done, current.parts_total, time.monotonic() - started)
+        if current.status.is_terminal:
+            break
+        time.sleep(0.02)
+    _wait_for_the_bus(flow)
+    if current.status is Status.FAILED:
+        failure = current.error
+        raise CliError(
+            f"course {course_id} failed in {failure.phase if failure else '?'}: "
+            f"{failure.reason if failure else 'unknown reason'}"
+        )
+    outline = flow.view(user, course_id).outline
+    assert outline is not None
+    if outline.usage.calls:
+        print(usage_line(outline.usage), file=sys.stderr)
+    sys.stdout.write(_outline_text(outline, as_json))
     return 0
 
 
@@ -312,6 +488,8 @@ def main(argv: list[str] | None = None) -> int:
             return _generate(args)
         if args.command == "eval":
             return _eval(args)
+        if args.command == "courses":
+            return _courses(args)
         return _db(args)
     except CourseGenError as error:
         print(f"coursegen: error: {error}", file=sys.stderr)

@@ -195,16 +195,17 @@ def _usage(usage: TokenUsage) -> dict[str, Any]:
     }
 
 
-def course_response(view: CourseView) -> Response:
+def course_body(view: CourseView) -> dict[str, Any]:
+    """GET /courses/{course_id}'s body (also `coursegen courses show --json`)."""
     body = _summary(view)
     if view.state is not None and view.state.review is not None:
         body["review"] = view.state.review.model_dump(mode="json")
     body["course"] = view.outline.model_dump(mode="json") if view.outline else None
-    return Response(body=body, status_code=200)
+    return body
 
 
-def course_list_response(views: list[CourseView]) -> Response:
-    return Response(body={"courses": [_summary(view) for view in views]}, status_code=200)
+def course_response(view: CourseView) -> Response:
+    return Response(body=course_body(view), status_code=200)
 
 
 def list_query(query_params: Mapping[str, str] | None) -> tuple[int, PageKey | None, Status | None]:

@@ -314,21 +314,6 @@ class Workflow:
             raise CourseNotFound(course_id)
         return CourseView(state=None, outline=stored.outline, created_at=stored.created_at)
 
-    def list_courses(self, user_id: str, limit: int = 50) -> list[CourseView]:
-        """The user's courses, newest first: those in the state store (in progress, or finished
-        within the state's TTL) and those stored for good, whose state may have expired."""
-        d = self.deps
-        views = {
-            s.course_id: CourseView(state=s, outline=None, created_at=s.created_at)
-            for s in d.state_store.list_for_user(user_id, limit)
-        }
-        for stored in d.course_store.list_for_user(user_id, limit):
-            views.setdefault(
-                stored.outline.course_id,
-                CourseView(state=None, outline=stored.outline, created_at=stored.created_at),
-            )
-        return sorted(views.values(), key=lambda v: v.created_at, reverse=True)[:limit]
-
     def list_page(
         self, user_id: str, limit: int, cursor: PageKey | None = None, status: Status | None = None
     ) -> Page[CourseView]:
@@ -403,6 +388,8 @@ class Workflow:
                 [embedding] = d.embedder.embed([search_text(state.request.query)])
             except TransientError as error:
                 raise TransientError(f"the query could not be embedded: {error}") from error
+            except PermanentFailure as error:
+                raise PermanentFailure(f"the query could not be embedded: {error}") from error
             resumed = resumed.model_copy(update={"embedder": d.embedder.kind, "query_embedding": embedding})
         try:
             resumed = d.state_store.save(resumed)

@@ -290,7 +290,13 @@ def test_each_role_holds_only_the_statements_of_its_functions(deployed: Deployme
     # While the app reads both secrets at every cold start, every workflow role may read both.
     secrets = {"DatabasePassword", "ModelApiKey"}
     expected = {
-        "api": {"PublishWorkflowEvents", "CourseState", "CourseStateByUser", "VpcNetworkInterfaces"}
+        "api": {
+            "PublishWorkflowEvents",
+            "CourseState",
+            "CourseStateByUser",
+            "DeleteCourseState",
+            "VpcNetworkInterfaces",
+        }
         | secrets,
         "planners": {"PublishWorkflowEvents", "CourseState", "SendDeadLetters"} | secrets,
         "database": {"PublishWorkflowEvents", "CourseState", "SendDeadLetters", "VpcNetworkInterfaces"}

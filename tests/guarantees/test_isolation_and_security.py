@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 import pytest
+from chalice.app import IAMAuthorizer
 from chalice.local import LambdaContext
 from chalice.test import Client
 from moto import mock_aws
@@ -45,7 +46,6 @@ from .support import (
 )
 
 REQUEST = {"query": "Learn DCF valuation", "hours": 1.0}
-ROUTES = {("POST", "/courses"), ("GET", "/courses"), ("GET", "/courses/{course_id}")}
 
 
 def api(
@@ -54,10 +54,9 @@ def api(
     """Call the app as API Gateway does behind the IAM authorizer; returns status and JSON body."""
     resource, params = path, None
     if path.startswith("/courses/"):
-        resource, params = (
-            "/courses/{course_id}",
-            {"course_id": urllib.parse.unquote(path[len("/courses/") :])},
-        )
+        course_id, _, action = path[len("/courses/") :].partition("/")
+        resource = "/courses/{course_id}" + (f"/{action}" if action else "")
+        params = {"course_id": urllib.parse.unquote(course_id)}
     identity: dict[str, Any] = {"sourceIp": "203.0.113.7"}
     if user is not None:
         identity["userArn"] = f"arn:aws:iam::123456789012:user/{user}"
@@ -124,9 +123,14 @@ def test_a_user_cannot_read_list_or_change_another_users_course(embedded: Embedd
     listed = {c["course_id"] for c in api("GET", "/courses", "bob")[1]["courses"]}
     assert bobs in listed and alices not in listed
 
-    # No route changes a course, and a request cannot name whose course it is or which id.
-    for method in ("PUT", "PATCH", "DELETE"):
-        assert (method, "/courses/{course_id}") not in ROUTES
+    # No route changes another user's course: retrying or deleting it is the same 404 as for a
+    # course that does not exist, and a request cannot name whose course it is or which id.
+    for method, path in (("DELETE", f"/courses/{bobs}"), ("POST", f"/courses/{bobs}/retry")):
+        status, body = api(method, path, "alice")
+        assert status == 404 and body["error"]["code"] == "not_found", (method, path)
+    for method in ("PUT", "PATCH"):
+        status, body = api(method, f"/courses/{bobs}", "alice", REQUEST)
+        assert status == 405 and body["error"]["code"] == "method_not_allowed"
     for smuggled in ({"user_id": caller("bob")}, {"course_id": bobs}):
         status, body = api("POST", "/courses", "alice", {**REQUEST, **smuggled})
         assert status == 400 and body["error"]["code"] == "unknown_field"
@@ -346,3 +350,18 @@ def test_secrets_in_the_environment_and_in_secrets_manager_never_appear_in_logs(
     for secret in [*SECRETS.values(), DB_SECRET]:
         assert secret not in logged
         assert not any(secret in text for text in shown)
+
+
+def test_every_route_and_method_requires_a_signed_request() -> None:
+    # The app's routes include the ones that only refuse a method: they too sit behind IAM.
+    entries = [
+        (path, method, entry) for path, methods in app.routes.items() for method, entry in methods.items()
+    ]
+    assert {path for path, _, _ in entries} == {
+        "/courses",
+        "/courses/{course_id}",
+        "/courses/{course_id}/retry",
+        "/books",
+    }
+    for path, method, entry in entries:
+        assert isinstance(entry.authorizer, IAMAuthorizer), (method, path)

@@ -11,6 +11,7 @@ import pytest
 from chalicelib.adapters.pg import ConnectionFactory
 from chalicelib.adapters.pg_course_store import PgCourseStore
 from chalicelib.core.models import Outline
+from chalicelib.core.paging import PageKey
 
 CREATED = "2025-03-01T09:30:00.123Z"  # the format of the project's clock
 
@@ -175,3 +176,38 @@ def test_hostile_text_is_stored_verbatim(store: PgCourseStore, pg_conn_factory: 
     assert stored is not None and stored.outline == outline and stored.user_id == hostile
     assert [c.outline.course_id for c in store.list_for_user(hostile)] == [hostile]
     assert section_rows(pg_conn_factory, hostile)[0][0] == f"{hostile}:0"
+
+
+def test_paging_lists_the_users_courses_newest_first_ids_breaking_ties_byte_wise(
+    store: PgCourseStore,
+) -> None:
+    # Upper case sorts before lower case byte-wise, whatever the database's collation says.
+    stamps = {"c-a": "09:00", "c-B": "10:00", "c-b": "10:00", "c-d": "11:00", "c-e": "08:00"}
+    for course_id, stamp in stamps.items():
+        store.store("user-a", make_outline(course_id), f"2025-03-01T{stamp}:00.000Z")
+    store.store("user-b", make_outline("c-x"), "2025-03-01T10:00:00.000Z")
+    expected = ["c-d", "c-b", "c-B", "c-a", "c-e"]
+    for limit in (1, 2, 4, 10):
+        seen: list[str] = []
+        before = None
+        while True:
+            page = store.list_page("user-a", limit, before)
+            seen += [course.outline.course_id for course in page]
+            if len(page) < limit:
+                break
+            before = PageKey(page[-1].created_at, page[-1].outline.course_id)
+        assert seen == expected, limit
+
+
+def test_deleting_a_course_removes_it_and_its_sections(
+    store: PgCourseStore, pg_conn_factory: ConnectionFactory
+) -> None:
+    store.store("user-a", make_outline("c-1"), CREATED)
+    store.store("user-a", make_outline("c-2"), CREATED)
+
+    assert store.delete("c-1") is True
+    assert store.get("c-1") is None
+    assert section_rows(pg_conn_factory, "c-1") == []
+    assert len(section_rows(pg_conn_factory, "c-2")) == 5
+    assert store.delete("c-1") is False
+    assert store.delete("bad\x00id") is False

@@ -22,7 +22,7 @@ from chalicelib.adapters.pg_library import (
     vector_literal,
 )
 from chalicelib.core.books import Book, book_id, chapter_text
-from chalicelib.errors import EmbedderMismatch, LibraryError
+from chalicelib.errors import EmbedderMismatch, EmptyLibrary, LibraryError
 from chalicelib.ports import Embedder, SearchParams
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "library"
@@ -114,8 +114,46 @@ def test_max_per_book_makes_room_for_other_books(library: PgLibrary) -> None:
     assert found(hits) == [("Valuation", 1), ("Statistics", 1)]
 
 
-def test_an_empty_library_finds_nothing(pg_conn_factory: ConnectionFactory) -> None:
-    assert PgLibrary(pg_conn_factory).search(unit(1, 0, 0, 0), KIND, ALL) == []
+def test_searching_a_library_never_loaded_says_it_is_empty(pg_conn_factory: ConnectionFactory) -> None:
+    with pytest.raises(EmptyLibrary, match="the library is empty"):
+        PgLibrary(pg_conn_factory).search(unit(1, 0, 0, 0), KIND, ALL)
+
+
+def test_searching_a_library_whose_books_were_all_removed_says_it_is_empty(library: PgLibrary) -> None:
+    for info in library.list_books():
+        library.remove(info.id)
+    for embedder in (KIND, "other:4"):  # an empty library is empty whatever the query's embedder
+        with pytest.raises(EmptyLibrary, match="the library is empty"):
+            library.search(unit(1, 0, 0, 0), embedder, ALL)
+
+
+def test_removing_a_book_by_id_or_title_takes_its_chapters_and_leaves_the_rest(library: PgLibrary) -> None:
+    removed = library.remove("Statistics")
+    assert (removed.id, removed.title, removed.chapters) == (book_id(STATISTICS), "Statistics", 2)
+    assert [info.title for info in library.list_books()] == ["Cooking", "Valuation"]
+    assert library.chapter_titles(book_id(STATISTICS)) == {}
+    assert library.stats().chapters == 4
+    # Statistics 1 was the second-best chapter for this query; searches no longer see it.
+    assert found(library.search(unit(0.6, 0.8, 0, 0), KIND, ALL)) == [("Valuation", 1), ("Valuation", 2)]
+    assert library.remove(book_id(COOKING)).title == "Cooking"
+    assert [info.title for info in library.list_books()] == ["Valuation"]
+
+
+def test_removing_an_unknown_book_is_refused_and_changes_nothing(library: PgLibrary) -> None:
+    with pytest.raises(LibraryError, match="no book has the id or title 'statistics'"):
+        library.remove("statistics")  # titles match exactly
+    assert library.stats().chapters == 6
+
+
+def test_removing_by_a_title_two_books_share_is_refused_naming_their_ids(library: PgLibrary) -> None:
+    other = make_book("Valuation", ["comparables"], author="B. Writer")
+    library.load_books([other], [[unit(0, 0, 1, 0)]], KIND)
+    with pytest.raises(LibraryError, match="2 books are titled 'Valuation'") as refused:
+        library.remove("Valuation")
+    assert book_id(VALUATION) in str(refused.value) and book_id(other) in str(refused.value)
+    assert library.stats().books == 4
+    assert library.remove(book_id(other)).author == "B. Writer"
+    assert library.chapter_titles(book_id(VALUATION)) == {1: "dcf", 2: "free cash flow", 3: "options"}
 
 
 def test_a_query_from_another_embedder_is_refused(library: PgLibrary) -> None:

@@ -37,6 +37,7 @@ from chalicelib.core.models import (
     SectionPlan,
     Status,
 )
+from chalicelib.core.paging import PageKey
 from chalicelib.errors import StaleState
 from chalicelib.ports import StateStore
 
@@ -227,6 +228,58 @@ class StateStoreContract:
         store.create(make_state(user_id="user-a"))
 
         assert store.list_for_user("user-nobody") == []
+
+    def test_paging_visits_every_course_of_the_user_once_newest_first(self, store: StateStore) -> None:
+        # Three courses share a timestamp: the id breaks the tie, in byte order.
+        times = ["09:00:00", "10:00:00", "10:00:00", "10:00:00", "11:00:00", "08:00:00", "12:00:00"]
+        ids = ["c-a", "c-B", "c-b", "c-c", "c-d", "c-e", "c-f"]
+        for course_id, time in zip(ids, times, strict=True):
+            store.create(make_state(course_id, "user-a", f"2025-03-01T{time}.000Z"))
+        store.create(make_state("c-other", "user-b", "2025-03-01T10:00:00.000Z"))
+        expected = ["c-f", "c-d", "c-c", "c-b", "c-B", "c-a", "c-e"]
+
+        for limit in (1, 2, 3, 10):
+            seen: list[str] = []
+            before = None
+            while True:
+                page = store.list_page("user-a", limit, before=before)
+                assert len(page) <= limit
+                seen += [state.course_id for state in page]
+                if len(page) < limit:
+                    break
+                before = PageKey(page[-1].created_at, page[-1].course_id)
+            assert seen == expected, limit
+
+    def test_paging_by_status_lists_only_courses_in_that_status(self, store: StateStore) -> None:
+        for n in range(6):
+            created = store.create(make_state(f"c-{n}", "user-a", f"2025-03-01T1{n}:00:00.000Z"))
+            if n % 2:
+                store.save(created.model_copy(update={"status": Status.FAILED}))
+
+        failed = store.list_page("user-a", 2, status=Status.FAILED)
+        assert [state.course_id for state in failed] == ["c-5", "c-3"]
+        rest = store.list_page(
+            "user-a", 2, before=PageKey(failed[-1].created_at, "c-3"), status=Status.FAILED
+        )
+        assert [state.course_id for state in rest] == ["c-1"]
+        assert store.list_page("user-a", 5, status=Status.COMPLETE) == []
+        assert [s.course_id for s in store.list_page("user-a", 1, status=Status.GENERATING_SECTIONS)] == [
+            "c-4"
+        ]
+
+    def test_deleting_at_the_current_version_removes_the_state(self, store: StateStore) -> None:
+        created = store.create(make_state())
+        saved = store.save(created.model_copy(update={"status": Status.COMPLETE}))
+
+        with pytest.raises(StaleState):
+            store.delete(saved.course_id, created.version)  # moved on since
+        assert store.get(saved.course_id) == saved
+        store.delete(saved.course_id, saved.version)
+        assert store.get(saved.course_id) is None
+        assert store.list_page(saved.user_id, 5) == []
+        with pytest.raises(StaleState):
+            store.delete(saved.course_id, saved.version)  # gone
+        store.create(make_state())  # the id is free again
 
     def test_getting_an_unknown_course_returns_none(self, store: StateStore) -> None:
         assert store.get("no-such-course") is None

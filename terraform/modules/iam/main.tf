@@ -22,9 +22,10 @@ locals {
 
   # Role -> the statements (Sids below) it holds besides Logs and Tracing.
   own = {
-    # The API handler: POST /courses (state, first event, embeds the query) and GET /courses[/id]
-    # (state by user, stored outlines in Aurora). In the VPC.
-    api = concat(["PublishWorkflowEvents", "CourseState", "CourseStateByUser", "DatabasePassword", "ModelApiKey"], local.in_vpc)
+    # The API handler: POST /courses (state, first event, embeds the query), GET /courses[/id]
+    # (state by user, stored outlines in Aurora), POST /courses/{id}/retry and
+    # DELETE /courses/{id} (the state, and the outline in Aurora). In the VPC.
+    api = concat(["PublishWorkflowEvents", "CourseState", "CourseStateByUser", "DeleteCourseState", "DatabasePassword", "ModelApiKey"], local.in_vpc)
     # Handlers that call the model and never the database; outside the VPC.
     planners = concat(["PublishWorkflowEvents", "CourseState", "SendDeadLetters", "ModelApiKey"], local.cold_start ? ["DatabasePassword"] : [])
     # Handlers that search the library or store the course in Aurora. In the VPC.
@@ -43,6 +44,8 @@ locals {
     CourseState = { actions = ["dynamodb:GetItem", "dynamodb:PutItem"], resources = [var.grants.table_arn] }
     # The user index serves GET /courses.
     CourseStateByUser = { actions = ["dynamodb:Query"], resources = var.grants.table_index_arns }
+    # adapters/dynamodb_state.delete: DELETE /courses/{id}, conditional on the version read.
+    DeleteCourseState = { actions = ["dynamodb:DeleteItem"], resources = [var.grants.table_arn] }
     # bootstrap.aws_connection_factory: the Aurora password RDS manages.
     DatabasePassword = { actions = ["secretsmanager:GetSecretValue"], resources = [var.grants.db_secret_arn] }
     # adapters/openai_client.resolve_api_key: the model server's API key.
