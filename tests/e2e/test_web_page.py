@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -131,8 +132,10 @@ def loaded(driver: WebDriver) -> None:
 
 def _expected_network_error(entry: dict[str, Any]) -> bool:
     # Chromium logs every 4xx answer to fetch() as a console error; a refused request is part of
-    # what these tests exercise, so those (and only those) are allowed.
-    return entry.get("source") == "network" and "status of 400" in str(entry.get("message"))
+    # what these tests exercise, so those are allowed.
+    # So is a request made while the tests cut the browser off the network.
+    message = str(entry.get("message"))
+    return entry.get("source") == "network" and ("status of 400" in message or "DISCONNECTED" in message)
 
 
 def wait(driver: WebDriver, condition: Any, timeout: float = WAIT) -> Any:
@@ -155,6 +158,15 @@ def attribute_of(driver: WebDriver, selector: str, name: str) -> str | None:
         "return document.querySelector(arguments[0]).getAttribute(arguments[1])", selector, name
     )
     return value
+
+
+def listed(driver: WebDriver) -> list[tuple[str, str]]:
+    """The course list as (course id, lowercased text), read at once: the page redraws it."""
+    rows: list[list[str]] = driver.execute_script(
+        "return [...document.querySelectorAll('#course-list li')]"
+        ".map(li => [li.dataset.courseId, li.textContent.toLowerCase()])"
+    )
+    return [(course_id, text) for course_id, text in rows]
 
 
 def wait_for_status(driver: WebDriver, status: str) -> WebElement:
@@ -332,3 +344,54 @@ def test_keyboard_only_submission_works(page: WebDriver) -> None:
     wait_for_status(page, "complete")
     assert focused() == "course-heading"
     assert "90 minutes" in by_id(page, "progress").text
+
+
+def test_the_course_list_pages_newest_first_and_a_deleted_course_leaves_it(
+    page: WebDriver, server: str
+) -> None:
+    for n in range(11):
+        body = json.dumps({"query": f"Learn DCF valuation, take {n}", "hours": 0.5}).encode()
+        request = urllib.request.Request(
+            f"{server}/courses", data=body, method="POST", headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 202
+    page.refresh()
+    loaded(page)
+    first_page = listed(page)
+    assert len(first_page) == 10
+    assert "take 10" in first_page[0][1] and "take 1" in first_page[9][1]
+    more = by_id(page, "more-courses")
+    assert more.is_displayed()
+    more.click()
+    wait(page, lambda d: len(listed(d)) > 10)
+    both_pages = listed(page)
+    assert "take 0" in both_pages[10][1]
+    assert len({course_id for course_id, _ in both_pages}) == len(both_pages)  # none twice
+
+    page.find_element(By.CSS_SELECTOR, "#course-list li button").click()
+    wait_for_status(page, "complete")
+    doomed = by_id(page, "course").get_attribute("data-course-id")
+    by_id(page, "delete").click()
+    page.switch_to.alert.accept()
+    wait(page, lambda d: not d.find_element(By.ID, "course").is_displayed())
+    wait(page, lambda d: listed(d) and doomed not in [course_id for course_id, _ in listed(d)])
+
+
+def test_an_unreachable_server_shows_a_banner_and_the_request_goes_through_once_it_is_back(
+    page: WebDriver,
+) -> None:
+    offline = {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
+    page.execute_cdp_cmd("Network.enable", {})
+    page.execute_cdp_cmd("Network.emulateNetworkConditions", offline)
+    try:
+        fill_request(page, "Learn about terminal value", "1")
+        by_id(page, "submit").click()
+        banner = by_id(page, "banner")
+        wait(page, lambda d: banner.is_displayed())
+        assert "cannot be reached" in banner.text and "Retrying" in banner.text
+        screenshot(page, "desktop-unreachable")
+    finally:
+        page.execute_cdp_cmd("Network.emulateNetworkConditions", {**offline, "offline": False})
+    wait_for_status(page, "complete")
+    assert not banner.is_displayed()
