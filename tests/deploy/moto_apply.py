@@ -30,7 +30,7 @@ REGION = "us-east-1"
 SERVICES = [
     "apigateway",
     "cloudwatch",
-    "cognito-idp",
+    "cognitoidp",
     "dynamodb",
     "ec2",
     "events",

@@ -83,7 +83,8 @@ def test_the_null_data_source_and_every_data_source_nothing_reads_are_dropped(
 
 
 def test_every_variable_the_module_references_is_declared_with_a_type(module: Doc) -> None:
-    referenced = set(re.findall(r"var\.([a-z_]+)", json.dumps(module["resource"])))
+    # The resources and the API's Swagger document (a local), which names the user pool.
+    referenced = set(re.findall(r"var\.([a-z_]+)", json.dumps([module["resource"], module["locals"]])))
     assert referenced == set(module["variable"])
     assert module["variable"]["vpc_subnet_ids"]["type"] == "list(string)"
     assert module["variable"]["vpc_security_group_id"]["type"] == "string"
