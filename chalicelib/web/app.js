@@ -209,7 +209,7 @@ function render(watch, course) {
   if ($("progress").textContent !== text) $("progress").textContent = text;
   $("progress").dataset.status = course.status;
   clearInterval(watch.timer);
-  const tick = () => ($("elapsed").textContent = `${done ? "Built in" : "Elapsed"} ${elapsedText(watch, course)}`);
+  const tick = () => ($("elapsed").textContent = `${{ complete: "Built in", failed: "Stopped after" }[course.status] ?? "Elapsed"} ${elapsedText(watch, course)}`);
   tick();
   if (!done) watch.timer = setInterval(tick, 500);
   $("delete").hidden = !done;
