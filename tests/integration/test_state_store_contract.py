@@ -397,6 +397,36 @@ class TestDynamoDBStateStore(StateStoreContract):
         assert store.client.meta.config.retries == {"mode": "standard", "total_max_attempts": 6}
         assert store.get("no-such-course") is None
 
+    def test_paging_queries_the_user_index_and_never_scans(self, dynamodb: Any) -> None:
+        calls: list[tuple[str, dict[str, Any]]] = []
+
+        class Recording(OneCallAtATime):
+            def __getattr__(self, name: str) -> Any:
+                attribute = super().__getattr__(name)
+                if not callable(attribute):
+                    return attribute
+
+                def call(**kwargs: Any) -> Any:
+                    calls.append((name, kwargs))
+                    return attribute(**kwargs)
+
+                return call
+
+        store = DynamoDBStateStore(TABLE, client=Recording(dynamodb))
+        for n in range(12):
+            created = store.create(make_state(f"c-{n:02d}", "user-a", f"2025-03-01T10:00:{n:02d}.000Z"))
+            if n % 3 == 0:
+                store.save(created.model_copy(update={"status": Status.FAILED}))
+        calls.clear()
+
+        failed = store.list_page(
+            "user-a", 2, before=PageKey("2025-03-01T10:00:09.000Z", "c-09"), status=Status.FAILED
+        )
+
+        assert [state.course_id for state in failed] == ["c-06", "c-03"]
+        assert {name for name, _ in calls} == {"query"}
+        assert all(kwargs["IndexName"] == "user_id-created_at-index" for _, kwargs in calls)
+
     def test_the_state_item_of_the_largest_course_stays_far_below_the_item_limit(self, dynamodb: Any) -> None:
         store = DynamoDBStateStore(TABLE, client=dynamodb)
         state = largest_state()
