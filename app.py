@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Chalice, CloudWatchEvent, IAMAuthorizer, Response, SQSEvent
+from chalice.app import (
+    Chalice,
+    CloudWatchEvent,
+    CognitoUserPoolAuthorizer,
+    IAMAuthorizer,
+    Response,
+    SQSEvent,
+)
 
-from chalicelib import bootstrap, dead_letters, http
+from chalicelib import bootstrap, dead_letters, http, web
 from chalicelib.core import registry
 from chalicelib.errors import (
     CourseConflict,
@@ -164,6 +171,51 @@ def retry_other_methods(course_id: str) -> Response:
 @app.route("/books", methods=[m for m in _OTHER_METHODS if m != "GET"], authorizer=iam, content_types=["*/*"])
 def books_other_methods() -> Response:
     return _refuse("/books", ["GET"])
+
+
+# --- the learner's page and the browser's API ----------------------------------------------------
+# The page and its assets are public. The page calls the /app routes, which on AWS take a Cognito
+# user pool ID token (a browser cannot sign SigV4 requests); the caller is the token's subject.
+# Machine clients keep the IAM routes above. Locally no sign-in: every request is the local user.
+learners = CognitoUserPoolAuthorizer("learners", provider_arns=[web.USER_POOL_ARN_PLACEHOLDER])
+
+
+@app.route("/", methods=["GET"])
+def web_page() -> Response:
+    request = app.current_request
+    assert request is not None
+    return web.page_response(request.headers, bootstrap.settings().sign_in_domain)
+
+
+@app.route("/assets/{name}", methods=["GET"])
+def web_asset(name: str) -> Response:
+    request = app.current_request
+    assert request is not None
+    return web.asset_response(name, request.headers)
+
+
+@app.route("/app/config", methods=["GET"])
+def web_config() -> Response:
+    settings = bootstrap.settings()
+    return Response(body=web.page_config(settings.sign_in_domain, settings.sign_in_client_id))
+
+
+def _add_browser_twins() -> None:
+    """Every IAM route above gets a twin under /app with the learners' authorizer: the same view,
+    so the browser's API cannot drift from the machines'."""
+    for path, entries in list(app.routes.items()):
+        for method, entry in list(entries.items()):
+            if entry.authorizer is iam:
+                app.route(
+                    f"/app{path}",
+                    methods=[method],
+                    authorizer=learners,
+                    content_types=entry.content_types,
+                    name=f"app_{entry.view_name}_{method.lower()}",
+                )(entry.view_function)
+
+
+_add_browser_twins()  # after every IAM route
 
 
 # --- the workflow: one handler per entry of chalicelib.core.registry, which says what each does --

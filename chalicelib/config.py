@@ -8,6 +8,7 @@ takes its default, a required one is reported missing."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,16 @@ def _integer(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) 
     if not float(value).is_integer():
         raise ConfigError(f"{name}={_text(env, name)} is not a whole number")
     return int(value)
+
+
+def _matching(env: Mapping[str, str], name: str, pattern: str, what: str) -> str | None:
+    """The value when it matches `pattern` in full, None when unset; anything else is an error."""
+    value = _text(env, name)
+    if not value:
+        return None
+    if not re.fullmatch(pattern, value):
+        raise ConfigError(f"{name}={value!r} is not {what}")
+    return value
 
 
 def _required(env: Mapping[str, str], name: str) -> str:
@@ -136,6 +147,9 @@ class Settings:
     search: SearchParams = field(default_factory=SearchParams)
     openai: OpenAIConfig = field(default_factory=OpenAIConfig)  # used when planner or embedder is openai
     aws: AwsSettings | None = None
+    # The learner's page on AWS signs in with Cognito's hosted UI; unset locally (no sign-in).
+    sign_in_domain: str | None = None
+    sign_in_client_id: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -172,4 +186,10 @@ class Settings:
             search=search,
             openai=OpenAIConfig.from_env(env),
             aws=aws,
+            sign_in_domain=_matching(
+                env, "COURSEGEN_SIGN_IN_DOMAIN", r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?", "a host name"
+            ),
+            sign_in_client_id=_matching(
+                env, "COURSEGEN_SIGN_IN_CLIENT_ID", r"[A-Za-z0-9]+", "an app client id (letters and digits)"
+            ),
         )

@@ -16,13 +16,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib import dead_letters, migrate_handler
+from chalicelib import dead_letters, migrate_handler, web
 from chalicelib.core import registry
 
 Doc = dict[str, Any]
 Pattern = dict[str, Any]
 
 BUS_VAR = "${var.event_bus_name}"
+USER_POOL_VAR = "${var.learner_user_pool_arn}"
 DLQ_VAR = "${var.dead_letter_queue_arn}"
 _REF = re.compile(r"^\$\{aws_(?:lambda_function|cloudwatch_event_rule)\.([A-Za-z0-9_-]+)\.(?:arn|name)\}$")
 _VAR = re.compile(r"\bvar\.([A-Za-z_][A-Za-z0-9_-]*)")
@@ -40,6 +41,11 @@ _OWN_VARIABLES: dict[str, Doc] = {
         "type": "map(string)",
         "description": "Execution role ARN per concern: api, planners, database, dead_letters, migrate "
         "(the iam module's role_arns).",
+    },
+    "learner_user_pool_arn": {
+        "type": "string",
+        "description": "The Cognito user pool whose ID tokens the /app routes accept "
+        "(the cognito module's user_pool_arn).",
     },
     "log_retention_days": {
         "type": "number",
@@ -98,6 +104,7 @@ def postprocess(doc: Doc, options: Options, expected: Mapping[str, Pattern] | No
     _configure_migration_function(out, set(rules))
     _add_log_groups(resources)
     _explicit_api_stage(out, options.stage)
+    _wire_user_pool(out)
     out["terraform"] = {
         "required_version": ">= 1.3.0",
         "required_providers": {"aws": {"source": "hashicorp/aws", "version": "~> 5.0"}},
@@ -278,6 +285,14 @@ def _explicit_api_stage(out: Doc, stage: str) -> None:
         "value": url + "/courses",
         "description": "POST a course request here.",
     }
+
+
+def _wire_user_pool(out: Doc) -> None:
+    """The Cognito authorizer of the browser's /app routes names the environment's user pool: app.py
+    can only name a placeholder, since the pool is created by the same apply."""
+    swagger = out.get("locals", {}).get("chalice_api_swagger")
+    if isinstance(swagger, str) and web.USER_POOL_ARN_PLACEHOLDER in swagger:
+        out["locals"]["chalice_api_swagger"] = swagger.replace(web.USER_POOL_ARN_PLACEHOLDER, USER_POOL_VAR)
 
 
 def _drop_unused_data(out: Doc) -> None:

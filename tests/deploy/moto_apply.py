@@ -30,6 +30,7 @@ REGION = "us-east-1"
 SERVICES = [
     "apigateway",
     "cloudwatch",
+    "cognitoidp",
     "dynamodb",
     "ec2",
     "events",

@@ -83,7 +83,8 @@ def test_the_null_data_source_and_every_data_source_nothing_reads_are_dropped(
 
 
 def test_every_variable_the_module_references_is_declared_with_a_type(module: Doc) -> None:
-    referenced = set(re.findall(r"var\.([a-z_]+)", json.dumps(module["resource"])))
+    # The resources and the API's Swagger document (a local), which names the user pool.
+    referenced = set(re.findall(r"var\.([a-z_]+)", json.dumps([module["resource"], module["locals"]])))
     assert referenced == set(module["variable"])
     assert module["variable"]["vpc_subnet_ids"]["type"] == "list(string)"
     assert module["variable"]["vpc_security_group_id"]["type"] == "string"
@@ -237,3 +238,24 @@ def test_an_app_whose_handlers_differ_from_the_registry_stops_the_rewrite() -> N
 
     with pytest.raises(PostProcessError, match="differ from the registry"):
         expected_rules(other)
+
+
+def test_the_browser_routes_take_the_environment_s_user_pool_and_the_others_keep_iam(module: Doc) -> None:
+    from chalicelib import web
+    from deploy.postprocess import USER_POOL_VAR
+
+    swagger_text = module["locals"]["chalice_api_swagger"]
+    assert web.USER_POOL_ARN_PLACEHOLDER not in swagger_text
+    swagger = json.loads(swagger_text)
+    learners = swagger["securityDefinitions"]["learners"]["x-amazon-apigateway-authorizer"]
+    assert learners["providerARNs"] == [USER_POOL_VAR]
+    assert "learner_user_pool_arn" in module["variable"]
+    for path, methods in swagger["paths"].items():
+        for method, operation in methods.items():
+            security = operation.get("security")
+            if path.startswith("/app/") and path != "/app/config":
+                assert security == [{"learners": []}], (method, path)
+            elif path.startswith("/courses") or path.startswith("/books"):
+                assert security == [{"sigv4": []}], (method, path)
+            else:  # the page, its assets and its settings are public
+                assert security is None, (method, path)

@@ -16,7 +16,7 @@ from typing import Any
 
 import boto3
 import pytest
-from chalice.app import IAMAuthorizer
+from chalice.app import CognitoUserPoolAuthorizer, IAMAuthorizer
 from chalice.local import LambdaContext
 from chalice.test import Client
 from moto import mock_aws
@@ -355,16 +355,21 @@ def test_secrets_in_the_environment_and_in_secrets_manager_never_appear_in_logs(
         assert not any(secret in text for text in shown)
 
 
-def test_every_route_and_method_requires_a_signed_request() -> None:
-    # The app's routes include the ones that only refuse a method: they too sit behind IAM.
+def test_every_api_route_and_method_requires_an_authenticated_caller() -> None:
+    # The app's routes include the ones that only refuse a method: they too sit behind IAM. Each
+    # has a twin under /app for the learner's page, behind the learners' Cognito user pool. Only
+    # the page, its assets and its settings are public, and they read nothing of any user's.
     entries = [
         (path, method, entry) for path, methods in app.routes.items() for method, entry in methods.items()
     ]
-    assert {path for path, _, _ in entries} == {
-        "/courses",
-        "/courses/{course_id}",
-        "/courses/{course_id}/retry",
-        "/books",
-    }
+    machine = {"/courses", "/courses/{course_id}", "/courses/{course_id}/retry", "/books"}
+    public = {"/", "/assets/{name}", "/app/config"}
+    assert {path for path, _, _ in entries} == machine | {f"/app{path}" for path in machine} | public
     for path, method, entry in entries:
-        assert isinstance(entry.authorizer, IAMAuthorizer), (method, path)
+        if path in public:
+            assert entry.authorizer is None and method == "GET", (method, path)
+        elif path.startswith("/app/"):
+            assert isinstance(entry.authorizer, CognitoUserPoolAuthorizer), (method, path)
+            assert app.routes[path.removeprefix("/app")][method].view_function is entry.view_function
+        else:
+            assert isinstance(entry.authorizer, IAMAuthorizer), (method, path)

@@ -40,6 +40,8 @@ BAD_VALUES = [
     ("COURSEGEN_LLM_DEADLINE", "later", "901"),
     ("COURSEGEN_LLM_MAX_TOKENS", "lots", "10"),
     ("COURSEGEN_LLM_MAX_RETRIES", "some", "11"),
+    ("COURSEGEN_SIGN_IN_DOMAIN", "https://learners.auth.us-east-1.amazoncognito.com/", None),
+    ("COURSEGEN_SIGN_IN_CLIENT_ID", "client id", None),
 ]
 WHOLE_NUMBERS = [
     "COURSEGEN_SEARCH_TOP_K",

@@ -79,6 +79,18 @@ resource "aws_secretsmanager_secret" "model_api_key" {
   recovery_window_in_days = 0
 }
 
+# The learners' sign-in: the /app routes the page calls accept this pool's ID tokens.
+module "learners" {
+  source    = "../../modules/cognito"
+  naming    = local.naming
+  page_urls = var.learners.page_urls
+  settings = {
+    self_sign_up        = var.learners.self_sign_up
+    deletion_protection = var.learners.deletion_protection
+    domain_prefix       = var.learners.domain_prefix
+  }
+}
+
 module "iam" {
   source = "../../modules/iam"
   naming = local.naming
@@ -103,6 +115,9 @@ module "app" {
   log_retention_days    = var.log_retention_days
 
   function_role_arns      = module.iam.role_arns
+  learner_user_pool_arn   = module.learners.user_pool_arn
+  sign_in_domain          = module.learners.domain
+  sign_in_client_id       = module.learners.client_id
   course_state_table_name = module.course_state.table_name
   aws_account_id          = data.aws_caller_identity.current.account_id
   db_cluster_endpoint     = module.database.endpoint

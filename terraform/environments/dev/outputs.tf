@@ -62,3 +62,18 @@ output "schema_migrations" {
   description = "What the migration function answered on its last invocation (versions applied, digest)."
   value       = aws_lambda_invocation.migrate.result
 }
+
+output "learner_page_url" {
+  description = "The learner's page (GET / of the API stage); put it in learners.page_urls to enable the hosted sign-in."
+  value       = "${module.app.EndpointURL}/"
+}
+
+output "learner_user_pool_id" {
+  description = "The learners' user pool: invite a learner with aws cognito-idp admin-create-user --user-pool-id <this> --username <email>."
+  value       = module.learners.user_pool_id
+}
+
+output "learner_sign_in_domain" {
+  description = "Host of the learners' hosted sign-in pages."
+  value       = module.learners.domain
+}

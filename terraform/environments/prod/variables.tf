@@ -90,3 +90,14 @@ variable "model" {
     error_message = "model.chat_model and model.embedding_model must not be empty."
   }
 }
+
+variable "learners" {
+  description = "The learners' sign-in (cognito module): page_urls are the page's URLs the hosted sign-in may return to (after the first apply: the api_url output with a trailing slash); self_sign_up opens sign-up to anyone."
+  type = object({
+    page_urls           = optional(list(string), [])
+    self_sign_up        = optional(bool, false)
+    deletion_protection = optional(bool, true)
+    domain_prefix       = optional(string)
+  })
+  default = {}
+}
