@@ -61,7 +61,7 @@ class SearchParams:
     # the recall and latency targets whether or not the index fits in memory, measured in
     # bench/RESULTS.md ("Vector search"). The full-text side takes as many candidates.
     ef_search: int = 40
-    relative_floor: float = 0.7  # similarity within this fraction of the best: vector evidence
+    relative_floor: float = 0.75  # similarity within this share of the best: vector evidence
     rrf_k: int = 60  # reciprocal rank fusion: 1/(k + rank) per ranking, the usual constant
 
     def evidence(self) -> Evidence:

@@ -89,7 +89,7 @@ def search_sql(dimension: int) -> str:
     contain a query term; they are ranked over every weight. Vector candidates below
     `min_similarity` count only if the text search found them too. Each returned chapter carries its
     cosine similarity (computed here for those only the text search found), its text rank, and
-    how many distinct query terms its title, topics and key concepts name: the evidence
+    the query terms (stemmed) its title, topics and key concepts name: the evidence
     `core.retrieval.select_relevant` judges."""
     d = int(dimension)
     return f"""
@@ -130,8 +130,8 @@ WITH query AS MATERIALIZED (
 SELECT t.book_id, b.title, t.number, c.title, c.summary, c.topics, c.key_concepts,
        1 - ((c.embedding::vector({d})) <=> CAST(:query AS vector({d}))) AS similarity,
        ts_rank(c.search_terms, q.any_term) AS lexical,
-       (SELECT count(DISTINCT u.lexeme) FROM unnest(ts_filter(c.search_terms, '{{a,b}}')) u
-        WHERE u.lexeme = ANY(q.lexemes)) AS named
+       ARRAY(SELECT DISTINCT u.lexeme FROM unnest(ts_filter(c.search_terms, '{{a,b}}')) u
+             WHERE u.lexeme = ANY(q.lexemes) ORDER BY u.lexeme) AS named
 FROM top t
 JOIN chapters c ON c.book_id = t.book_id AND c.number = t.number
 JOIN books b ON b.id = t.book_id
@@ -189,7 +189,7 @@ class PgLibrary(Library, LibraryAdmin):
                 key_concepts=list(row[6]),
                 similarity=float(row[7]),
                 lexical=float(row[8]),
-                named=int(row[9]),
+                named=list(row[9]),
             )
             for row in rows
         ]

@@ -128,9 +128,9 @@ class ChapterHit(_Strict):
     """Compact projection of a retrieved chapter: what planning needs, nothing more.
 
     `similarity` is the cosine between the query's and the chapter's embeddings; `lexical` the
-    full-text rank of the chapter for the query's terms and `named` how many distinct query terms
-    its title, topics or key concepts contain. `relevance` (0-1, 1 for the best chapter) is what
-    retrieval makes of all three: planners rank chapters by it."""
+    full-text rank of the chapter for the query's terms and `named` the query's terms (stemmed)
+    that its title, topics or key concepts contain. `relevance` (0-1, 1 for the best chapter) is
+    what retrieval makes of all three: planners rank chapters by it."""
 
     book_id: str
     book_title: str
@@ -141,7 +141,7 @@ class ChapterHit(_Strict):
     key_concepts: list[str]
     similarity: float
     lexical: float = 0.0
-    named: int = 0
+    named: list[str] = []
     relevance: float = 0.0  # filled from the similarity when not given (see below)
     twins: list[ChapterTwin] = []
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -170,14 +171,24 @@ def any_term_query(terms: Sequence[str], weights: str = "") -> str:
 
 @dataclass(frozen=True)
 class Evidence:
-    """How much a chapter must show to enter a course (see `select_relevant`). The similarity
-    fractions are of the best similarity among the candidates, so they hold for any embedder."""
+    """How much a chapter must show to enter a course (see `select_relevant`). The floors are
+    fractions of the best similarity among the candidates, so they hold for any embedder; the
+    values are measured on real books (docs/planning.md, "Retrieval")."""
 
     min_similarity: float = 0.3  # below this cosine, only a chapter naming the query's terms enters
-    relative_floor: float = 0.7  # vector evidence: similarity within this fraction of the best
-    strong_floor: float = 0.9  # ... and with no query term in the chapter at all, this close
-    named_floor: float = 0.6  # a chapter naming two terms enters at this fraction of the best ...
-    well_named_floor: float = 0.4  # ... naming three, or a third of the query's terms, at this one
+    relative_floor: float = 0.75  # naming fewer terms than needed: this close to the best ...
+    strong_floor: float = 0.9  # ... and this close, sharing no word with the query at all
+    named_floor: float = 0.75  # naming two terms that many candidates name
+    specific_named_floor: float = 0.6  # naming two terms, one of which few candidates name
+    well_named_floor: float = 0.4  # naming three terms, or a third of the query's
+
+
+def _specific_terms(hits: Sequence[ChapterHit]) -> set[str]:
+    """Query terms that few candidates name (an eighth of them, at least two): naming one of
+    them says more than naming a word half the candidates have in their titles."""
+    counts = Counter(term for hit in hits for term in hit.named)
+    limit = max(2, len(hits) // 8)
+    return {term for term, count in counts.items() if count <= limit}
 
 
 def select_relevant(
@@ -187,36 +198,42 @@ def select_relevant(
     asks, most relevant first, each with its `relevance` set.
 
     A chapter enters when its title, topics or key concepts name the query's terms (two of them,
-    or one for a query of three terms or fewer) and its similarity is not far below the best (the
-    more terms it names, the further below it may be), or
-    when its similarity alone is close to the best one's and above an absolute floor (closer
-    still if it shares no term with the query). So a chapter the learner names is kept though its
-    embedding is only moderately similar, and a chapter with neither kind of evidence is left
-    out, whatever its rank. When no chapter has evidence the result is empty: the library has
-    nothing on the subject."""
+    or one for a query of three terms or fewer) and its similarity is not far below the best one's
+    (the more it names, and the more specific the names, the further below it may be); or, naming
+    fewer, when its similarity alone is close to the best one's and above an absolute floor
+    (closer still if it shares no word with the query). So a chapter the learner names enters
+    though its embedding is only moderately similar, and a chapter with neither kind of evidence
+    is left out, whatever its rank. When no chapter has evidence the result is empty: the
+    library has nothing on the subject."""
     e = evidence or Evidence()
     if not hits:
         return []
     need = 1 if len(terms) <= 3 else 2
+    specific = _specific_terms(hits)
     best_similarity = max(max(hit.similarity for hit in hits), 1e-9)
     best_lexical = max(hit.lexical for hit in hits)
 
-    def has_evidence(hit: ChapterHit) -> bool:
-        share = hit.similarity / best_similarity
-        if hit.named >= need:
-            well_named = hit.named >= 3 or 3 * hit.named >= len(terms)
-            return share >= (e.well_named_floor if well_named else e.named_floor)
+    def floor(hit: ChapterHit) -> float | None:
+        """The share of the best similarity `hit` needs; None: it cannot enter at all."""
+        named = len(hit.named)
+        if named >= need:
+            if named >= 3 or 3 * named >= len(terms):
+                return e.well_named_floor
+            return e.specific_named_floor if specific.intersection(hit.named) else e.named_floor
         if hit.similarity < e.min_similarity:
-            return False
-        floor = e.relative_floor if hit.lexical > 0 or hit.named > 0 else e.strong_floor
-        return share >= floor
+            return None
+        return e.relative_floor if hit.lexical > 0 or named else e.strong_floor
 
     def relevance(hit: ChapterHit) -> float:
         vector = max(0.0, hit.similarity) / best_similarity
         lexical = hit.lexical / best_lexical if best_lexical > 0 else vector
         return round((vector + lexical) / 2, 6)
 
-    kept = [hit.model_copy(update={"relevance": relevance(hit)}) for hit in hits if has_evidence(hit)]
+    kept = [
+        hit.model_copy(update={"relevance": relevance(hit)})
+        for hit in hits
+        if (needed := floor(hit)) is not None and hit.similarity >= needed * best_similarity
+    ]
     return sorted(kept, key=lambda hit: (-hit.relevance, hit.book_id, hit.chapter_number))
 
 

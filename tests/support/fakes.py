@@ -45,8 +45,8 @@ class FakeLibrary(Library):
             return hit
         text = " ".join([hit.chapter_title, *hit.topics, *hit.key_concepts]).casefold()
         words = re.findall(r"[^\W_]+", text)
-        named = sum(any(word.startswith(term[:5]) for word in words) for term in terms)
-        return hit.model_copy(update={"named": named, "lexical": named / len(terms)})
+        named = [term for term in terms if any(word.startswith(term[:5]) for word in words)]
+        return hit.model_copy(update={"named": named, "lexical": len(named) / len(terms)})
 
 
 class FakeCourseStore(CourseStore):
