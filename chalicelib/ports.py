@@ -63,6 +63,10 @@ class SearchParams:
     ef_search: int = 40
     relative_floor: float = 0.75  # similarity within this share of the best: vector evidence
     rrf_k: int = 60  # reciprocal rank fusion: 1/(k + rank) per ranking, the usual constant
+    # A query term in the titles and topics of more chapters than this finds no full-text
+    # candidates (it still ranks them): keeps a search's cost bounded on a large library
+    # (bench/RESULTS.md, "Vector search"); no term of a library this small is left out.
+    common_term_chapters: int = 500
 
     def evidence(self) -> Evidence:
         return Evidence(min_similarity=self.min_similarity, relative_floor=self.relative_floor)

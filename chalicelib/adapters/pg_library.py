@@ -85,18 +85,34 @@ def search_sql(dimension: int) -> str:
     matches by the GIN index, fused by reciprocal rank, in one statement. The dimension is a type
     modifier, which cannot be a parameter.
 
-    Full-text candidates are chapters whose title, topics or key concepts (weights A and B)
-    contain a query term; they are ranked over every weight. Vector candidates below
-    `min_similarity` count only if the text search found them too. Each returned chapter carries its
-    cosine similarity (computed here for those only the text search found), its text rank, and
-    the query terms (stemmed) its title, topics and key concepts name: the evidence
-    `core.retrieval.select_relevant` judges."""
+    Full-text candidates are the chapters whose title, topics or key concepts contain a query
+    term, ranked over all their text. A term in more than `common_chapters` of the library's
+    titles and topics (by the planner's statistics) still counts in the ranking but finds no
+    candidates: it would match thousands of chapters, all of which would have to be ranked.
+    Vector candidates below `min_similarity` count only if the text search found them too. Each
+    returned chapter carries its cosine similarity (computed here for those only the text search
+    found), its text rank, and the query terms (stemmed) its title, topics and key concepts name:
+    the evidence `core.retrieval.select_relevant` judges."""
     d = int(dimension)
     return f"""
-WITH query AS MATERIALIZED (
+WITH terms AS MATERIALIZED (
+    SELECT tsvector_to_array(to_tsvector('english', :words)) AS lexemes
+), common AS MATERIALIZED (
+    SELECT array_agg(e.lexeme) AS lexemes
+    FROM pg_stats s
+    CROSS JOIN LATERAL unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs)
+        AS e(lexeme, share)
+    CROSS JOIN (SELECT reltuples FROM pg_class WHERE oid = 'chapters'::regclass) t
+    WHERE s.schemaname = current_schema() AND s.tablename = 'chapters' AND s.attname = 'named_terms'
+      AND e.lexeme IS NOT NULL  -- the frequencies run three longer than the lexemes
+      AND e.share * t.reltuples > :common_chapters
+), query AS MATERIALIZED (
     SELECT to_tsquery('english', :any_term) AS any_term,
-           to_tsquery('english', :named_term) AS named_term,
-           tsvector_to_array(to_tsvector('english', :words)) AS lexemes
+           array_to_string(ARRAY(
+               SELECT l FROM unnest(terms.lexemes) l WHERE l <> ALL(coalesce(common.lexemes, '{{}}'))
+           ), ' | ')::tsquery AS named_term,
+           terms.lexemes
+    FROM terms, common
 ), nearest AS MATERIALIZED (
     SELECT book_id, number, (embedding::vector({d})) <=> CAST(:query AS vector({d})) AS distance
     FROM chapters
@@ -105,7 +121,7 @@ WITH query AS MATERIALIZED (
 ), lexical AS MATERIALIZED (
     SELECT c.book_id, c.number, ts_rank(c.search_terms, q.any_term) AS text_rank
     FROM chapters c, query q
-    WHERE c.search_terms @@ q.named_term
+    WHERE c.named_terms @@ q.named_term
     ORDER BY text_rank DESC, c.book_id, c.number
     LIMIT :candidates
 ), fused AS (
@@ -130,7 +146,7 @@ WITH query AS MATERIALIZED (
 SELECT t.book_id, b.title, t.number, c.title, c.summary, c.topics, c.key_concepts,
        1 - ((c.embedding::vector({d})) <=> CAST(:query AS vector({d}))) AS similarity,
        ts_rank(c.search_terms, q.any_term) AS lexical,
-       ARRAY(SELECT DISTINCT u.lexeme FROM unnest(ts_filter(c.search_terms, '{{a,b}}')) u
+       ARRAY(SELECT u.lexeme FROM unnest(c.named_terms) u
              WHERE u.lexeme = ANY(q.lexemes) ORDER BY u.lexeme) AS named
 FROM top t
 JOIN chapters c ON c.book_id = t.book_id AND c.number = t.number
@@ -226,8 +242,8 @@ class PgLibrary(Library, LibraryAdmin):
                 search_sql(dimension),
                 query=vector_literal(embedding),
                 any_term=any_term_query(terms),
-                named_term=any_term_query(terms, "AB"),
                 words=" ".join(terms),
+                common_chapters=params.common_term_chapters,
                 candidates=candidates,
                 min_similarity=float(params.min_similarity),
                 rrf_k=params.rrf_k,

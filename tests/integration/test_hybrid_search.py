@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from contextlib import closing
+from dataclasses import replace
 
 from chalicelib.adapters.book_files import Book, Chapter
 from chalicelib.adapters.migrate import available_migrations, migrate
@@ -116,17 +117,17 @@ def test_the_statement_uses_both_indexes(pg_conn_factory: ConnectionFactory) -> 
             "EXPLAIN " + search_sql(4),
             query=vector_literal(unit(1, 0, 0, 0)),
             any_term="perfect | competition",
-            named_term="perfect:AB | competition:AB",
             words="perfect competition",
             candidates=40,
             min_similarity=0.3,
+            common_chapters=500,
             rrf_k=60,
             max_per_book=12,
             top_k=24,
         )
         conn.run("ROLLBACK")
     plan = "\n".join(row[0] for row in rows)
-    assert "chapters_embedding_hnsw_4" in plan and "chapters_search_terms_gin" in plan
+    assert "chapters_embedding_hnsw_4" in plan and "chapters_named_terms_gin" in plan
 
 
 def test_a_library_loaded_before_the_text_index_is_upgraded_in_place(pg_empty_database: ConnInfo) -> None:
@@ -155,3 +156,28 @@ def test_a_library_loaded_before_the_text_index_is_upgraded_in_place(pg_empty_da
         KIND,
     )
     assert ("Market Structures", 1, ["oligopoli"]) in search(library, "market structures: oligopoly")
+
+
+def test_a_term_in_most_titles_finds_no_candidates_but_a_rare_one_does(
+    pg_conn_factory: ConnectionFactory,
+) -> None:
+    # "systems" names five of six chapters; with a limit of 2 chapters a term, only the rare
+    # "lymphatic" finds text candidates (the vector side is kept out: no vector is near).
+    organs = ["Nervous", "Muscular", "Digestive", "Urinary", "Lymphatic"]
+    book = Book(
+        title="Anatomy",
+        author="D. Author",
+        chapters=[chapter(n, f"The {organ} Systems", [], "x") for n, organ in enumerate(organs, 1)]
+        + [chapter(6, "Cells", [], "x")],
+    )
+    library = PgLibrary(pg_conn_factory)
+    library.load_books([book], [[unit(0, 0, 0, 1)] * 6], KIND)
+    with closing(pg_conn_factory()) as conn:
+        conn.run("ANALYZE chapters")  # the statistics that say which terms are common
+    params = SearchParams(min_similarity=0.5, common_term_chapters=2)
+    hits = library.search(unit(1, 0, 0, 0), KIND, params, ["lymphatic", "systems"])
+    assert [(h.chapter_title, h.named) for h in hits] == [("The Lymphatic Systems", ["lymphat", "system"])]
+    everything = library.search(
+        unit(1, 0, 0, 0), KIND, replace(params, common_term_chapters=500), ["systems"]
+    )
+    assert len(everything) == 5
