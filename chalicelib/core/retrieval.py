@@ -313,9 +313,28 @@ def group_by_book(hits: Sequence[ChapterHit]) -> list[ChapterHit]:
     return [hit for group in books.values() for hit in sorted(group, key=lambda hit: hit.chapter_number)]
 
 
+def drop_retold(hits: Sequence[ChapterHit], strong_floor: float = 0.9) -> list[ChapterHit]:
+    """Leave out a chapter of one book that names only query terms that more relevant chapters
+    of other books already name: the same material told again in other words (a business
+    textbook's marketing chapter beside a marketing textbook's). `hits` go most relevant first;
+    a chapter about as similar as the best one (`strong_floor`) stays whatever it names."""
+    if not hits:
+        return []
+    best_similarity = max(hit.similarity for hit in hits)
+    kept: list[ChapterHit] = []
+    for hit in hits:
+        elsewhere = {term for other in kept if other.book_id != hit.book_id for term in other.named}
+        retold = bool(hit.named) and elsewhere.issuperset(hit.named)
+        if not retold or hit.similarity >= strong_floor * best_similarity:
+            kept.append(hit)
+    return kept
+
+
 def relevant_chapters(
     hits: Sequence[ChapterHit], terms: Sequence[str], evidence: Evidence | None = None
 ) -> list[ChapterHit]:
     """What a course is planned from: the chapters with evidence (`select_relevant`), one copy of
-    shared material (`collapse_twins`, the most relevant copy kept), grouped by book."""
-    return group_by_book(collapse_twins(select_relevant(hits, terms, evidence)))
+    shared material (`collapse_twins`, the most relevant copy kept; `drop_retold`), grouped by
+    book."""
+    e = evidence or Evidence()
+    return group_by_book(drop_retold(collapse_twins(select_relevant(hits, terms, e)), e.strong_floor))

@@ -14,6 +14,7 @@ from chalicelib.core.retrieval import (
     any_term_query,
     are_twins,
     collapse_twins,
+    drop_retold,
     query_terms,
     relevant_chapters,
     search_text,
@@ -273,3 +274,21 @@ def test_a_section_may_cite_the_twin_of_a_retrieved_chapter() -> None:
     assert check_citations([retrieved], both) == []
     stranger = [a_part("Energy", a_section("Heat", sources=[a_ref("atoms-first", 10)]))]
     assert check_citations([retrieved], stranger) != []
+
+
+def test_material_another_book_already_tells_is_not_taught_again() -> None:
+    # A pricing course: the marketing book's pricing chapter names price, strategy and products;
+    # the business book's chapter names nothing more, so it would teach pricing a second time.
+    # Its chapter on costs names something new and stays; so does the marketing book's second
+    # chapter naming only what the first one names (one book, in its own order).
+    kept = drop_retold(
+        [
+            hit("marketing", 12, 0.83, named=["price", "strategy", "product", "objectives"]),
+            hit("business", 11, 0.65, named=["price", "product"]),
+            hit("business", 14, 0.50, named=["price", "break", "even"]),
+            hit("marketing", 9, 0.54, named=["product"]),
+            hit("business", 16, 0.80, named=["product"]),  # as similar as the best: stays
+        ]
+    )
+    assert keys(kept) == [("marketing", 12), ("business", 14), ("marketing", 9), ("business", 16)]
+    assert drop_retold([]) == []
