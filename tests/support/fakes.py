@@ -29,6 +29,7 @@ class FakeLibrary(Library):
     def __init__(self, hits: list[ChapterHit]) -> None:
         self.hits = hits
         self.searches = 0
+        self.terms: list[str] = []  # the terms of the last search
 
     def search(
         self, embedding: list[float], embedder: str, params: SearchParams, terms: Sequence[str] = ()
