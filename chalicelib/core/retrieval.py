@@ -253,44 +253,55 @@ def normalised_title(title: str) -> str:
     return " ".join(text.split())
 
 
-def _summary_words(hit: ChapterHit) -> list[str]:
-    return _WORD.findall(normalised_title(hit.summary))
+@dataclass(frozen=True)
+class _Summary:
+    """A chapter's normalised title, its summary as words, and how often each word occurs."""
+
+    title: str
+    words: list[str]
+    counts: Counter[str]
+
+    @classmethod
+    def of(cls, hit: ChapterHit) -> _Summary:
+        words = _WORD.findall(normalised_title(hit.summary))
+        return cls(normalised_title(hit.chapter_title), words, Counter(words))
 
 
-def _similar(a: list[str], b: list[str], threshold: float) -> bool:
-    if not a or not b:
+def _similar(a: _Summary, b: _Summary, threshold: float) -> bool:
+    """difflib's ratio of the two word sequences reaches `threshold`. Two upper bounds of it
+    first (the lengths; the words in common, in any order): most pairs stop there."""
+    total = len(a.words) + len(b.words)
+    if not total or 2 * min(len(a.words), len(b.words)) < threshold * total:
         return False
-    matcher = SequenceMatcher(None, a, b, autojunk=False)
-    # the cheap upper bounds first: most pairs are told apart without the full comparison
-    return (
-        matcher.real_quick_ratio() >= threshold
-        and matcher.quick_ratio() >= threshold
-        and matcher.ratio() >= threshold
-    )
+    small, large = sorted((a.counts, b.counts), key=len)
+    shared = sum(min(count, large[word]) for word, count in small.items() if word in large)
+    if 2 * shared < threshold * total:
+        return False
+    return SequenceMatcher(None, a.words, b.words, autojunk=False).ratio() >= threshold
 
 
-def _twins(a: ChapterHit, a_words: list[str], b: ChapterHit, b_words: list[str]) -> bool:
+def _twins(a: ChapterHit, a_summary: _Summary, b: ChapterHit, b_summary: _Summary) -> bool:
     if a.book_id == b.book_id:
         return False
-    same_title = normalised_title(a.chapter_title) == normalised_title(b.chapter_title)
-    return _similar(a_words, b_words, SAME_TITLE_SUMMARY_RATIO if same_title else SUMMARY_RATIO)
+    same_title = a_summary.title == b_summary.title
+    return _similar(a_summary, b_summary, SAME_TITLE_SUMMARY_RATIO if same_title else SUMMARY_RATIO)
 
 
 def are_twins(a: ChapterHit, b: ChapterHit) -> bool:
     """Two books' copies of one chapter: the same title and similar summaries, or near-identical
     summaries under different titles."""
-    return _twins(a, _summary_words(a), b, _summary_words(b))
+    return _twins(a, _Summary.of(a), b, _Summary.of(b))
 
 
 def collapse_twins(hits: Sequence[ChapterHit]) -> list[ChapterHit]:
     """Keep the first (best-ranked) copy of material that several books share, with the other
     copies as its `twins`; order is kept."""
-    kept: list[tuple[ChapterHit, list[str], list[ChapterTwin]]] = []
+    kept: list[tuple[ChapterHit, _Summary, list[ChapterTwin]]] = []
     for hit in hits:
-        words = _summary_words(hit)
-        first = next((k for k in kept if _twins(k[0], k[1], hit, words)), None)
+        summary = _Summary.of(hit)
+        first = next((k for k in kept if _twins(k[0], k[1], hit, summary)), None)
         if first is None:
-            kept.append((hit, words, []))
+            kept.append((hit, summary, []))
             continue
         first[2].append(
             ChapterTwin(
