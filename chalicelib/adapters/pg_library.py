@@ -86,13 +86,14 @@ def search_sql(dimension: int) -> str:
     modifier, which cannot be a parameter.
 
     Full-text candidates are the chapters whose title, topics or key concepts contain a query
-    term, ranked over all their text. A term in more than `common_chapters` of the library's
-    titles and topics (by the planner's statistics) still counts in the ranking but finds no
+    term, ranked by those names (title first; reading all their text for every candidate would
+    cost more than the rest of the search on a large library). A term in the titles and topics
+    of more than `common_chapters` chapters (by the planner's statistics) ranks but finds no
     candidates: it would match thousands of chapters, all of which would have to be ranked.
     Vector candidates below `min_similarity` count only if the text search found them too. Each
     returned chapter carries its cosine similarity (computed here for those only the text search
-    found), its text rank, and the query terms (stemmed) its title, topics and key concepts name:
-    the evidence `core.retrieval.select_relevant` judges."""
+    found), its text rank over all its text, and the query terms (stemmed) its title, topics and
+    key concepts name: the evidence `core.retrieval.select_relevant` judges."""
     d = int(dimension)
     return f"""
 WITH terms AS MATERIALIZED (
@@ -119,7 +120,7 @@ WITH terms AS MATERIALIZED (
     ORDER BY (embedding::vector({d})) <=> CAST(:query AS vector({d}))
     LIMIT :candidates
 ), lexical AS MATERIALIZED (
-    SELECT c.book_id, c.number, ts_rank(c.search_terms, q.any_term) AS text_rank
+    SELECT c.book_id, c.number, ts_rank(c.named_terms, q.any_term) AS text_rank
     FROM chapters c, query q
     WHERE c.named_terms @@ q.named_term
     ORDER BY text_rank DESC, c.book_id, c.number
