@@ -3,7 +3,7 @@ text-embedding-3-small) and with synthetic text, in the project's own schema, se
 PgLibrary.search: by vector alone, and hybrid (the query's terms too, fused by rank).
 
     .venv/bin/python -m bench.vector_search                  # 10k chapters, three index settings
-    .venv/bin/python -m bench.vector_search --rows 100000    # the full figure (~6 min)
+    .venv/bin/python -m bench.vector_search --rows 100000    # the full figure (~10 min)
     .venv/bin/python -m bench.vector_search --rows 100000 --builds 16:64,24:100 --shared-buffers 2GB
 
 For each library size: bulk load rate (binary COPY), the real search statement without an index
@@ -483,7 +483,7 @@ def main() -> None:
                                 (f"{m}:{efc}" + (" *" if spec == configured else "")) if first else "",
                                 f"{seconds:.1f}" if first else "",
                                 f"{size / 2**20:,.0f}" if first else "",
-                                ef if kind == "vector" else "",
+                                str(ef) if kind == "vector" else "",
                                 kind,
                                 plans[kind] if ef == ef_values[0] else "",
                                 latency.ms(),
