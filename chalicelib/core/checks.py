@@ -119,7 +119,7 @@ def lowest_level(depth: Depth) -> int:
 
 def check_citations(chapters: Sequence[ChapterHit], outline: Outline) -> list[str]:
     """Every citation names a retrieved chapter, and every section cites at least one."""
-    retrieved = {hit.ref.key for hit in chapters}
+    retrieved = {ref.key for hit in chapters for ref in (hit.ref, *(twin.ref for twin in hit.twins))}
     failures = []
     for s in _sections(outline):
         failures += [f"section '{s.title}': cites chapter {ref.key} which was not retrieved"

@@ -36,7 +36,7 @@ def test_a_library_from_before_the_hash_keeps_working(pg_empty_database: ConnInf
             id=book_id(old),
         )
         conn.run("INSERT INTO library_meta (embedder_kind, dimension) VALUES ('fake:3', 3)")
-        assert migrate(conn) == ["002"]
+        assert "002" in migrate(conn)  # and every later migration
     library = PgLibrary(connect_db)
     assert [b.id for b in library.list_books()] == [book_id(old)]
     (kept,) = library.books()
