@@ -200,7 +200,9 @@ def test_each_handler_publishes_only_what_the_registry_says_it_publishes(world: 
         assert names and names <= set(registry.BY_EVENT[name].publishes), name
 
 
-def test_the_search_step_sends_the_terms_and_keeps_one_copy_of_the_chapters_with_evidence(world: World) -> None:
+def test_the_search_step_sends_the_terms_and_keeps_one_copy_of_the_chapters_with_evidence(
+    world: World,
+) -> None:
     flow, publisher = world.flow, world.publisher
     summary = "Enthalpy changes are measured by calorimetry and combined by Hess's law."
 
