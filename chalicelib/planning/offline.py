@@ -43,6 +43,10 @@ class _Unit:
     shares: int
 
     @property
+    def quantitative(self) -> bool:
+        return objectives.is_quantitative(self.hit)
+
+    @property
     def relevance(self) -> float:
         return max(self.hit.similarity, 0.05) / self.shares
 
@@ -73,7 +77,6 @@ class _Unit:
 class _Draft:
     title: str
     subjects: tuple[tuple[str, _Unit], ...]  # what the objectives teach, and from which chapter
-    phrase: str
     order: tuple[int, int, int]
 
 
@@ -306,29 +309,21 @@ def _pairing(units: list[_Unit], fewest: int, most: int) -> list[range]:
 
 
 class _Writer:
-    """Turns a draft's subjects into terms and objectives; one per `plan_sections` call, seeded
-    with the objectives of earlier parts so none repeats across the course."""
+    """Turns a draft's subjects into objectives; one per `plan_sections` call, seeded with the
+    objectives of earlier parts so none repeats across the course."""
 
     def __init__(self, request: CourseRequest, chapters: Sequence[ChapterHit], earlier: list[str]) -> None:
         self.depth = Depth(request.preferences.depth)
         self.vocabulary = wording.Vocabulary.of(chapters)
-        subject = wording.course_subject(request.query)
-        if len(subject.split()) > 4:  # "serverless event-driven design on AWS" -> "... design"
-            subject = re.split(r" (?:on|for|in|with|using|at) ", subject, maxsplit=1)[0]
-        short = len(subject.split()) <= 4 and len(subject) <= 32
-        self.context = wording.lower_inside(subject, self.vocabulary) if short else ""
         self.objectives = objectives.ObjectiveWriter(earlier)
 
-    def terms(self, subjects: Sequence[tuple[str, _Unit]]) -> list[objectives.Term]:
-        terms = []
-        for label, unit in subjects:
-            name = unit.names[0] if unit.shares == 1 else wording.chapter_name(unit.hit.chapter_title)
-            context = self.context or wording.lower_inside(name, self.vocabulary) or "this chapter"
-            formula = dict(unit.formulas).get(label, "")
-            terms.append(
-                objectives.make_term(label, formula, unit.hit.ref.key, name, context, self.vocabulary)
+    def subjects(self, labels: Sequence[tuple[str, _Unit]]) -> list[objectives.Subject]:
+        return [
+            objectives.make_subject(
+                label, label not in unit.topics, dict(unit.formulas).get(label, ""), unit.quantitative, self.vocabulary
             )
-        return terms
+            for label, unit in labels
+        ]
 
 
 def _take(
@@ -340,7 +335,7 @@ def _take(
     for draft in _drafts(block, len(minutes)):
         count = max(2, min(6, len(draft.subjects), 1 + min(minutes) // 12))
         levels = rules.objective_levels(writer.depth, count)
-        lines = writer.objectives.draft(levels, writer.terms(draft.subjects), draft.phrase)
+        lines = writer.objectives.draft(levels, writer.subjects(draft.subjects))
         section = SectionPlan(title=draft.title, minutes=0, objectives=lines, sources=sources)
         if not any(checks.is_near_duplicate(section, s) for s in [*taken, *(s for _, s in picked)]):
             writer.objectives.commit(lines)
@@ -352,8 +347,10 @@ def _take(
 
 
 def _drafts(block: list[_Unit], n: int) -> Iterator[_Draft]:
-    """Candidate sections, best first: the whole block, its topic groups, each topic seen from
-    a teaching angle, then numbered workshops (an endless supply, so planning always ends)."""
+    """Candidate sections, best first: the whole block, then its lead chapter's topic groups; only
+    when the chapter must fill more sections than it has topics, each topic again from an angle
+    that suits the chapter (problems for one that calculates, cases and sources for one that
+    does not), then numbered reviews (an endless supply, so planning always ends)."""
     ranked = sorted(block, key=lambda u: -u.relevance)
     lead = ranked[0]
     if n == 1:
@@ -361,7 +358,7 @@ def _drafts(block: list[_Unit], n: int) -> Iterator[_Draft]:
         mixed: dict[str, tuple[str, _Unit]] = {}
         for x, unit in (p for row in rows for p in row if p):
             mixed.setdefault(x, (x, unit))
-        yield _Draft(_block_title(block), tuple(mixed.values()), "", (0, 0, 0))
+        yield _Draft(_block_title(block), tuple(mixed.values()), (0, 0, 0))
     primary = list(lead.topics) if len(lead.topics) >= n else lead.subjects
     rest = [s for s in lead.subjects if s not in primary]
     size = min(n, len(primary))
@@ -371,16 +368,16 @@ def _drafts(block: list[_Unit], n: int) -> Iterator[_Draft]:
     head = _facet_head(lead.hit)
     for i, group in enumerate(groups):
         subjects = tuple((x, lead) for x in (*group, *extras[i]))
-        yield _Draft(wording.facet_title(head, group), subjects, "", (i, 0, 0))
-    for a, angle in enumerate(wording.ANGLES, 1):
+        yield _Draft(wording.facet_title(head, group), subjects, (i, 0, 0))
+    for a, angle in enumerate(wording.angles(lead.quantitative), 1):
         for f in primary:
-            subjects = tuple((x, lead) for x in (f, *extras[group_of[f]][:1]))
-            title = wording.clip(f"{wording.title_case(f)}: {angle.title}", wording.TITLE_LIMIT)
-            yield _Draft(title, subjects, angle.phrase, (group_of[f], a, 0))
+            subjects = tuple((x, lead) for x in (f, *extras[group_of[f]]))
+            title = wording.clip(f"{wording.title_case(f)}: {angle}", wording.TITLE_LIMIT)
+            yield _Draft(title, subjects, (group_of[f], a, 0))
     for r in itertools.count(1):
         for i, f in enumerate(primary):
-            title = f"{wording.title_case(_first_words(f, 3))} Workshop {r}"
-            yield _Draft(title, ((f, lead),), f"in practice workshop {r}", (size + r, i, 0))
+            title = f"{wording.title_case(_first_words(f, 3))}: Review {r}"
+            yield _Draft(title, ((f, lead), *((x, lead) for x in rest)), (size + r, i, 0))
 
 
 def _facet_head(hit: ChapterHit) -> str:
