@@ -229,14 +229,19 @@ _SHAPES: dict[str, tuple[str, ...]] = {
     "analyze": (
         "Compare {t} and {u}", "Distinguish {cp} from {dp}", "Examine the role of {cp} in {t}",
         "Analyze the factors that shape {t}", "Analyze how {t} and {u} are connected",
+        "Contrast {t} with {u}", "Investigate how {cp} bears on {t}",
     ),
     "evaluate": (
         "Evaluate the significance of {t}", "Assess the strengths and limitations of {t}",
         "Critique a common explanation of {t}", "Assess the importance of {cp} for {t}",
+        "Defend a position on {t}", "Appraise the evidence about {t}",
+        "Judge the strengths and weaknesses of {cp}",
     ),
     "create": (
         "Develop a concept map linking {c}, {d} and {e}", "Construct an argument about {t}",
         "Propose a question for further study about {t}", "Design an example that illustrates {ca}",
+        "Compose a short explanation of {t} for a newcomer", "Devise an activity that teaches {t}",
+        "Plan a short presentation on {t}",
     ),
 }  # fmt: skip
 # Shapes for a chapter that calculates. {q} something one calculates ({qbe}: "is" or "are"); {k}
@@ -310,6 +315,7 @@ class ObjectiveWriter:
         self.used: set[str] = set()
         self.verbs: Counter[str] = Counter()
         self.openings: Counter[str] = Counter()
+        self.numbered: Counter[str] = Counter()
         self.commit(list(earlier))
 
     def commit(self, lines: Sequence[str]) -> None:
@@ -326,6 +332,7 @@ class ObjectiveWriter:
         `commit`."""
         trial = ObjectiveWriter()
         trial.used, trial.verbs, trial.openings = set(self.used), Counter(self.verbs), Counter(self.openings)
+        trial.numbered = self.numbered
         covered: Counter[str] = Counter()
         quantitative = any(s.quantitative for s in subjects)
         lines: list[str] = []
@@ -352,7 +359,7 @@ class ObjectiveWriter:
                 used = list(dict.fromkeys(sources[n] for n in names if n in sources))
                 repeats = sum(covered[u] for u in used)
                 crowd = self.verbs[words[0]] + self.openings[" ".join(words[:2])]
-                options.append(((repeats, rank, crowd, -len(names), zlib.crc32(line.encode())), line, used))
+                options.append(((repeats, crowd, rank, -len(names), zlib.crc32(line.encode())), line, used))
         if options:
             _, line, used = min(options)
             return line, used
@@ -366,8 +373,8 @@ class ObjectiveWriter:
                 "evaluate": "Evaluate", "create": "Design"}[level]  # fmt: skip
         base = f"{verb} {name}" if level in ("understand", "analyze") else f"{verb} the key ideas of {name}"
         base = base if len(base) <= OBJECTIVE_LIMIT else f"{verb} the key ideas of this section"
-        return next(
-            line
-            for line in itertools.chain([base], (f"{base} (part {n})" for n in itertools.count(2)))
-            if " ".join(line.lower().split()) not in self.used
-        )
+        line = base
+        while " ".join(line.lower().split()) in self.used:
+            self.numbered[base] += 1  # remembered, so that a long course does not count from 2 each time
+            line = f"{base} (part {self.numbered[base] + 1})"
+        return line

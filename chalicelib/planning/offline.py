@@ -8,6 +8,7 @@ objectives come from the chapters' topics and key concepts; `wording` words the 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Iterator, Sequence
@@ -42,7 +43,7 @@ class _Unit:
     formulas: tuple[tuple[str, str], ...]  # (topic or concept, the formula a key concept gives it)
     shares: int
 
-    @property
+    @functools.cached_property
     def quantitative(self) -> bool:
         return objectives.is_quantitative(self.hit)
 
@@ -94,7 +95,7 @@ class OfflinePlanner(Planner):
         minutes = rules.apportion(request.target_minutes, weights, floor, request.target_minutes)
         titles: list[str] = []
         for k, part in enumerate(units):
-            titles.append(_part_title(part, k, count, titles))
+            titles.append(_part_title(part, _stage(units, k), titles))
         parts = [
             p.model_copy(update={"title": t, "minutes": m})
             for p, t, m in zip(skeleton, titles, minutes, strict=True)
@@ -145,14 +146,25 @@ class OfflinePlanner(Planner):
 
 
 def _foundations_first(chapters: Sequence[ChapterHit]) -> list[ChapterHit]:
-    """One hit per chapter, earlier chapters first (they are the foundations, whatever the
-    book); the more relevant book first among chapters with the same number."""
+    """One hit per chapter in prerequisite order: book by book (the volumes of a series in their
+    order, other books the more relevant first), each book's chapters in the book's order."""
     best: dict[str, ChapterHit] = {}
     for hit in chapters:
         if hit.ref.key not in best or hit.similarity > best[hit.ref.key].similarity:
             best[hit.ref.key] = hit
     ranks = _book_ranks(list(best.values()))
-    return sorted(best.values(), key=lambda h: (h.chapter_number, ranks[h.book_id]))
+    series: dict[str, tuple[int, int]] = {}
+    for hit in best.values():
+        name, volume = _volume(hit.book_title)
+        first = min(ranks[h.book_id] for h in best.values() if _volume(h.book_title)[0] == name)
+        series[hit.book_id] = (first, volume if volume is not None else ranks[hit.book_id])
+    return sorted(best.values(), key=lambda h: (series[h.book_id], h.book_id, h.chapter_number))
+
+
+def _volume(book_title: str) -> tuple[str, int | None]:
+    """ "Calculus Volume 2" -> ("calculus", 2); a title without a volume number -> (title, None)."""
+    match = re.fullmatch(r"(.*?)[\s,:-]*\b(?:volume|vol\.?|part|book)\s*(\d+)\W*", book_title.strip(), re.I)
+    return (match[1].lower(), int(match[2])) if match else (book_title.lower(), None)
 
 
 def _book_ranks(hits: Sequence[ChapterHit]) -> dict[str, int]:
@@ -169,11 +181,14 @@ def _most_relevant(request: CourseRequest, hits: list[ChapterHit]) -> list[Chapt
     if not hits:
         raise PlanningError("no retrieved chapters to plan a course from")
     lo, hi = rules.section_minutes_range(request.preferences.pace)
-    room = 2 * max(1, int(request.target_minutes / ((lo + hi) / 2) + 0.5))
+    sections = max(1, int(request.target_minutes / ((lo + hi) / 2) + 0.5))
     best = max(h.similarity for h in hits)
     ranked = sorted(hits, key=lambda h: -h.similarity)
-    keep = {h.ref.key for h in ranked[:room] if h.similarity >= RELEVANCE_FLOOR * best} or {ranked[0].ref.key}
-    return [h for h in hits if h.ref.key in keep]
+    keep = [h for h in ranked[: 2 * sections] if h.similarity >= RELEVANCE_FLOOR * best] or ranked[:1]
+    # A long course covers every retrieved chapter before it gives any chapter a third section.
+    keep += ranked[len(keep) : len(keep) + max(0, -(-sections // 2) - len(keep))]
+    kept = {h.ref.key for h in keep}
+    return [h for h in hits if h.ref.key in kept]
 
 
 def _part_count(hours: float, chapters: int) -> int:
@@ -244,12 +259,38 @@ def _units(parts: Sequence[PartPlan], index: int, hits: list[ChapterHit]) -> lis
     return units
 
 
-def _part_title(units: list[_Unit], index: int, count: int, taken: Sequence[str]) -> str:
+def _stage(parts: Sequence[Sequence[_Unit]], index: int) -> str:
+    """ "Foundations" for a first part whose chapters come well before the rest of the course in
+    their books and are not its core (less relevant than the best of the rest); "Advanced" for
+    a last part (of three or more) whose chapters come well after the rest and are not its core;
+    else nothing: a part is named by its place in the books, not by its place in the course."""
+    if len(parts) < 2 or index not in (0, len(parts) - 1):
+        return ""
+    mine = parts[index]
+    rest = [u for k, part in enumerate(parts) if k != index for u in part]
+    if index == 0 and _well_before(mine, rest) and _less_relevant(mine, rest):
+        return "Foundations"
+    if index == len(parts) - 1 and len(parts) > 2 and _well_before(rest, mine) and _less_relevant(mine, rest):
+        return "Advanced"
+    return ""
+
+
+def _well_before(early: Sequence[_Unit], late: Sequence[_Unit]) -> bool:
+    """Every chapter of `early` comes at least two chapters before every chapter of `late` from
+    its book, and the two share a book."""
+    pairs = [(a.hit, b.hit) for a in early for b in late if a.hit.book_id == b.hit.book_id]
+    return bool(pairs) and all(b.chapter_number - a.chapter_number >= 2 for a, b in pairs)
+
+
+def _less_relevant(units: Sequence[_Unit], others: Sequence[_Unit]) -> bool:
+    return max(u.hit.similarity for u in units) < max(u.hit.similarity for u in others)
+
+
+def _part_title(units: list[_Unit], stage: str, taken: Sequence[str]) -> str:
     """A short title from the part's chapters: a lone chapter's title, the span of several
-    ("From Value Creation to Enterprise Value") or the two most relevant, with "Foundations:"
-    or "Advanced:" in front unless the title says so already."""
-    last = count > 2 and index == count - 1
-    prefix = "Foundations: " if count > 1 and index == 0 else "Advanced: " if last else ""
+    ("From Value Creation to Enterprise Value") or the two most relevant, with its stage
+    ("Foundations:", "Advanced:") in front unless the title says so already."""
+    prefix = f"{stage}: " if stage else ""
     top = [u for u in units if u in sorted(units, key=lambda u: -u.relevance)[:2]]
     bodies = [units[0].title] if len(units) == 1 and units[0].shares == 1 else []
     spans = [wording.span_title(units[0].names[0], end) for end in units[-1].names] if len(units) > 2 else []
@@ -260,7 +301,7 @@ def _part_title(units: list[_Unit], index: int, count: int, taken: Sequence[str]
     used = {t.lower() for t in taken}
     limit = wording.PART_TITLE_LIMIT
     for body in bodies:
-        said = prefix.rstrip(": ").lower()[:7] in body.lower()  # "Foundations" or "Advanced"
+        said = bool(prefix) and prefix.rstrip(": ").lower()[:7] in body.lower()  # "Foundations" or "Advanced"
         if len(title := ("" if said else prefix) + body) <= limit and title.lower() not in used:
             return title
     base = wording.clip(prefix + bodies[0], limit - len(piece_title("", 9)))
@@ -275,8 +316,8 @@ def _blocks(units: list[_Unit], count: int, most: int) -> list[tuple[list[_Unit]
     """What each section is built from: each chapter spread over several sections by relevance
     when the part has fewer chapters than sections; else single chapters, and pairs of chapters
     of one book where time is short, in course order (one more section may spare a pairing)."""
-    if count >= len(units):
-        spread = rules.apportion(count, [u.relevance for u in units], 1, count)
+    if count >= len(units):  # every chapter gets its share before any gets a third section
+        spread = rules.apportion(count, [u.relevance for u in units], 1, max(2, -(-count // len(units))))
         return [([u], n) for u, n in zip(units, spread, strict=True)]
     ranks = _book_ranks([u.hit for u in units])
     order = sorted(
@@ -350,7 +391,7 @@ def _drafts(block: list[_Unit], n: int) -> Iterator[_Draft]:
     """Candidate sections, best first: the whole block, then its lead chapter's topic groups; only
     when the chapter must fill more sections than it has topics, each topic again from an angle
     that suits the chapter (problems for one that calculates, cases and sources for one that
-    does not), then numbered reviews (an endless supply, so planning always ends)."""
+    does not), then numbered workshops (an endless supply, so planning always ends)."""
     ranked = sorted(block, key=lambda u: -u.relevance)
     lead = ranked[0]
     if n == 1:
@@ -376,7 +417,7 @@ def _drafts(block: list[_Unit], n: int) -> Iterator[_Draft]:
             yield _Draft(title, subjects, (group_of[f], a, 0))
     for r in itertools.count(1):
         for i, f in enumerate(primary):
-            title = f"{wording.title_case(_first_words(f, 3))}: Review {r}"
+            title = f"{wording.title_case(_first_words(f, 3))} Workshop {r}"
             yield _Draft(title, ((f, lead), *((x, lead) for x in rest)), (size + r, i, 0))
 
 

@@ -114,7 +114,7 @@ def sentence_case(title: str, vocabulary: Vocabulary) -> str:
     Response" -> "President Hoover's response" when the chapters write "President Hoover")."""
     words = title.split()
     named = set()
-    for name in vocabulary.names:
+    for name in (n for n in vocabulary.names if n in title):
         for match in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", title):
             start = len(title[: match.start()].split())
             named.update(range(start, start + len(name.split())))
@@ -240,6 +240,8 @@ def _name_candidates(text: str, topics: Sequence[str]) -> Iterator[str]:
         yield head
     if len(text.split()) <= 5 and ":" not in text:
         yield text
+    if "? " in text and len(text.split("? ", 1)[1].split()) >= 2:
+        yield text.split("? ", 1)[1]  # "Brother, Can You Spare a Dime? The Great Depression"
     if text.lower().startswith("from ") and len(text.split(" to ", 1)[-1].split()) >= 2:
         yield text.split(" to ", 1)[1]
     first, sep, *_ = [*re.split(r"(,| and | for | in | through )", text, maxsplit=1), ""]
