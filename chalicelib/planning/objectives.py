@@ -17,6 +17,12 @@ from chalicelib.core.models import ChapterHit
 from chalicelib.planning.wording import Vocabulary, concept_case, first_upper, is_plural_word, sentence_case
 
 OBJECTIVE_LIMIT = 120  # characters
+APOSTROPHES = "'\u2019"
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
 
 # Signs that a chapter works with formulas or numbers; two distinct ones make it quantitative.
 _QUANTITATIVE_SIGNS = re.compile(
@@ -29,38 +35,39 @@ _QUANTITATIVE_SIGNS = re.compile(
     re.IGNORECASE,
 )
 # Head words of things one calculates ("equilibrium constants", "the cost of equity").
-_QUANTITIES = frozenset(
+_QUANTITIES = _words(
     "value rate ratio cost premium return profit margin beta spread growth multiple price yield "
     "probability variance interval mass volume pressure energy enthalpy entropy concentration ph "
     "constant derivative integral limit area slope length distance velocity speed acceleration "
     "work force charge potential percentage mean median deviation revenue expense income point "
-    "molarity weight capacity temperature heat output sum series flow".split()
+    "molarity weight capacity temperature heat output sum series flow"
 )
-_CALCULATIONS = frozenset("calculation calculations computation computations".split())
-_ADJECTIVES_IN_ING = frozenset(
+_CALCULATIONS = _words("calculation calculations computation computations")
+_ADJECTIVES_IN_ING = _words(
     "operating training missing ranking running existing leading remaining growing declining emerging "
     "underlying pricing funding marketing processing learning accounting trading lending spending "
-    "working building recurring moving rolling living binding".split()
+    "working building recurring moving rolling living binding"
 )
-_MASS_NOUNS = frozenset(
+_MASS_NOUNS = _words(
     "mass energy matter equilibrium speculation evidence information knowledge research data "
     "inflation unemployment immunity respiration inheritance transcription translation replication "
-    "segregation discrimination stratification socialization migration".split()
+    "segregation discrimination stratification socialization migration"
 )
-_INSTITUTIONS = frozenset(
+_INSTITUTIONS = _words(
     "army corps authority trust memorandum administration act plan court movement company bowl deal "
     "depression war revolution party union commission bureau board program system amendment doctrine "
-    "treaty association congress council agency bank conference".split()
+    "treaty association congress council agency bank conference"
 )
-_PREPOSITIONS = frozenset(
+_PREPOSITIONS = _words(
     "of on to for in with from as at by under over versus vs through without across between into "
-    "about after before per within beyond toward towards".split()
+    "about after before per within beyond toward towards"
 )
 # Section titles that name no subject of their own.
-_GENERIC_TOPICS = frozenset(
+_GENERIC_TOPICS = _words(
     "introduction summary key terms review questions exercises chapter review conclusion "
-    "overview critical thinking questions".split()
+    "overview critical thinking questions"
 )
+_LEAD_IN = re.compile(r"^(?:an?\s+)?(?:review|preview|overview|introduction)\s+(?:of|to)\s+", re.I)
 _QUESTION = re.compile(r"^(?:what|who|which)\s+(?:is|are|was|were)\s+(?:an?\s+|the\s+)?(.+?)\??$", re.I)
 
 
@@ -99,7 +106,9 @@ def _topic(text: str) -> str:
     if match := _QUESTION.match(text):
         return match[1].strip(" ?")
     text = re.sub(r"\s*\([^)]*\)", "", text)  # "Protein Synthesis (Translation)"
-    text = re.sub(r"^(?:(?:a\s+)?review|overview|introduction|an introduction)\s+(?:of|to)\s+", "", text, flags=re.I)
+    text = re.sub(
+        r"^(?:an?\s+)?(?:review|preview|overview|introduction)\s+(?:of|to)\s+", "", text, flags=re.I
+    )
     head, colon, _ = text.partition(":")
     if colon and len(head.split()) >= 2:
         text = head  # "Shifting Equilibria: Le Châtelier's Principle"; the rest is a key concept
@@ -173,7 +182,8 @@ def make_subject(
 
 def _kind(text: str, quantitative: bool) -> str:
     words = text.split()
-    if len(words) > 1 and words[0].endswith("ing") and words[0].islower() and words[0] not in _ADJECTIVES_IN_ING:
+    gerund = words[0].endswith("ing") and words[0].islower() and words[0] not in _ADJECTIVES_IN_ING
+    if len(words) > 1 and gerund:
         return "activity"  # "writing and balancing chemical equations", "selecting comparables"
     head = _head(text)
     heads = {head, head.removesuffix("s"), head.removesuffix("es")}
@@ -196,7 +206,7 @@ def _article(text: str) -> str:
     words = text.split()
     if not words or words[0].lower() in ("a", "an", "the", "this", "these", "its", "their"):
         return ""
-    if "'" in text or "’" in text:
+    if any(a in text for a in APOSTROPHES):
         return ""  # "Le Châtelier's principle"
     head = _head(text)
     if any(c.isupper() for c in text):
@@ -247,14 +257,22 @@ _SHAPES: dict[str, tuple[str, ...]] = {
 # Shapes for a chapter that calculates. {q} something one calculates ({qbe}: "is" or "are"); {k}
 # a kind of calculation; {f} a formula as the book writes it, {lhs} and {rhs} its two sides.
 _QUANTITATIVE_SHAPES: dict[str, tuple[str, ...]] = {
-    "remember": ("State the formula {f}", "Recall what each term in {f} stands for", "State the units of {q}"),
-    "understand": ("Interpret the formula {f}", "Explain how {q} {qbe} calculated", "Describe the steps of {k}"),
+    "remember": (
+        "State the formula {f}", "Recall what each term in {f} stands for", "State the units of {q}",
+    ),
+    "understand": (
+        "Interpret the formula {f}", "Explain how {q} {qbe} calculated", "Describe the steps of {k}",
+    ),
     "apply": (
         "Calculate {q}", "Perform {k}", "Solve problems involving {q}", "Use {f} to calculate {lhs}",
         "Compute {lhs} as {rhs}", "Estimate {q} from given data",
     ),
-    "analyze": ("Analyze how a change in conditions affects {q}", "Examine how each input of {f} moves the result"),
-    "evaluate": ("Assess whether a calculated value of {q} is reasonable", "Judge when {f} gives a misleading answer"),
+    "analyze": (
+        "Analyze how a change in conditions affects {q}", "Examine how each input of {f} moves the result",
+    ),
+    "evaluate": (
+        "Assess whether a calculated value of {q} is reasonable", "Judge when {f} gives a misleading answer",
+    ),
     "create": ("Design a worked problem on {q}", "Construct a problem that requires {k}"),
 }  # fmt: skip
 _FIELD = re.compile(r"{(\w+)}")

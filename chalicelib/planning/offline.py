@@ -359,12 +359,12 @@ class _Writer:
         self.objectives = objectives.ObjectiveWriter(earlier)
 
     def subjects(self, labels: Sequence[tuple[str, _Unit]]) -> list[objectives.Subject]:
-        return [
-            objectives.make_subject(
-                label, label not in unit.topics, dict(unit.formulas).get(label, ""), unit.quantitative, self.vocabulary
-            )
-            for label, unit in labels
-        ]
+        made = []
+        for label, unit in labels:
+            formula = dict(unit.formulas).get(label, "")
+            concept = label not in unit.topics
+            made.append(objectives.make_subject(label, concept, formula, unit.quantitative, self.vocabulary))
+        return made
 
 
 def _take(

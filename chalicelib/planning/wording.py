@@ -53,7 +53,7 @@ def _capitalize(word: str, first: bool) -> str:
     return word[:i] + word[i : i + 1].upper() + word[i + 1 :]
 
 
-_WORD = re.compile(r"[^\W\d_](?:[\w'’-]*\w)?")
+_WORD = re.compile(r"[^\W\d_](?:[\w'\u2019-]*\w)?")
 # Endings of ordinary English words; names ("Gordon", "Merton", "Hamada") rarely have them.
 _ORDINARY_ENDINGS = (
     "ing", "ed", "tion", "sion", "ity", "ment", "ness", "ance", "ence", "ency", "ancy", "al", "ive",
@@ -87,7 +87,8 @@ class Vocabulary:
             for text, skip in sentences:
                 upper.update(w.lower() for w in _WORD.findall(text)[skip:] if _is_titled(w))
                 for run in (m.group(0).split() for m in _NAME_RUN.finditer(text) if m.start() or not skip):
-                    names.update(" ".join(run[i:]) for i in range(len(run) - 1))  # "New Deal" of "First New Deal"
+                    # "New Deal" is a name when "First New Deal" is
+                    names.update(" ".join(run[i:]) for i in range(len(run) - 1))
         proper = frozenset(w for w, n in upper.items() if n > lower[w])
         # A run of capitals is a name when one of its words is ("First New Deal" by "Deal"), not
         # when it is a heading quoted in a summary ("Derivatives of Exponential Functions").
@@ -105,7 +106,7 @@ class Vocabulary:
 
     def is_name(self, word: str) -> bool:
         """Whether the chapters capitalise this word mid-sentence ("Hoover's" by "Hoover")."""
-        return re.sub(r"['’]s$", "", word.lower().strip(".,;:()'\"’")) in self.proper
+        return re.sub(r"['\u2019]s$", "", word.lower().strip(".,;:()'\"\u2019")) in self.proper
 
 
 def sentence_case(title: str, vocabulary: Vocabulary) -> str:
@@ -113,7 +114,7 @@ def sentence_case(title: str, vocabulary: Vocabulary) -> str:
     stock market crash of 1929"; names and acronyms keep their capitals ("President Hoover's
     Response" -> "President Hoover's response" when the chapters write "President Hoover")."""
     words = title.split()
-    named = set()
+    named: set[int] = set()
     for name in (n for n in vocabulary.names if n in title):
         for match in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", title):
             start = len(title[: match.start()].split())
@@ -127,7 +128,8 @@ def sentence_case(title: str, vocabulary: Vocabulary) -> str:
         following = words[i + 1] if i + 1 < len(words) and not word.endswith((":", ",", ";")) else ""
         before_name = following[:1].isupper() and vocabulary.is_name(following)  # "President Hoover"
         low = word.lower().strip(".,:;")
-        keep = i in named or vocabulary.is_name(word) or before_name and (low in _TITLES or low not in vocabulary.common)
+        title_before_name = before_name and (low in _TITLES or low not in vocabulary.common)
+        keep = i in named or vocabulary.is_name(word) or title_before_name
         out.append(word if keep else "-".join(p.lower() if p[:1].isupper() else p for p in parts))
     return " ".join(out)
 
@@ -136,8 +138,8 @@ def _is_titled(word: str) -> bool:
     return all(p[:1].isupper() and (p[1:].islower() or not p[1:]) for p in word.split("-"))
 
 
-_NAME_RUN = re.compile(r"[^\W\d_a-z][\w’'-]*(?:\s+(?:of\s+)?[^\W\d_a-z][\w’'-]*)+")
-_TITLES = frozenset("president king queen general senator governor chief justice pope emperor saint lake mount".split())
+_NAME_RUN = re.compile(r"[^\W\d_a-z][\w\u2019'-]*(?:\s+(?:of\s+)?[^\W\d_a-z][\w\u2019'-]*)+")
+_TITLES = _words("president king queen general senator governor chief justice pope emperor saint lake mount")
 
 
 def concept_case(text: str, vocabulary: Vocabulary) -> str:
