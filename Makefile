@@ -6,7 +6,7 @@ DATA_DIR ?= .coursegen
 QUERY ?= Learn DCF valuation
 HOURS ?= 2
 
-.PHONY: setup demo test test-fast lint format serve db-start db-stop clean
+.PHONY: setup demo eval test test-fast lint format serve db-start db-stop clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ setup: $(BIN)/.installed  ## install everything into .venv
 demo: setup  ## load the sample library and generate a course on the embedded default
 	$(BIN)/coursegen --data-dir $(DATA_DIR) library load samples/library/*.json
 	$(BIN)/coursegen --data-dir $(DATA_DIR) generate "$(QUERY)" --hours $(HOURS)
+
+# A throwaway library (its own PostgreSQL in a temporary folder, removed after): $(DATA_DIR) is untouched.
+eval: setup  ## score the outlines of samples/eval's annotated requests (offline planner); non-zero on a missed threshold
+	$(BIN)/coursegen eval samples/eval/requests.json --library samples/eval/library --planner offline
 
 test: setup  ## the whole test suite: unit, integration (PostgreSQL, moto), end to end, deployment
 	$(BIN)/python -m pytest

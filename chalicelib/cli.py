@@ -77,6 +77,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     generate.add_argument("--json", action="store_true", help="print the outline as JSON")
 
+    evaluate = commands.add_parser(
+        "eval",
+        help="generate annotated requests on a throwaway copy of a library and score the outlines",
+    )
+    evaluate.add_argument("requests", type=Path, metavar="REQUESTS.json", help="the annotated requests")
+    evaluate.add_argument("--library", type=Path, required=True, metavar="DIR", help="folder of book files")
+    evaluate.add_argument(
+        "--planner",
+        choices=list(PLANNERS),
+        default=None,
+        help="the offline planner or a chat model (default: $COURSEGEN_PLANNER, else offline)",
+    )
+    evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
+    evaluate.add_argument("--only", nargs="+", default=[], metavar="ID", help="evaluate only these requests")
+
     db = commands.add_parser("db", help="control the embedded PostgreSQL server")
     db.add_argument("action", choices=["start", "stop", "status"])
     return parser
@@ -240,6 +255,14 @@ def flow_user() -> str:
     return bootstrap.settings().local_user
 
 
+def _eval(args: argparse.Namespace) -> int:
+    from chalicelib.evaluation import runner
+
+    return runner.run(
+        args.requests, args.library, _load_app(), planner=args.planner, only=args.only, as_json=args.json
+    )
+
+
 def _db(args: argparse.Namespace) -> int:
     from chalicelib.adapters.localpg import LocalPostgres
 
@@ -267,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
             return _library(args)
         if args.command == "generate":
             return _generate(args)
+        if args.command == "eval":
+            return _eval(args)
         return _db(args)
     except CourseGenError as error:
         print(f"coursegen: error: {error}", file=sys.stderr)
