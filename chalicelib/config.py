@@ -151,6 +151,10 @@ class Settings:
             relative_floor=_number(
                 env, "COURSEGEN_SEARCH_RELATIVE_FLOOR", SearchParams.relative_floor, 0.0, 1.0
             ),
+            rrf_k=_integer(env, "COURSEGEN_SEARCH_RRF_K", SearchParams.rrf_k, 1, 1000),
+            common_term_chapters=_integer(
+                env, "COURSEGEN_SEARCH_COMMON_TERM_CHAPTERS", SearchParams.common_term_chapters, 1, 10_000_000
+            ),
         )
         aws = None
         if runtime == "aws":

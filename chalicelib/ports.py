@@ -6,7 +6,7 @@ Adapters (named by technology) implement them; bootstrap.py picks one of each fr
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from chalicelib.adapters.book_files import Book  # the parsed book file: what an operator loads
@@ -20,6 +20,7 @@ from chalicelib.core.models import (
     PlannedPart,
     SectionPlan,
 )
+from chalicelib.core.retrieval import Evidence
 
 
 class StateStore(ABC):
@@ -52,22 +53,37 @@ class EventPublisher(ABC):
 @dataclass(frozen=True)
 class SearchParams:
     top_k: int = 24
-    min_similarity: float = 0.25
+    # Cosine below which a chapter needs its title, topics or key concepts to name the query's
+    # terms to enter a course (core.retrieval.Evidence; measured on real books in docs/planning.md).
+    min_similarity: float = 0.3
     max_per_book: int = 12
     # HNSW candidates per search, with the index of pg_library.IndexParams: the value that meets
     # the recall and latency targets whether or not the index fits in memory, measured in
-    # bench/RESULTS.md ("Vector search").
+    # bench/RESULTS.md ("Vector search"). The full-text side takes as many candidates.
     ef_search: int = 40
-    relative_floor: float = 0.7  # keep hits with similarity >= best hit's x this
+    relative_floor: float = 0.75  # similarity within this share of the best: vector evidence
+    rrf_k: int = 60  # reciprocal rank fusion: 1/(k + rank) per ranking, the usual constant
+    # A query term in the titles and topics of more chapters than this finds no full-text
+    # candidates (it still ranks them): keeps a search's cost bounded on a large library
+    # (bench/RESULTS.md, "Vector search"); no term of a library this small is left out.
+    common_term_chapters: int = 500
+
+    def evidence(self) -> Evidence:
+        return Evidence(min_similarity=self.min_similarity, relative_floor=self.relative_floor)
 
 
 class Library(ABC):
-    """The learner's books, searchable by vector similarity (what the workflow uses)."""
+    """The learner's books, searchable by vector similarity and by their words (what the
+    workflow uses)."""
 
     @abstractmethod
-    def search(self, embedding: list[float], embedder: str, params: SearchParams) -> list[ChapterHit]:
-        """Chapters most similar to `embedding`, grouped by book (best book first).
-        Raises EmbedderMismatch if the library was indexed by another embedder/dimension."""
+    def search(
+        self, embedding: list[float], embedder: str, params: SearchParams, terms: Sequence[str] = ()
+    ) -> list[ChapterHit]:
+        """The chapters most similar to `embedding` and those whose text best matches any of
+        `terms` (core.retrieval.query_terms), fused into one ranking, grouped by book (best book
+        first), each with its evidence (similarity, lexical, named). No terms: vector search
+        alone. Raises EmbedderMismatch if the library was indexed by another embedder/dimension."""
 
 
 @dataclass(frozen=True)

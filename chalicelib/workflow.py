@@ -16,7 +16,7 @@ from chalicelib.core.models import CourseRequest, CourseState, Outline, Status
 from chalicelib.core.outline import build_outline
 from chalicelib.core.phases import Verdict
 from chalicelib.core.registry import HandlerSpec, Phase
-from chalicelib.core.retrieval import search_text, select_relevant
+from chalicelib.core.retrieval import query_terms, relevant_chapters, search_text
 from chalicelib.core.review import review_outline
 from chalicelib.errors import CourseNotFound, PermanentFailure, StaleState, TransientError
 from chalicelib.planning.usage import UsageRecorder, UsageTally
@@ -167,9 +167,10 @@ class Workflow:
         d = self.deps
         if state.status is Status.QUEUED:
             state = d.state_store.save(phases.start_search(state, d.clock()))
-        hits = select_relevant(
-            d.library.search(state.query_embedding, state.embedder, d.search), d.search.relative_floor
-        )
+        # The query text travels in the state's request; its terms drive the full-text half.
+        terms = query_terms(search_text(state.request.query))
+        found = d.library.search(state.query_embedding, state.embedder, d.search, terms)
+        hits = relevant_chapters(found, terms, d.search.evidence())
         state, next_event = phases.record_hits(state, hits, d.clock())
         return d.state_store.save(state), next_event
 

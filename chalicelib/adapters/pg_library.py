@@ -1,4 +1,5 @@
-"""PgLibrary: the learner's books in PostgreSQL, searched by cosine similarity with pgvector.
+"""PgLibrary: the learner's books in PostgreSQL, searched by cosine similarity with pgvector
+fused with full-text search.
 
 The dimension is known only once the first book is embedded, so `chapters.embedding` is an
 untyped `vector`. Loading records the embedder and dimension in `library_meta` and creates an
@@ -27,6 +28,7 @@ from chalicelib.adapters.pg import (
     transaction,
 )
 from chalicelib.core.models import ChapterHit
+from chalicelib.core.retrieval import any_term_query
 from chalicelib.errors import EmbedderMismatch, LibraryError
 from chalicelib.ports import (
     BookInfo,
@@ -79,27 +81,78 @@ def build_memory_mb(chapters: int, dimension: int, params: IndexParams | None = 
 
 
 def search_sql(dimension: int) -> str:
-    """The search statement; the dimension is a type modifier, which cannot be a parameter."""
+    """The hybrid search statement: the nearest chapters by the HNSW index and the best full-text
+    matches by the GIN index, fused by reciprocal rank, in one statement. The dimension is a type
+    modifier, which cannot be a parameter.
+
+    Full-text candidates are the chapters whose title, topics or key concepts contain a query
+    term, ranked over all their text. A term in more than `common_chapters` of the library's
+    titles and topics (by the planner's statistics) still counts in the ranking but finds no
+    candidates: it would match thousands of chapters, all of which would have to be ranked.
+    Vector candidates below `min_similarity` count only if the text search found them too. Each
+    returned chapter carries its cosine similarity (computed here for those only the text search
+    found), its text rank, and the query terms (stemmed) its title, topics and key concepts name:
+    the evidence `core.retrieval.select_relevant` judges."""
     d = int(dimension)
     return f"""
-WITH nearest AS MATERIALIZED (
+WITH terms AS MATERIALIZED (
+    SELECT tsvector_to_array(to_tsvector('english', :words)) AS lexemes
+), common AS MATERIALIZED (
+    SELECT array_agg(e.lexeme) AS lexemes
+    FROM pg_stats s
+    CROSS JOIN LATERAL unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs)
+        AS e(lexeme, share)
+    CROSS JOIN (SELECT reltuples FROM pg_class WHERE oid = 'chapters'::regclass) t
+    WHERE s.schemaname = current_schema() AND s.tablename = 'chapters' AND s.attname = 'named_terms'
+      AND e.lexeme IS NOT NULL  -- the frequencies run three longer than the lexemes
+      AND e.share * t.reltuples > :common_chapters
+), query AS MATERIALIZED (
+    SELECT to_tsquery('english', :any_term) AS any_term,
+           array_to_string(ARRAY(
+               SELECT l FROM unnest(terms.lexemes) l WHERE l <> ALL(coalesce(common.lexemes, '{{}}'))
+           ), ' | ')::tsquery AS named_term,
+           terms.lexemes
+    FROM terms, common
+), nearest AS MATERIALIZED (
     SELECT book_id, number, (embedding::vector({d})) <=> CAST(:query AS vector({d})) AS distance
     FROM chapters
     ORDER BY (embedding::vector({d})) <=> CAST(:query AS vector({d}))
     LIMIT :candidates
+), lexical AS MATERIALIZED (
+    SELECT c.book_id, c.number, ts_rank(c.search_terms, q.any_term) AS text_rank
+    FROM chapters c, query q
+    WHERE c.named_terms @@ q.named_term
+    ORDER BY text_rank DESC, c.book_id, c.number
+    LIMIT :candidates
+), fused AS (
+    SELECT book_id, number,
+           coalesce(1.0 / (:rrf_k + n.rank), 0) + coalesce(1.0 / (:rrf_k + l.rank), 0) AS score
+    FROM (SELECT book_id, number, row_number() OVER (ORDER BY distance, book_id, number) AS rank
+          FROM nearest WHERE 1 - distance >= :min_similarity) n
+    FULL JOIN (SELECT book_id, number,
+                      row_number() OVER (ORDER BY text_rank DESC, book_id, number) AS rank
+               FROM lexical) l
+        USING (book_id, number)
 ), ranked AS (
-    SELECT book_id, number, 1 - distance AS similarity,
-           row_number() OVER (PARTITION BY book_id ORDER BY distance, number) AS rank_in_book
-    FROM nearest
-    WHERE 1 - distance >= :min_similarity
+    SELECT book_id, number, score,
+           row_number() OVER (PARTITION BY book_id ORDER BY score DESC, number) AS rank_in_book
+    FROM fused
+), top AS (
+    SELECT book_id, number, score FROM ranked
+    WHERE rank_in_book <= :max_per_book
+    ORDER BY score DESC, book_id, number
+    LIMIT :top_k
 )
-SELECT r.book_id, b.title, r.number, c.title, c.summary, c.topics, c.key_concepts, r.similarity
-FROM ranked r
-JOIN chapters c ON c.book_id = r.book_id AND c.number = r.number
-JOIN books b ON b.id = r.book_id
-WHERE r.rank_in_book <= :max_per_book
-ORDER BY r.similarity DESC, r.book_id, r.number
-LIMIT :top_k
+SELECT t.book_id, b.title, t.number, c.title, c.summary, c.topics, c.key_concepts,
+       1 - ((c.embedding::vector({d})) <=> CAST(:query AS vector({d}))) AS similarity,
+       ts_rank(c.search_terms, q.any_term) AS lexical,
+       ARRAY(SELECT u.lexeme FROM unnest(c.named_terms) u
+             WHERE u.lexeme = ANY(q.lexemes) ORDER BY u.lexeme) AS named
+FROM top t
+JOIN chapters c ON c.book_id = t.book_id AND c.number = t.number
+JOIN books b ON b.id = t.book_id
+CROSS JOIN query q
+ORDER BY t.score DESC, t.book_id, t.number
 """
 
 
@@ -136,9 +189,11 @@ class PgLibrary(Library, LibraryAdmin):
 
     # --- search ---------------------------------------------------------------------------
 
-    def search(self, embedding: list[float], embedder: str, params: SearchParams) -> list[ChapterHit]:
+    def search(
+        self, embedding: list[float], embedder: str, params: SearchParams, terms: Sequence[str] = ()
+    ) -> list[ChapterHit]:
         with self._kept.session() as conn:
-            rows = self._search(conn, embedding, embedder, params)
+            rows = self._search(conn, embedding, embedder, params, terms)
         hits = [
             ChapterHit(
                 book_id=row[0],
@@ -149,6 +204,8 @@ class PgLibrary(Library, LibraryAdmin):
                 topics=list(row[5]),
                 key_concepts=list(row[6]),
                 similarity=float(row[7]),
+                lexical=float(row[8]),
+                named=list(row[9]),
             )
             for row in rows
         ]
@@ -156,7 +213,7 @@ class PgLibrary(Library, LibraryAdmin):
 
     @staticmethod
     def _search(
-        conn: Connection, embedding: list[float], embedder: str, params: SearchParams
+        conn: Connection, embedding: list[float], embedder: str, params: SearchParams, terms: Sequence[str]
     ) -> list[list[Any]]:
         # The index scan yields at most ef_search rows, so it must cover every candidate.
         candidates = max(params.ef_search, params.top_k)
@@ -184,8 +241,12 @@ class PgLibrary(Library, LibraryAdmin):
                 conn,
                 search_sql(dimension),
                 query=vector_literal(embedding),
+                any_term=any_term_query(terms),
+                words=" ".join(terms),
+                common_chapters=params.common_term_chapters,
                 candidates=candidates,
                 min_similarity=float(params.min_similarity),
+                rrf_k=params.rrf_k,
                 max_per_book=params.max_per_book,
                 top_k=params.top_k,
             )

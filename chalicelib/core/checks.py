@@ -107,7 +107,7 @@ def check_objectives(request: CourseRequest, outline: Outline) -> list[str]:
 
 
 def check_citations(chapters: Sequence[ChapterHit], outline: Outline) -> list[str]:
-    retrieved = {hit.ref.key for hit in chapters}
+    retrieved = {ref.key for hit in chapters for ref in (hit.ref, *(twin.ref for twin in hit.twins))}
     failures = [
         f"section '{s.title}': cites chapter {ref.key} which was not retrieved"
         for s in _sections(outline)

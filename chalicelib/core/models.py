@@ -14,6 +14,7 @@ from pydantic import (
     Field,
     field_serializer,
     field_validator,
+    model_validator,
 )
 
 MIN_HOURS = 0.25
@@ -109,8 +110,27 @@ class ChapterRef(_Strict):
         return f"{self.book_id}#{self.chapter_number}"
 
 
+class ChapterTwin(_Strict):
+    """Another book's copy of a retrieved chapter (the same material, near-identical text): not
+    taught again, but a section teaching the chapter may cite it too."""
+
+    book_id: str
+    book_title: str
+    chapter_number: int
+    chapter_title: str
+
+    @property
+    def ref(self) -> ChapterRef:
+        return ChapterRef(book_id=self.book_id, chapter_number=self.chapter_number)
+
+
 class ChapterHit(_Strict):
-    """Compact projection of a retrieved chapter: what planning needs, nothing more."""
+    """Compact projection of a retrieved chapter: what planning needs, nothing more.
+
+    `similarity` is the cosine between the query's and the chapter's embeddings; `lexical` the
+    full-text rank of the chapter for the query's terms and `named` the query's terms (stemmed)
+    that its title, topics or key concepts contain. `relevance` (0-1, 1 for the best chapter) is
+    what retrieval makes of all three: planners rank chapters by it."""
 
     book_id: str
     book_title: str
@@ -120,10 +140,37 @@ class ChapterHit(_Strict):
     topics: list[str]
     key_concepts: list[str]
     similarity: float
+    lexical: float = 0.0
+    named: list[str] = []
+    relevance: float = 0.0  # filled from the similarity when not given (see below)
+    twins: list[ChapterTwin] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_relevance(cls, data: object) -> object:
+        """A hit built without retrieval's judgement (a state stored before it existed, a test)
+        is as relevant as it is similar."""
+        if isinstance(data, dict) and "relevance" not in data and "similarity" in data:
+            similarity = data["similarity"]
+            if isinstance(similarity, int | float):
+                return {**data, "relevance": max(0.0, min(1.0, float(similarity)))}
+        return data
 
     @property
     def ref(self) -> ChapterRef:
         return ChapterRef(book_id=self.book_id, chapter_number=self.chapter_number)
+
+    def as_twin(self, twin: ChapterTwin) -> ChapterHit:
+        """This chapter as its twin would be cited: the twin's book and chapter, this content."""
+        return self.model_copy(
+            update={
+                "book_id": twin.book_id,
+                "book_title": twin.book_title,
+                "chapter_number": twin.chapter_number,
+                "chapter_title": twin.chapter_title,
+                "twins": [],
+            }
+        )
 
 
 class PartPlan(_Strict):
@@ -301,7 +348,12 @@ class CourseState(BaseModel):
         return len(self.reviewed) if self.reviewed else len(self.parts)
 
     def chapter(self, ref: ChapterRef) -> ChapterHit | None:
+        """The retrieved chapter `ref` names, or the chapter it is a twin of (as the twin)."""
         for hit in self.chapters:
             if hit.book_id == ref.book_id and hit.chapter_number == ref.chapter_number:
                 return hit
+        for hit in self.chapters:
+            for twin in hit.twins:
+                if twin.book_id == ref.book_id and twin.chapter_number == ref.chapter_number:
+                    return hit.as_twin(twin)
         return None

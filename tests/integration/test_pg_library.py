@@ -100,6 +100,12 @@ def test_chapters_below_the_similarity_threshold_are_left_out(library: PgLibrary
     assert library.search(unit(-1, 0, 0, 0), KIND, ALL) == []
 
 
+def test_a_dissimilar_chapter_the_query_names_is_still_a_candidate(library: PgLibrary) -> None:
+    hits = library.search(unit(-1, 0, 0, 0), KIND, ALL, ["bread", "baking"])
+    assert [(h.book_title, h.chapter_number, h.named) for h in hits] == [("Cooking", 1, ["bread"])]
+    assert hits[0].similarity == pytest.approx(0.0, abs=1e-6) and hits[0].lexical > 0
+
+
 def test_results_are_grouped_by_book_best_book_first_chapters_in_order(library: PgLibrary) -> None:
     # Similarities: Statistics 1 = 1.0, Valuation 2 = 0.96, Statistics 2 = 0.8, Valuation 1 = 0.6.
     hits = library.search(unit(0.6, 0.8, 0, 0), KIND, ALL)
@@ -243,8 +249,12 @@ def plan(factory: ConnectionFactory, dimension: int, seqscan: bool = True) -> st
         rows = conn.run(
             "EXPLAIN " + search_sql(dimension),
             query=vector_literal(unit(*([1.0] + [0.0] * (dimension - 1)))),
+            any_term="chapter | dcf",
+            words="chapter dcf",
             candidates=params.ef_search,
             min_similarity=params.min_similarity,
+            common_chapters=params.common_term_chapters,
+            rrf_k=params.rrf_k,
             max_per_book=params.max_per_book,
             top_k=params.top_k,
         )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import re
+from collections.abc import Sequence
 
 from chalicelib.core.events import Event
 from chalicelib.core.models import ChapterHit, Outline
@@ -27,10 +29,25 @@ class FakeLibrary(Library):
     def __init__(self, hits: list[ChapterHit]) -> None:
         self.hits = hits
         self.searches = 0
+        self.terms: list[str] = []  # the terms of the last search
 
-    def search(self, embedding: list[float], embedder: str, params: SearchParams) -> list[ChapterHit]:
+    def search(
+        self, embedding: list[float], embedder: str, params: SearchParams, terms: Sequence[str] = ()
+    ) -> list[ChapterHit]:
+        """The hits as given, with the evidence a full-text search would add: the query terms
+        their title, topics and key concepts contain (a term matches a word it begins)."""
         self.searches += 1
-        return list(self.hits)
+        self.terms = list(terms)
+        return [self._with_evidence(hit, terms) for hit in self.hits]
+
+    @staticmethod
+    def _with_evidence(hit: ChapterHit, terms: Sequence[str]) -> ChapterHit:
+        if hit.named or hit.lexical or not terms:
+            return hit
+        text = " ".join([hit.chapter_title, *hit.topics, *hit.key_concepts]).casefold()
+        words = re.findall(r"[^\W_]+", text)
+        named = [term for term in terms if any(word.startswith(term[:5]) for word in words)]
+        return hit.model_copy(update={"named": named, "lexical": len(named) / len(terms)})
 
 
 class FakeCourseStore(CourseStore):

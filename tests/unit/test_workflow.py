@@ -172,3 +172,28 @@ def test_each_handler_publishes_only_what_the_registry_says_it_publishes(world) 
         publisher.events.clear()
     for name, names in published.items():
         assert names and names <= set(registry.BY_EVENT[name].publishes), name
+
+
+def test_the_search_step_sends_the_terms_and_keeps_one_copy_of_the_chapters_with_evidence(world) -> None:  # type: ignore[no-untyped-def]
+    flow, publisher, deps = world
+    summary = "Enthalpy changes are measured by calorimetry and combined by Hess's law."
+
+    def chapter(book: str, number: int, similarity: float, title: str, topics: list[str]):  # type: ignore[no-untyped-def]
+        return a_hit(book, number, similarity).model_copy(
+            update={"chapter_title": title, "topics": topics, "key_concepts": [], "summary": summary}
+        )
+
+    deps.library.hits = [
+        chapter("chem", 5, 0.70, "Thermochemistry", ["Enthalpy", "Calorimetry"]),
+        chapter("atoms", 9, 0.69, "Thermochemistry", ["Enthalpy", "Calorimetry"]),  # the same text
+        chapter("python", 3, 0.60, "Classes", ["Objects"]),  # near, but names nothing asked for
+    ]
+    state = flow.submit(
+        "u-1", CourseRequest(query="Learn thermochemistry: enthalpy and calorimetry", hours=1)
+    )
+    run(flow, publisher)
+    final = deps.state_store.get(state.course_id)
+    assert deps.library.terms == ["thermochemistry", "enthalpy", "calorimetry"]
+    assert [(h.book_id, h.chapter_number) for h in final.chapters] == [("chem", 5)]
+    assert [(t.book_id, t.chapter_number) for t in final.chapters[0].twins] == [("atoms", 9)]
+    assert final.status is Status.COMPLETE
