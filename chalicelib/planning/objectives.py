@@ -5,6 +5,7 @@ Deterministic: a wording is chosen by what the course has used so far and a stab
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import zlib
@@ -74,7 +75,11 @@ _QUESTION = re.compile(r"^(?:what|who|which)\s+(?:is|are|was|were)\s+(?:an?\s+|t
 def is_quantitative(hit: ChapterHit) -> bool:
     """Whether the chapter works with formulas or numbers: a key concept that is a formula, or two
     distinct signs of calculation in its summary, topics and key concepts."""
-    text = " ".join([hit.summary, *hit.topics, *hit.key_concepts])
+    return _calculates(" ".join([hit.summary, *hit.topics, *hit.key_concepts]))
+
+
+@functools.lru_cache(maxsize=512)
+def _calculates(text: str) -> bool:
     return len({m.lower() for m in _QUANTITATIVE_SIGNS.findall(text)}) >= 2
 
 
@@ -155,13 +160,13 @@ class Subject:
     quantitative: bool  # its chapter works with formulas or numbers
     formula: str = ""  # "TV = FCFF(n+1) / (WACC - g)", as the book writes it
 
-    @property
+    @functools.cached_property
     def phrase(self) -> str:
         """The subject as a definite noun phrase: "the law of mass action", "equilibria"."""
         article = _article(self.text) if self.concept else ""
         return f"{article and 'the'} {self.text}".strip()
 
-    @property
+    @functools.cached_property
     def indefinite(self) -> str:
         """The subject as an indefinite noun phrase: "a reversible reaction", "equilibria"."""
         article = _article(self.text) if self.concept else ""
@@ -283,6 +288,14 @@ def shapes(level: str, quantitative: bool) -> tuple[str, ...]:
     return _SHAPES[level] + (_QUANTITATIVE_SHAPES[level] if quantitative else ())
 
 
+_FIELDS_OF = {
+    shape: tuple(_FIELD.findall(shape))
+    for table in (_SHAPES, _QUANTITATIVE_SHAPES)
+    for level_shapes in table.values()
+    for shape in level_shapes
+}
+
+
 def _bindings(subjects: Sequence[Subject]) -> Iterable[tuple[dict[str, str], dict[str, str]]]:
     """Ways to fill the fields from the section's subjects, those that draw on its first subjects
     first: the fields' text, and the subject each field draws on."""
@@ -365,9 +378,9 @@ class ObjectiveWriter:
         self, level: str, subjects: Sequence[Subject], quantitative: bool, covered: Counter[str]
     ) -> tuple[str, list[str]]:
         options: list[tuple[tuple[int, int, int, int, int], str, list[str]]] = []
-        for rank, (fields, sources) in enumerate(itertools.islice(_bindings(subjects), 8)):
+        for rank, (fields, sources) in enumerate(itertools.islice(_bindings(subjects), 6)):
             for shape in shapes(level, quantitative):
-                names = _FIELD.findall(shape)
+                names = _FIELDS_OF[shape]
                 if not all(fields[n] for n in names):
                     continue
                 line = first_upper(" ".join(shape.format_map(fields).split()))

@@ -3,6 +3,7 @@ titles made from them (`objectives` writes the learning objectives)."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -74,16 +75,21 @@ class Vocabulary:
 
     @classmethod
     def of(cls, hits: Iterable[ChapterHit]) -> Vocabulary:
+        return _vocabulary(tuple((tuple(h.topics), tuple(h.key_concepts), h.summary) for h in hits))
+
+    @classmethod
+    def of_texts(cls, texts: Sequence[tuple[Sequence[str], Sequence[str], str]]) -> Vocabulary:
+        """From each chapter's topics, key concepts and summary."""
         lower: Counter[str] = Counter()
         upper: Counter[str] = Counter()
         names: set[str] = set()
-        for hit in hits:
-            for text in [*hit.topics, *hit.key_concepts, hit.summary]:
+        for topics, key_concepts, summary in texts:
+            for text in [*topics, *key_concepts, summary]:
                 lower.update(w for w in _WORD.findall(text) if w.islower())
             # A glossary term is written as it reads mid-sentence; a summary's sentences are not
             # from their first word.
-            sentences = [(text, 0) for text in hit.key_concepts]
-            sentences += [(text, 1) for text in re.split(r"(?<=[.!?])\s+", hit.summary)]
+            sentences = [(text, 0) for text in key_concepts]
+            sentences += [(text, 1) for text in re.split(r"(?<=[.!?])\s+", summary)]
             for text, skip in sentences:
                 upper.update(w.lower() for w in _WORD.findall(text)[skip:] if _is_titled(w))
                 for run in (m.group(0).split() for m in _NAME_RUN.finditer(text) if m.start() or not skip):
@@ -107,6 +113,11 @@ class Vocabulary:
     def is_name(self, word: str) -> bool:
         """Whether the chapters capitalise this word mid-sentence ("Hoover's" by "Hoover")."""
         return re.sub(r"['\u2019]s$", "", word.lower().strip(".,;:()'\"\u2019")) in self.proper
+
+
+@functools.lru_cache(maxsize=8)  # one per course being planned; a course plans part by part
+def _vocabulary(texts: tuple[tuple[tuple[str, ...], tuple[str, ...], str], ...]) -> Vocabulary:
+    return Vocabulary.of_texts(texts)
 
 
 def sentence_case(title: str, vocabulary: Vocabulary) -> str:
