@@ -9,7 +9,15 @@ import re
 from collections import Counter
 
 from chalicelib.core import checks, rules
-from chalicelib.core.models import ChapterHit, CourseRequest, PlannedPart, SectionPlan
+from chalicelib.core.models import (
+    ChapterHit,
+    CourseRequest,
+    Depth,
+    Pace,
+    PlannedPart,
+    Preferences,
+    SectionPlan,
+)
 from chalicelib.planning import objectives
 from chalicelib.planning.offline import OfflinePlanner
 
@@ -18,7 +26,7 @@ QUANTITATIVE_VERBS = {"calculate", "compute", "estimate", "solve"}
 
 
 def a_request(hours: float, depth: str = "balanced", pace: str = "moderate") -> CourseRequest:
-    preferences = {"depth": depth, "pace": pace}
+    preferences = Preferences(depth=Depth(depth), pace=Pace(pace))
     return CourseRequest(query="Learn the subject", hours=hours, preferences=preferences)
 
 
@@ -206,5 +214,5 @@ def test_objective_levels_follow_the_depth() -> None:
     for depth in ("overview", "balanced", "technical", "expert"):
         lines = objectives_of(plan(a_request(2, depth), [CRASH, EQUILIBRIUM]))
         levels = [rules.verb_level(o) for o in lines]
-        wanted = rules.depth_levels(depth)  # type: ignore[arg-type]
+        wanted = rules.depth_levels(Depth(depth))
         assert 2 * sum(level in wanted for level in levels) >= len(levels), (depth, lines)

@@ -19,6 +19,7 @@ from chalicelib.core.models import (
     Pace,
     PartPlan,
     PlannedPart,
+    Preferences,
     SectionPlan,
 )
 from chalicelib.errors import PlanningError
@@ -33,7 +34,7 @@ POOL = all_chapters()
 def a_request(
     hours: float = 2.0, depth: str = "balanced", pace: str = "moderate", query: str = ""
 ) -> CourseRequest:
-    preferences = {"depth": depth, "pace": pace}
+    preferences = Preferences(depth=Depth(depth), pace=Pace(pace))
     return CourseRequest(query=query or "Learn DCF valuation", hours=hours, preferences=preferences)
 
 
