@@ -214,10 +214,14 @@ def _article(text: str) -> str:
     if any(a in text for a in APOSTROPHES):
         return ""  # "Le Châtelier's principle"
     head = _head(text)
-    if any(c.isupper() for c in text):
+    bare = re.sub(r"\s*\([^)]*\)", "", text)  # "peripheral nervous system (PNS)"
+    words = bare.split() or words
+    if any(c.isupper() for c in bare):
         titled = len(words) > 1 and all(w[:1].isupper() for w in words)
         return "a" if titled and head in _INSTITUTIONS else ""  # becomes "the" in `phrase`
-    mass = head.endswith(("ism", "ity", "ness", "ing", "ics")) or head in _MASS_NOUNS
+    # Abstract nouns, conditions and processes read without an article ("the malaria" does not).
+    endings = ("ism", "ity", "ness", "ing", "ics", "itis", "osis", "iasis", "emia", "ia", "ysis", "ation")
+    mass = head.endswith(endings) or head in _MASS_NOUNS
     if is_plural_word(head) or mass:
         return ""
     return "an" if text[:1].lower() in "aeiou" else "a"

@@ -146,19 +146,16 @@ class OfflinePlanner(Planner):
 
 
 def _foundations_first(chapters: Sequence[ChapterHit]) -> list[ChapterHit]:
-    """One hit per chapter in prerequisite order: book by book (the volumes of a series in their
-    order, other books the more relevant first), each book's chapters in the book's order."""
+    """One hit per chapter in prerequisite order: earlier chapters first, whatever the book (books
+    on one subject put their foundations early), each book's chapters in the book's order, the
+    more relevant book first among equals; the volumes of a series in their order."""
     best: dict[str, ChapterHit] = {}
     for hit in chapters:
         if hit.ref.key not in best or hit.similarity > best[hit.ref.key].similarity:
             best[hit.ref.key] = hit
     ranks = _book_ranks(list(best.values()))
-    series: dict[str, tuple[int, int]] = {}
-    for hit in best.values():
-        name, volume = _volume(hit.book_title)
-        first = min(ranks[h.book_id] for h in best.values() if _volume(h.book_title)[0] == name)
-        series[hit.book_id] = (first, volume if volume is not None else ranks[hit.book_id])
-    return sorted(best.values(), key=lambda h: (series[h.book_id], h.book_id, h.chapter_number))
+    volumes = {h.book_id: _volume(h.book_title)[1] or 0 for h in best.values()}
+    return sorted(best.values(), key=lambda h: (volumes[h.book_id], h.chapter_number, ranks[h.book_id]))
 
 
 def _volume(book_title: str) -> tuple[str, int | None]:

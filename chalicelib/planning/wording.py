@@ -23,7 +23,9 @@ def _words(text: str) -> frozenset[str]:
 
 SMALL_WORDS = _words("a an and as at but by for from in into nor of on or over per the to versus via vs with")
 _NOT_PLURAL = _words("analysis basis bias earnings economics sales statistics series status thesis")
-_PLURAL = _words("criteria data phenomena media people")
+_PLURAL = _words(
+    "criteria data phenomena media people equilibria bacteria fungi nuclei stimuli alumni indices"
+)
 _LEAD_INS = (
     "i want to learn", "i would like to learn", "i'd like to learn", "teach me about", "teach me",
     "help me understand", "learn about", "learning", "learn", "an introduction to", "introduction to",
