@@ -57,7 +57,8 @@ _MASS_NOUNS = _words(
 _INSTITUTIONS = _words(
     "army corps authority trust memorandum administration act plan court movement company bowl deal "
     "depression war revolution party union commission bureau board program system amendment doctrine "
-    "treaty association congress council agency bank conference"
+    "treaty association congress council agency bank conference statement declaration proclamation "
+    "compromise crisis affair"
 )
 _PREPOSITIONS = _words(
     "of on to for in with from as at by under over versus vs through without across between into "

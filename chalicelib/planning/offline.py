@@ -31,6 +31,7 @@ CROSS_BOOK = 3.0  # per change of book inside a section
 CROWDED = 2.0  # per chapter beyond two in a section
 EXTRA_SECTION = 1.0  # per section beyond the count the part's minutes suggest
 CHAPTER_GAP = 0.1  # per chapter skipped between two chapters of a book sharing a section
+STAGE_RELEVANCE = 0.95  # a "Foundations" or "Advanced" part is at most this similar, against the rest
 
 
 @dataclass(frozen=True)
@@ -273,14 +274,16 @@ def _stage(parts: Sequence[Sequence[_Unit]], index: int) -> str:
 
 
 def _well_before(early: Sequence[_Unit], late: Sequence[_Unit]) -> bool:
-    """Every chapter of `early` comes at least two chapters before every chapter of `late` from
-    its book, and the two share a book."""
-    pairs = [(a.hit, b.hit) for a in early for b in late if a.hit.book_id == b.hit.book_id]
-    return bool(pairs) and all(b.chapter_number - a.chapter_number >= 2 for a, b in pairs)
+    """Every chapter of `early` comes at least two chapters before every chapter of `late` (by
+    number, as the course order compares them), and the two share a book."""
+    shared = {u.hit.book_id for u in early} & {u.hit.book_id for u in late}
+    pairs = [(a.hit, b.hit) for a in early for b in late]
+    return bool(shared) and all(b.chapter_number - a.chapter_number >= 2 for a, b in pairs)
 
 
 def _less_relevant(units: Sequence[_Unit], others: Sequence[_Unit]) -> bool:
-    return max(u.hit.similarity for u in units) < max(u.hit.similarity for u in others)
+    """Clearly less similar than the best of the others: the course's core is not a stage."""
+    return max(u.hit.similarity for u in units) < STAGE_RELEVANCE * max(u.hit.similarity for u in others)
 
 
 def _part_title(units: list[_Unit], stage: str, taken: Sequence[str]) -> str:

@@ -113,7 +113,9 @@ class Vocabulary:
         )
 
     def is_name(self, word: str) -> bool:
-        """Whether the chapters capitalise this word mid-sentence ("Hoover's" by "Hoover")."""
+        """Whether the chapters capitalise this word mid-sentence ("Hoover's" by "Hoover"). A word
+        they never write at all is taken for an ordinary one: a section title capitalises every
+        word, so a capital there is no evidence of a name."""
         return re.sub(r"['\u2019]s$", "", word.lower().strip(".,;:()'\"\u2019")) in self.proper
 
 
