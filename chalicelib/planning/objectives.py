@@ -1,60 +1,95 @@
-"""Learning objectives for the offline planner: what a chapter teaches (topics, key concepts and
-their formulas) turned into objectives whose verb and shape vary within a Bloom level.
-Deterministic: a variant is chosen by what the course has used so far and a stable hash of its
-text, never at random."""
+"""Learning objectives for the offline planner, written from what a chapter teaches: its topics
+(section titles, recased to read mid-sentence) and key concepts (glossary terms), with a verb of
+the Bloom level the depth asks for; quantitative verbs only for chapters that compute something.
+Deterministic: a wording is chosen by what the course has used so far and a stable hash."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from chalicelib.core import checks
 from chalicelib.core.models import ChapterHit
-from chalicelib.planning.wording import Vocabulary, first_upper, is_plural_word, lower_inside
+from chalicelib.planning.wording import Vocabulary, concept_case, first_upper, is_plural_word, sentence_case
 
 OBJECTIVE_LIMIT = 120  # characters
+APOSTROPHES = "'\u2019"
 
 
-def _set(text: str) -> frozenset[str]:
+def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-_MEASURES = _set(
-    "value rate ratio cost premium return profit flow margin beta spread growth multiple price yield "
-    "score probability duration error variance interval expenditure capital count weight shield "
-    "tax percentage latency throughput deviation mean median income earnings cash debt output power "
-    "size level length volume balance capacity revenue sale expense budget loss gain drawdown "
-    "volatility correlation coefficient statistic premia"
+# Signs that a chapter works with formulas or numbers; two distinct ones make it quantitative.
+_QUANTITATIVE_SIGNS = re.compile(
+    r"=|\bequations?\b|\bformulas?\b|\bcalculat\w*|\bcomput\w*|\bmathemat\w*|\bquantitative\b|"
+    r"\bnumerical\b|\bderivatives?\b|\bintegrals?\b|\bantiderivatives?\b|\bmolarity\b|\bmolar\b|"
+    r"\bmoles?\b|\bstoichiometr\w*|\bpH\b|\bbreak-even\b|\bpercentages?\b|\bratios?\b|\bslopes?\b|"
+    r"\bprobabilit\w*|\blogarithm\w*|\btrigonometric\b|\bradians?\b|\bgraphs?\b|\brate laws?\b|"
+    r"\bconstants?\b|\bcoefficients?\b|\bvariances?\b|\bregression\b|\bdiscount\w*|\byields?\b|"
+    r"\bmargins?\b|\bcash flows?\b",
+    re.IGNORECASE,
 )
-_METHODS = _set(
-    "model method formula equation theorem framework approach technique test simulation analysis "
-    "algorithm pattern rule principle law process build check table chart matrix map procedure "
-    "strategy design protocol regression optimization encoding scaling descent mapping worksheet"
+# Head words of things one calculates ("equilibrium constants", "the cost of equity").
+_QUANTITIES = _words(
+    "value rate ratio cost premium return profit margin beta spread growth multiple price yield "
+    "probability variance interval mass volume pressure energy enthalpy entropy concentration ph "
+    "constant derivative integral limit area slope length distance velocity speed acceleration "
+    "work force charge potential percentage mean median deviation revenue expense income point "
+    "molarity weight capacity temperature heat output sum series flow"
 )
-_WITH_THE = _set(
-    "model method formula equation theorem framework approach technique rule principle law pattern "
-    "algorithm process build check matrix map procedure protocol cap ratio rate premium spread cost "
-    "multiple price curve line index period path horizon table chart"
-)
-_ADJECTIVES_IN_ING = _set(
+_CALCULATIONS = _words("calculation calculations computation computations")
+_ADJECTIVES_IN_ING = _words(
     "operating training missing ranking running existing leading remaining growing declining emerging "
     "underlying pricing funding marketing processing learning accounting trading lending spending "
-    "working building recurring moving rolling"
+    "working building recurring moving rolling living binding"
 )
-_PREPOSITIONS = _set(
-    "of on to for in with from as at by under over versus vs through without across between into about "
-    "after before per within beyond toward towards"
+_MASS_NOUNS = _words(
+    "mass energy matter equilibrium speculation evidence information knowledge research data "
+    "inflation unemployment immunity respiration inheritance transcription translation replication "
+    "segregation discrimination stratification socialization migration"
 )
+_INSTITUTIONS = _words(
+    "army corps authority trust memorandum administration act plan court movement company bowl deal "
+    "depression war revolution party union commission bureau board program system amendment doctrine "
+    "treaty association congress council agency bank conference statement declaration proclamation "
+    "compromise crisis affair"
+)
+_PREPOSITIONS = _words(
+    "of on to for in with from as at by under over versus vs through without across between into "
+    "about after before per within beyond toward towards"
+)
+# Section titles that name no subject of their own.
+_GENERIC_TOPICS = _words(
+    "introduction summary key terms review questions exercises chapter review conclusion "
+    "overview critical thinking questions"
+)
+_LEAD_IN = re.compile(r"^(?:an?\s+)?(?:review|preview|overview|introduction)\s+(?:of|to)\s+", re.I)
+_QUESTION = re.compile(r"^(?:what|who|which)\s+(?:is|are|was|were)\s+(?:an?\s+|the\s+)?(.+?)\??$", re.I)
+
+
+def is_quantitative(hit: ChapterHit) -> bool:
+    """Whether the chapter works with formulas or numbers: a key concept that is a formula, or two
+    distinct signs of calculation in its summary, topics and key concepts."""
+    return _calculates(" ".join([hit.summary, *hit.topics, *hit.key_concepts]))
+
+
+@functools.lru_cache(maxsize=512)
+def _calculates(text: str) -> bool:
+    return len({m.lower() for m in _QUANTITATIVE_SIGNS.findall(text)}) >= 2
 
 
 def chapter_subjects(hit: ChapterHit) -> tuple[list[str], list[str], dict[str, str]]:
-    """The chapter's topics, its key concepts that no topic already names (a formula reads as
-    its name: "TV = ..." -> "TV formula"), and the formula a key concept gives a topic or itself."""
-    topics = _dedupe(hit.topics)
+    """The chapter's topics (questions turned into what they ask about, generic headings and the
+    chapter's own title left out), its key concepts that no topic already names (a formula reads
+    as its name: "TV = ..." -> "TV formula"), and the formula a key concept gives a topic or itself."""
+    title = checks.title_tokens(hit.chapter_title)
+    topics = [t for t in _dedupe([_topic(t) for t in hit.topics]) if checks.title_tokens(t) != title]
     concepts: list[str] = []
     formulas: dict[str, str] = {}
     for raw in hit.key_concepts:
@@ -66,6 +101,24 @@ def chapter_subjects(hit: ChapterHit) -> tuple[list[str], list[str], dict[str, s
         if formula and (same or label):
             formulas.setdefault(same or label, formula)
     return topics, concepts, formulas
+
+
+def _topic(text: str) -> str:
+    """ "What Is a Product?" -> "Product"; a heading that names nothing -> ""; other questions
+    ("How Do Firms Grow?") are not subjects a sentence can carry."""
+    text = " ".join(text.split())
+    if text.lower().strip(" .:") in _GENERIC_TOPICS:
+        return ""
+    if match := _QUESTION.match(text):
+        return match[1].strip(" ?")
+    text = re.sub(r"\s*\([^)]*\)", "", text)  # "Protein Synthesis (Translation)"
+    text = re.sub(
+        r"^(?:an?\s+)?(?:review|preview|overview|introduction)\s+(?:of|to)\s+", "", text, flags=re.I
+    )
+    head, colon, _ = text.partition(":")
+    if colon and len(head.split()) >= 2:
+        text = head  # "Shifting Equilibria: Le Châtelier's Principle"; the rest is a key concept
+    return "" if text.endswith("?") else text.strip()
 
 
 def _same_subject(a: frozenset[str], b: frozenset[str]) -> bool:
@@ -90,245 +143,205 @@ def _dedupe(items: Sequence[str]) -> list[str]:
     out = []
     for item in items:
         tokens = checks.title_tokens(item)
-        if item.strip() and tokens not in seen:
+        if item.strip() and tokens and tokens not in seen:
             seen.add(tokens)
             out.append(" ".join(item.split()))
     return out
 
 
 @dataclass(frozen=True)
-class Term:
+class Subject:
     """Something a section teaches, worded to sit in the middle of a sentence."""
 
-    text: str  # "Gordon growth model", "economic profit", "growth versus returns"
-    kind: str  # contrast | formula | method | measure | activity | other
-    article: str = ""  # "the " when the phrase reads with one
-    plural: bool = False
-    formula: str = ""  # "TV = FCFF(n+1) / (WACC - g)"
-    goal: str = ""  # what the chapter computes, when it computes something: "the cost of equity"
-    context: str = ""  # what it is part of: "DCF valuation"
-    chapter: str = ""  # the chapter's key, to find its sibling methods
+    text: str  # "equilibrium constants", "the stock market crash of 1929", "bank run"
+    concept: bool  # a key concept (a glossary term) rather than a topic (a section title)
+    kind: str  # quantity | calculation | activity | other ("equilibrium constant", "equilibrium
+    # calculations", "writing and balancing chemical equations"); quantity and calculation only
+    # in a chapter that calculates
+    quantitative: bool  # its chapter works with formulas or numbers
+    formula: str = ""  # "TV = FCFF(n+1) / (WACC - g)", as the book writes it
+
+    @functools.cached_property
+    def phrase(self) -> str:
+        """The subject as a definite noun phrase: "the law of mass action", "equilibria"."""
+        article = _article(self.text) if self.concept else ""
+        return f"{article and 'the'} {self.text}".strip()
+
+    @functools.cached_property
+    def indefinite(self) -> str:
+        """The subject as an indefinite noun phrase: "a reversible reaction", "equilibria"."""
+        article = _article(self.text) if self.concept else ""
+        return f"{article} {self.text}".strip()
 
     @property
-    def phrase(self) -> str:
-        return self.article + self.text
+    def plural(self) -> bool:
+        return is_plural_word(_head(self.text))
 
 
-def make_term(
-    label: str, formula: str, chapter: str, name: str, context: str, vocabulary: Vocabulary
-) -> Term:
-    """The term for one topic or key concept of the chapter `chapter` (short name `name`)."""
-    text = lower_inside(label, vocabulary) if label[:1].isupper() else label
-    goal_text = lower_inside(name, vocabulary)
-    computes = _kind(goal_text) == "measure" and not goal_text.split()[0].endswith("ing")
-    goal = _article(goal_text) + goal_text if computes else ""
-    term = Term(text, _kind(text), _article(text), _is_plural(text), "", goal, context, chapter)
-    return replace(term, kind="formula", formula=lower_inside(formula, vocabulary)) if formula else term
+def make_subject(
+    label: str, concept: bool, formula: str, quantitative: bool, vocabulary: Vocabulary
+) -> Subject:
+    """The subject for a topic (`concept` False: a section title in title case) or key concept."""
+    text = concept_case(label, vocabulary) if concept else sentence_case(label, vocabulary)
+    return Subject(text, concept, _kind(text, quantitative), quantitative, formula if quantitative else "")
+
+
+def _kind(text: str, quantitative: bool) -> str:
+    words = text.split()
+    gerund = words[0].endswith("ing") and words[0].islower() and words[0] not in _ADJECTIVES_IN_ING
+    if len(words) > 1 and gerund:
+        return "activity"  # "writing and balancing chemical equations", "selecting comparables"
+    head = _head(text)
+    heads = {head, head.removesuffix("s"), head.removesuffix("es")}
+    if quantitative and heads & _CALCULATIONS:
+        return "calculation"
+    return "quantity" if quantitative and heads & _QUANTITIES else "other"
 
 
 def _head(text: str) -> str:
-    words = [w.strip("().,;'").lower() for w in text.split()]
+    """The noun a phrase is about: its last word before a preposition ("rate of reaction" -> "rate")."""
+    words = [w.strip("().,;:'").lower() for w in text.split() if not w.startswith("(")]
     cut = next((i for i, w in enumerate(words) if i and w in _PREPOSITIONS), len(words))
     return words[cut - 1] if cut else ""
 
 
-def _is_plural(text: str) -> bool:
-    return is_plural_word(_head(text))
-
-
-def _singulars(word: str) -> set[str]:
-    """ "betas" -> {"betas", "beta"}; "taxes" -> {"taxes", "taxe", "tax"}."""
-    return {word, word[:-1], word[:-2]} if _is_plural(word) else {word}
-
-
-def _kind(text: str) -> str:
-    if re.search(r"\s(?:versus|vs\.?)\s", text):
-        return "contrast"
-    heads = _singulars(_head(text))
-    if heads & _MEASURES:
-        return "measure"
-    if heads & _METHODS:
-        return "method"
-    words = text.split()
-    if (
-        len(words) > 1
-        and words[0].endswith("ing")
-        and words[0].islower()
-        and words[0] not in _ADJECTIVES_IN_ING
-    ):
-        return "activity"  # "selecting comparables"
-    return "other"
-
-
 def _article(text: str) -> str:
+    """ "a" or "an" for a singular count noun phrase; "" for one that reads without an article:
+    plural, a person's name or an acronym, a mass noun, or one with its own determiner. A name of
+    an institution or event takes "the" ("the Bonus Army")."""
     words = text.split()
-    if not words or _is_plural(text) or "'" in words[0] or words[0].lower() in ("a", "an", "the"):
+    if not words or words[0].lower() in ("a", "an", "the", "this", "these", "its", "their"):
         return ""
-    if len(words) == 1 and not words[0].islower():
-        return ""  # an acronym or a name: "ROIC", "Raft"
-    return "the " if _head(text) in _WITH_THE else ""
+    if any(a in text for a in APOSTROPHES):
+        return ""  # "Le Châtelier's principle"
+    head = _head(text)
+    bare = re.sub(r"\s*\([^)]*\)", "", text)  # "peripheral nervous system (PNS)"
+    words = bare.split() or words
+    if any(c.isupper() for c in bare):
+        titled = len(words) > 1 and all(w[:1].isupper() for w in words)
+        return "a" if titled and head in _INSTITUTIONS else ""  # becomes "the" in `phrase`
+    # Abstract nouns, conditions and processes read without an article ("the malaria" does not).
+    endings = ("ism", "ity", "ness", "ing", "ics", "itis", "osis", "iasis", "emia", "ia", "ysis", "ation")
+    mass = head.endswith(endings) or head in _MASS_NOUNS
+    if is_plural_word(head) or mass:
+        return ""
+    return "an" if text[:1].lower() in "aeiou" else "a"
 
 
-# Objective shapes per kind and Bloom level; each begins with a verb of its level (a unit test
-# checks this). {x}: the term with its article; {s}/{be}: agreement with it; {a}/{b}: the sides of a
-# contrast; {f}: a formula; {lhs}/{rhs}: its two sides; {name}: a formula's name when it does not
-# say what it computes ("CAPM: r_e = ..."); {goal}: what the chapter computes;
-# {ctx}: the course's subject; {other}: a sibling method. A shape whose field is empty is skipped.
-TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
-    "contrast": {
-        "remember": ("Identify what separates {a} from {b}", "State the key difference between {a} and {b}",
-                     "Recognize when a case calls for {a} or {b}"),
-        "understand": ("Explain how {a} differs from {b}", "Describe when {a} is preferred to {b}",
-                       "Illustrate the difference between {a} and {b} with an example"),
-        "apply": ("Demonstrate the difference between {a} and {b} on a worked example",
-                  "Use the distinction between {a} and {b} in a short case",
-                  "Practice choosing between {a} and {b} in realistic cases"),
-        "analyze": ("Compare {a} with {b}", "Distinguish {a} from {b} in {ctx}",
-                    "Contrast {a} and {b} and what each implies"),
-        "evaluate": ("Assess the trade-offs between {a} and {b}", "Judge when {a} should win over {b}",
-                     "Recommend {a} or {b} for a given situation"),
-        "create": ("Design a rule of thumb for choosing {a} or {b}",
-                   "Develop a checklist that settles {a} versus {b}",
-                   "Propose a test that tells {a} from {b}"),
-    },
-    "formula": {
-        "remember": ("State the formula {f}", "Recall what each term in {f} stands for",
-                     "Identify the inputs of {f}"),
-        "understand": ("Explain each term of {f}", "Interpret the formula {f}",
-                       "Describe in words what {f} says"),
-        "apply": ("Calculate {lhs} as {rhs}", "Estimate {goal} with {name} ({f})",
-                  "Apply {f} to a worked example", "Use {f} on realistic inputs"),
-        "analyze": ("Examine how each input of {f} moves the result",
-                    "Analyze which input of {f} matters most",
-                    "Investigate what {f} assumes about its inputs"),
-        "evaluate": ("Assess the assumptions behind {f}", "Critique the inputs typically fed into {f}",
-                     "Judge when {f} gives a misleading answer"),
-        "create": ("Build a worksheet that computes {f}", "Design a model around {f}",
-                   "Develop a reusable calculation of {f}"),
-    },
-    "method": {
-        "remember": ("Identify the inputs of {x}", "State what {x} assume{s}", "Recall the steps of {x}"),
-        "understand": ("Explain how {x} work{s}", "Describe the logic behind {x}",
-                       "Summarize when to use {x}"),
-        "apply": ("Use {x} to estimate {goal}", "Apply {x} to a worked example",
-                  "Demonstrate {x} step by step", "Practice {x} on a short case"),
-        "analyze": ("Compare {x} with {other} for {goal}", "Compare {x} with {other}",
-                    "Examine the assumptions behind {x}", "Analyze where {x} break{s} down"),
-        "evaluate": ("Evaluate the limits of {x}", "Assess when {x} {be} the right tool",
-                     "Critique a real-world use of {x}"),
-        "create": ("Design an analysis built on {x}", "Build a small model that uses {x}",
-                   "Develop a variant of {x} for a new case"),
-    },
-    "measure": {
-        "remember": ("Define {x}", "Identify the drivers of {x}", "Recall how {x} {be} measured"),
-        "understand": ("Explain what drives {x}", "Describe how {x} {be} estimated",
-                       "Explain why {x} matter{s} in {ctx}"),
-        "apply": ("Calculate {x} for a worked example", "Estimate {x} from realistic inputs",
-                  "Compute {x} step by step"),
-        "analyze": ("Examine how {x} feed{s} into {goal}", "Analyze what drives {x}",
-                    "Differentiate the factors that move {x}"),
-        "evaluate": ("Evaluate how sensitive the result is to {x}",
-                     "Assess whether an estimate of {x} is reasonable",
-                     "Judge which inputs to {x} deserve the most scrutiny"),
-        "create": ("Develop a defensible estimate of {x}", "Build a model that estimates {x}",
-                   "Design a sanity check for {x}"),
-    },
-    "activity": {
-        "remember": ("List the steps in {x}", "Identify common mistakes in {x}",
-                     "Recall the rules of thumb for {x}"),
-        "understand": ("Explain the purpose of {x}", "Describe good practice in {x}",
-                       "Illustrate {x} with an example"),
-        "apply": ("Practice {x} on a realistic case", "Demonstrate {x} step by step",
-                  "Use a checklist for {x} on a worked case"),
-        "analyze": ("Examine common mistakes in {x}", "Analyze what makes {x} work",
-                    "Investigate how experts approach {x}"),
-        "evaluate": ("Assess the quality of {x} in a worked case", "Critique an example of {x}",
-                     "Evaluate two approaches to {x}"),
-        "create": ("Develop a checklist for {x}", "Design a practice routine for {x}",
-                   "Plan an approach to {x} for a new case"),
-    },
-    "other": {
-        "remember": ("Define {x}", "Identify the key features of {x}", "Recognize {x} in a worked example"),
-        "understand": ("Explain the role of {x} in {ctx}", "Summarize the key ideas behind {x}",
-                       "Illustrate {x} with an example", "Discuss why {x} matter{s} in {ctx}"),
-        "apply": ("Apply the idea of {x} to a realistic case", "Use {x} to reason through a short case",
-                  "Demonstrate {x} on a worked example"),
-        "analyze": ("Analyze the role of {x} in {ctx}", "Examine the assumptions behind {x}",
-                    "Differentiate the situations that call for {x}",
-                    "Investigate the trade-offs that come with {x}",
-                    "Distinguish good from poor uses of {x}"),
-        "evaluate": ("Evaluate the strengths and limits of {x}", "Justify key choices about {x}",
-                     "Critique a real-world use of {x}"),
-        "create": ("Design an approach that uses {x}", "Develop a plan for applying {x}",
-                   "Construct a worked example around {x}"),
-    },
+# Objective shapes per Bloom level: each begins with a verb of its level (a unit test checks
+# this). Fields: {t} and {u} two subjects of the section (topics first); {c}, {d} and {e} key
+# concepts as terms, {cp}/{dp} with "the", {ca} with "a"; {a} an activity ("writing formulas").
+# A shape whose fields the section cannot fill is skipped.
+_SHAPES: dict[str, tuple[str, ...]] = {
+    "remember": (
+        "Define the terms {c}, {d} and {e}", "Define the terms {c} and {d}", "Define {ca}",
+        "Identify the main features of {t}", "State the key facts about {t}", "List the steps of {a}",
+    ),
+    "understand": (
+        "Explain {t}", "Describe {t}", "Summarize {t}", "Explain how {t} relates to {u}",
+        "Describe the role of {cp} in {t}", "Explain the meaning of {cp}", "Describe the steps of {a}",
+    ),
+    "apply": (
+        "Use {cp} to explain {t}", "Apply the idea of {cp} to {t}", "Use examples to explain {t}",
+        "Apply what you know about {t} to a new case", "Use the terms {c} and {d} to describe {t}",
+        "Practice {a}",
+    ),
+    "analyze": (
+        "Compare {t} and {u}", "Distinguish {cp} from {dp}", "Examine the role of {cp} in {t}",
+        "Analyze the factors that shape {t}", "Analyze how {t} and {u} are connected",
+        "Contrast {t} with {u}", "Investigate how {cp} bears on {t}",
+    ),
+    "evaluate": (
+        "Evaluate the significance of {t}", "Assess the strengths and limitations of {t}",
+        "Critique a common explanation of {t}", "Assess the importance of {cp} for {t}",
+        "Defend a position on {t}", "Appraise the evidence about {t}",
+        "Judge the strengths and weaknesses of {cp}",
+    ),
+    "create": (
+        "Develop a concept map linking {c}, {d} and {e}", "Construct an argument about {t}",
+        "Propose a question for further study about {t}", "Design an example that illustrates {ca}",
+        "Compose a short explanation of {t} for a newcomer", "Devise an activity that teaches {t}",
+        "Plan a short presentation on {t}",
+    ),
 }  # fmt: skip
-# The first objective of a section that revisits a topic from an angle names that angle.
-ANGLE_VERBS: dict[str, tuple[str, ...]] = {
-    "remember": ("Identify", "Recall", "Recognize"),
-    "understand": ("Explain", "Describe", "Illustrate"),
-    "apply": ("Apply", "Practice", "Use"),
-    "analyze": ("Analyze", "Examine", "Investigate"),
-    "evaluate": ("Evaluate", "Assess", "Critique"),
-    "create": ("Design a solution around", "Build an exercise around", "Develop a plan around"),
-}
+# Shapes for a chapter that calculates. {q} something one calculates ({qbe}: "is" or "are"); {k}
+# a kind of calculation; {f} a formula as the book writes it, {lhs} and {rhs} its two sides.
+_QUANTITATIVE_SHAPES: dict[str, tuple[str, ...]] = {
+    "remember": (
+        "State the formula {f}", "Recall what each term in {f} stands for", "State the units of {q}",
+    ),
+    "understand": (
+        "Interpret the formula {f}", "Explain how {q} {qbe} calculated", "Describe the steps of {k}",
+    ),
+    "apply": (
+        "Calculate {q}", "Perform {k}", "Solve problems involving {q}", "Use {f} to calculate {lhs}",
+        "Compute {lhs} as {rhs}", "Estimate {q} from given data",
+    ),
+    "analyze": (
+        "Analyze how a change in conditions affects {q}", "Examine how each input of {f} moves the result",
+    ),
+    "evaluate": (
+        "Assess whether a calculated value of {q} is reasonable", "Judge when {f} gives a misleading answer",
+    ),
+    "create": ("Design a worked problem on {q}", "Construct a problem that requires {k}"),
+}  # fmt: skip
 _FIELD = re.compile(r"{(\w+)}")
-_SPECIFIC = frozenset({"goal", "other", "rhs", "f"})  # fields that make a shape specific to its term
 
 
-def _fields(term: Term, siblings: Sequence[Term]) -> dict[str, str]:
-    sides = re.split(r"\s+(?:versus|vs\.?)\s+", term.text, maxsplit=1)
-    lhs, _, rhs = term.formula.partition(" = ")
-    if "=" in rhs or not checks.title_tokens(lhs) <= checks.title_tokens(term.text):
-        lhs = rhs = ""  # "CAPM: r_e = ...": the formula does not compute the term itself
-    methods = [t for t in siblings if t.kind == "method" and t.chapter == term.chapter and t != term]
-    overlap = checks.title_tokens(term.goal) & checks.title_tokens(term.text)
-    echo = checks.title_tokens(term.context) & checks.title_tokens(term.text)  # "negotiation in negotiation"
-    return {
-        "x": term.phrase,
-        "s": "" if term.plural else "s",
-        "be": "are" if term.plural else "is",
-        "a": sides[0] if len(sides) == 2 else "",
-        "b": sides[1] if len(sides) == 2 else "",
-        "f": term.formula,
-        "lhs": lhs.strip(),
-        "rhs": rhs.strip(),
-        "goal": term.goal if term.goal and not overlap else "",
-        "name": term.phrase if term.formula and not lhs else "",
-        "ctx": "" if echo else term.context,
-        "other": methods[0].phrase if methods else "",
-    }
+def shapes(level: str, quantitative: bool) -> tuple[str, ...]:
+    """The objective shapes at `level` for a chapter that does (or does not) calculate."""
+    return _SHAPES[level] + (_QUANTITATIVE_SHAPES[level] if quantitative else ())
 
 
-# Which kinds of term make the most specific objective at each level, best first.
-_FIT = {
-    "remember": ("other", "measure", "method", "activity", "contrast", "formula"),
-    "understand": ("contrast", "formula", "measure", "other", "method", "activity"),
-    "apply": ("formula", "measure", "method", "activity", "other", "contrast"),
-    "analyze": ("contrast", "method", "measure", "formula", "other", "activity"),
-    "evaluate": ("method", "measure", "contrast", "formula", "activity", "other"),
-    "create": ("method", "formula", "measure", "activity", "other", "contrast"),
+_FIELDS_OF = {
+    shape: tuple(_FIELD.findall(shape))
+    for table in (_SHAPES, _QUANTITATIVE_SHAPES)
+    for level_shapes in table.values()
+    for shape in level_shapes
 }
 
 
-def _assign(levels: Sequence[str], terms: Sequence[Term]) -> list[Term]:
-    """A term per level: the section's first term leads; then, while terms remain unused, the
-    one that suits the level best, preferring a chapter the section has not drawn on yet."""
-    chosen: list[Term] = []
-    unused = list(range(len(terms)))
-    for i, level in enumerate(levels):
-        if not unused:
-            chosen.append(terms[i % len(terms)])
-            continue
-        chapters = Counter(t.chapter for t in chosen)
-        fit = _FIT[level]
-        if i == 0:
-            pick = unused[0]
-        else:
-            pick = min(unused, key=lambda k: (chapters[terms[k].chapter], fit.index(terms[k].kind), k))
-        unused.remove(pick)
-        chosen.append(terms[pick])
-    return chosen
+def _bindings(subjects: Sequence[Subject]) -> Iterable[tuple[dict[str, str], dict[str, str]]]:
+    """Ways to fill the fields from the section's subjects, those that draw on its first subjects
+    first: the fields' text, and the subject each field draws on."""
+    topics = [s for s in subjects if not s.concept] or list(subjects)
+    quantities = [s for s in subjects if s.kind == "quantity"]
+    calculations = [s for s in subjects if s.kind == "calculation"]
+    activities = [s for s in subjects if s.kind == "activity"]
+    formulas = [s for s in subjects if s.formula]
+    n = max(len(topics), len(subjects) // 2, len(quantities), len(formulas), 1)
+    for i in range(n):
+        t, u = _at(topics, i), _at(topics, i + 1)
+        concepts = [s for s in subjects if s.concept and s not in (t, u)]
+        c, d, e = _at(concepts, 2 * i), _at(concepts, 2 * i + 1), _at(concepts, 2 * i + 2)
+        q, k, a, f = _at(quantities, i), _at(calculations, i), _at(activities, i), _at(formulas, i)
+        lhs, _, rhs = f.formula.partition(" = ") if f else ("", "", "")
+        if "=" in rhs or (f and not checks.title_tokens(lhs) <= checks.title_tokens(f.text)):
+            lhs = rhs = ""  # "CAPM: r_e = ...": the formula does not compute the subject itself
+        sources = {"t": t, "u": u, "c": c, "d": d, "e": e, "cp": c, "dp": d, "ca": c, "q": q, "qbe": q,
+                   "k": k, "a": a, "f": f, "lhs": f if lhs else None, "rhs": f if rhs else None}  # fmt: skip
+        fields = {
+            "t": t.phrase if t else "",
+            "u": u.phrase if u and u != t else "",
+            "c": c.text if c else "",
+            "d": d.text if d else "",
+            "e": e.text if e else "",
+            "cp": c.phrase if c else "",
+            "dp": d.phrase if d else "",
+            "ca": c.indefinite if c else "",
+            "q": q.phrase if q else "",
+            "qbe": ("are" if q.plural else "is") if q else "",
+            "k": k.phrase if k else "",
+            "a": a.phrase if a else "",
+            "f": f.formula if f else "",
+            "lhs": lhs.strip(),
+            "rhs": rhs.strip(),
+        }
+        yield fields, {name: s.text for name, s in sources.items() if s}
+
+
+def _at(items: Sequence[Subject], i: int) -> Subject | None:
+    return items[i] if i < len(items) else None
 
 
 class ObjectiveWriter:
@@ -338,6 +351,7 @@ class ObjectiveWriter:
         self.used: set[str] = set()
         self.verbs: Counter[str] = Counter()
         self.openings: Counter[str] = Counter()
+        self.numbered: Counter[str] = Counter()
         self.commit(list(earlier))
 
     def commit(self, lines: Sequence[str]) -> None:
@@ -348,49 +362,55 @@ class ObjectiveWriter:
             self.verbs[words[0] if words else ""] += 1
             self.openings[" ".join(words[:2])] += 1
 
-    def draft(self, levels: Sequence[str], terms: Sequence[Term], angle: str = "") -> list[str]:
-        """One objective per level; `angle` ("through a worked example") shapes the first. Nothing
-        is recorded until `commit`."""
+    def draft(self, levels: Sequence[str], subjects: Sequence[Subject]) -> list[str]:
+        """One objective per level about the section's subjects, each drawing on subjects the
+        section's earlier objectives left untouched where it can. Nothing is recorded until
+        `commit`."""
         trial = ObjectiveWriter()
         trial.used, trial.verbs, trial.openings = set(self.used), Counter(self.verbs), Counter(self.openings)
+        trial.numbered = self.numbered
+        covered: Counter[str] = Counter()
+        quantitative = any(s.quantitative for s in subjects)
         lines: list[str] = []
-        for i, (level, term) in enumerate(zip(levels, _assign(levels, terms), strict=True)):
-            line = trial._write(level, term, terms, angle if i == 0 else "")
+        for level in levels:
+            line, used = trial._write(level, subjects, quantitative, covered)
+            covered.update(used)
             trial.commit([line])
             lines.append(line)
         return lines
 
-    def _write(self, level: str, term: Term, siblings: Sequence[Term], angle: str) -> str:
-        fields = _fields(term, siblings)
-        if angle:
-            shapes = tuple(f"{verb} {{x}} {angle}" for verb in ANGLE_VERBS[level])
-        else:
-            shapes = TEMPLATES[term.kind][level] + (TEMPLATES["other"][level] if term.kind != "other" else ())
-        options = []
-        for rank, shape in enumerate(shapes):
-            names = set(_FIELD.findall(shape))
-            if all(fields[n] for n in names if n != "s"):
-                line = first_upper(shape.format_map(fields))
-                fallback = rank >= len(TEMPLATES[term.kind][level]) and not angle
-                options.append((line, len(names & _SPECIFIC), fallback))
-        return self._choose(
-            options or [(f"{ANGLE_VERBS[level][0]} the main ideas of this section", 0, False)]
-        )
+    def _write(
+        self, level: str, subjects: Sequence[Subject], quantitative: bool, covered: Counter[str]
+    ) -> tuple[str, list[str]]:
+        options: list[tuple[tuple[int, int, int, int, int], str, list[str]]] = []
+        for rank, (fields, sources) in enumerate(itertools.islice(_bindings(subjects), 6)):
+            for shape in shapes(level, quantitative):
+                names = _FIELDS_OF[shape]
+                if not all(fields[n] for n in names):
+                    continue
+                line = first_upper(" ".join(shape.format_map(fields).split()))
+                if len(line) > OBJECTIVE_LIMIT or " ".join(line.lower().split()) in self.used:
+                    continue
+                words = line.lower().split()
+                used = list(dict.fromkeys(sources[n] for n in names if n in sources))
+                repeats = sum(covered[u] for u in used)
+                crowd = self.verbs[words[0]] + self.openings[" ".join(words[:2])]
+                options.append(((repeats, crowd, rank, -len(names), zlib.crc32(line.encode())), line, used))
+        if options:
+            _, line, used = min(options)
+            return line, used
+        return self._fallback(level, subjects), []
 
-    def _choose(self, options: list[tuple[str, int, bool]]) -> str:
-        def score(option: tuple[str, int, bool]) -> tuple[bool, bool, int, int]:
-            line, specific, fallback = option
-            words = line.lower().split()
-            crowd = self.verbs[words[0]] + self.openings[" ".join(words[:2])] - specific
-            return (len(line) > OBJECTIVE_LIMIT, fallback, crowd, zlib.crc32(line.encode()))
-
-        ranked = sorted(options, key=score)
-        for line, *_ in ranked:
-            if " ".join(line.lower().split()) not in self.used:
-                return line
-        base = ranked[0][0]  # every shape is taken: number the exercise so it stays unique
-        return next(
-            f"{base} (exercise {n})"
-            for n in itertools.count(2)
-            if f"{base} (exercise {n})".lower() not in self.used
-        )
+    def _fallback(self, level: str, subjects: Sequence[Subject]) -> str:
+        """Every shape is taken or too long: a short objective on the lead subject, numbered
+        if even that is taken."""
+        name = subjects[0].phrase if subjects else "this section"
+        verb = {"remember": "Identify", "understand": "Explain", "apply": "Apply", "analyze": "Analyze",
+                "evaluate": "Evaluate", "create": "Design"}[level]  # fmt: skip
+        base = f"{verb} {name}" if level in ("understand", "analyze") else f"{verb} the key ideas of {name}"
+        base = base if len(base) <= OBJECTIVE_LIMIT else f"{verb} the key ideas of this section"
+        line = base
+        while " ".join(line.lower().split()) in self.used:
+            self.numbered[base] += 1  # remembered, so that a long course does not count from 2 each time
+            line = f"{base} (part {self.numbered[base] + 1})"
+        return line

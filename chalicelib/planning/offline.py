@@ -8,6 +8,7 @@ objectives come from the chapters' topics and key concepts; `wording` words the 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Iterator, Sequence
@@ -30,6 +31,7 @@ CROSS_BOOK = 3.0  # per change of book inside a section
 CROWDED = 2.0  # per chapter beyond two in a section
 EXTRA_SECTION = 1.0  # per section beyond the count the part's minutes suggest
 CHAPTER_GAP = 0.1  # per chapter skipped between two chapters of a book sharing a section
+STAGE_RELEVANCE = 0.95  # a "Foundations" or "Advanced" part is at most this similar, against the rest
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,10 @@ class _Unit:
     concepts: tuple[str, ...]
     formulas: tuple[tuple[str, str], ...]  # (topic or concept, the formula a key concept gives it)
     shares: int
+
+    @functools.cached_property
+    def quantitative(self) -> bool:
+        return objectives.is_quantitative(self.hit)
 
     @property
     def relevance(self) -> float:
@@ -73,7 +79,6 @@ class _Unit:
 class _Draft:
     title: str
     subjects: tuple[tuple[str, _Unit], ...]  # what the objectives teach, and from which chapter
-    phrase: str
     order: tuple[int, int, int]
 
 
@@ -91,7 +96,7 @@ class OfflinePlanner(Planner):
         minutes = rules.apportion(request.target_minutes, weights, floor, request.target_minutes)
         titles: list[str] = []
         for k, part in enumerate(units):
-            titles.append(_part_title(part, k, count, titles))
+            titles.append(_part_title(part, _stage(units, k), titles))
         parts = [
             p.model_copy(update={"title": t, "minutes": m})
             for p, t, m in zip(skeleton, titles, minutes, strict=True)
@@ -142,14 +147,22 @@ class OfflinePlanner(Planner):
 
 
 def _foundations_first(chapters: Sequence[ChapterHit]) -> list[ChapterHit]:
-    """One hit per chapter, earlier chapters first (they are the foundations, whatever the
-    book); the more relevant book first among chapters with the same number."""
+    """One hit per chapter in prerequisite order: earlier chapters first, whatever the book (books
+    on one subject put their foundations early), each book's chapters in the book's order, the
+    more relevant book first among equals; the volumes of a series in their order."""
     best: dict[str, ChapterHit] = {}
     for hit in chapters:
         if hit.ref.key not in best or hit.similarity > best[hit.ref.key].similarity:
             best[hit.ref.key] = hit
     ranks = _book_ranks(list(best.values()))
-    return sorted(best.values(), key=lambda h: (h.chapter_number, ranks[h.book_id]))
+    volumes = {h.book_id: _volume(h.book_title)[1] or 0 for h in best.values()}
+    return sorted(best.values(), key=lambda h: (volumes[h.book_id], h.chapter_number, ranks[h.book_id]))
+
+
+def _volume(book_title: str) -> tuple[str, int | None]:
+    """ "Calculus Volume 2" -> ("calculus", 2); a title without a volume number -> (title, None)."""
+    match = re.fullmatch(r"(.*?)[\s,:-]*\b(?:volume|vol\.?|part|book)\s*(\d+)\W*", book_title.strip(), re.I)
+    return (match[1].lower(), int(match[2])) if match else (book_title.lower(), None)
 
 
 def _book_ranks(hits: Sequence[ChapterHit]) -> dict[str, int]:
@@ -166,11 +179,14 @@ def _most_relevant(request: CourseRequest, hits: list[ChapterHit]) -> list[Chapt
     if not hits:
         raise PlanningError("no retrieved chapters to plan a course from")
     lo, hi = rules.section_minutes_range(request.preferences.pace)
-    room = 2 * max(1, int(request.target_minutes / ((lo + hi) / 2) + 0.5))
+    sections = max(1, int(request.target_minutes / ((lo + hi) / 2) + 0.5))
     best = max(h.similarity for h in hits)
     ranked = sorted(hits, key=lambda h: -h.similarity)
-    keep = {h.ref.key for h in ranked[:room] if h.similarity >= RELEVANCE_FLOOR * best} or {ranked[0].ref.key}
-    return [h for h in hits if h.ref.key in keep]
+    keep = [h for h in ranked[: 2 * sections] if h.similarity >= RELEVANCE_FLOOR * best] or ranked[:1]
+    # A long course covers every retrieved chapter before it gives any chapter a third section.
+    keep += ranked[len(keep) : len(keep) + max(0, -(-sections // 2) - len(keep))]
+    kept = {h.ref.key for h in keep}
+    return [h for h in hits if h.ref.key in kept]
 
 
 def _part_count(hours: float, chapters: int) -> int:
@@ -241,12 +257,40 @@ def _units(parts: Sequence[PartPlan], index: int, hits: list[ChapterHit]) -> lis
     return units
 
 
-def _part_title(units: list[_Unit], index: int, count: int, taken: Sequence[str]) -> str:
+def _stage(parts: Sequence[Sequence[_Unit]], index: int) -> str:
+    """ "Foundations" for a first part whose chapters come well before the rest of the course in
+    their books and are not its core (less relevant than the best of the rest); "Advanced" for
+    a last part (of three or more) whose chapters come well after the rest and are not its core;
+    else nothing: a part is named by its place in the books, not by its place in the course."""
+    if len(parts) < 2 or index not in (0, len(parts) - 1):
+        return ""
+    mine = parts[index]
+    rest = [u for k, part in enumerate(parts) if k != index for u in part]
+    if index == 0 and _well_before(mine, rest) and _less_relevant(mine, rest):
+        return "Foundations"
+    if index == len(parts) - 1 and len(parts) > 2 and _well_before(rest, mine) and _less_relevant(mine, rest):
+        return "Advanced"
+    return ""
+
+
+def _well_before(early: Sequence[_Unit], late: Sequence[_Unit]) -> bool:
+    """Every chapter of `early` comes at least two chapters before every chapter of `late` (by
+    number, as the course order compares them), and the two share a book."""
+    shared = {u.hit.book_id for u in early} & {u.hit.book_id for u in late}
+    pairs = [(a.hit, b.hit) for a in early for b in late]
+    return bool(shared) and all(b.chapter_number - a.chapter_number >= 2 for a, b in pairs)
+
+
+def _less_relevant(units: Sequence[_Unit], others: Sequence[_Unit]) -> bool:
+    """Clearly less similar than the best of the others: the course's core is not a stage."""
+    return max(u.hit.similarity for u in units) < STAGE_RELEVANCE * max(u.hit.similarity for u in others)
+
+
+def _part_title(units: list[_Unit], stage: str, taken: Sequence[str]) -> str:
     """A short title from the part's chapters: a lone chapter's title, the span of several
-    ("From Value Creation to Enterprise Value") or the two most relevant, with "Foundations:"
-    or "Advanced:" in front unless the title says so already."""
-    last = count > 2 and index == count - 1
-    prefix = "Foundations: " if count > 1 and index == 0 else "Advanced: " if last else ""
+    ("From Value Creation to Enterprise Value") or the two most relevant, with its stage
+    ("Foundations:", "Advanced:") in front unless the title says so already."""
+    prefix = f"{stage}: " if stage else ""
     top = [u for u in units if u in sorted(units, key=lambda u: -u.relevance)[:2]]
     bodies = [units[0].title] if len(units) == 1 and units[0].shares == 1 else []
     spans = [wording.span_title(units[0].names[0], end) for end in units[-1].names] if len(units) > 2 else []
@@ -257,7 +301,7 @@ def _part_title(units: list[_Unit], index: int, count: int, taken: Sequence[str]
     used = {t.lower() for t in taken}
     limit = wording.PART_TITLE_LIMIT
     for body in bodies:
-        said = prefix.rstrip(": ").lower()[:7] in body.lower()  # "Foundations" or "Advanced"
+        said = bool(prefix) and prefix.rstrip(": ").lower()[:7] in body.lower()  # "Foundations" or "Advanced"
         if len(title := ("" if said else prefix) + body) <= limit and title.lower() not in used:
             return title
     base = wording.clip(prefix + bodies[0], limit - len(piece_title("", 9)))
@@ -272,8 +316,8 @@ def _blocks(units: list[_Unit], count: int, most: int) -> list[tuple[list[_Unit]
     """What each section is built from: each chapter spread over several sections by relevance
     when the part has fewer chapters than sections; else single chapters, and pairs of chapters
     of one book where time is short, in course order (one more section may spare a pairing)."""
-    if count >= len(units):
-        spread = rules.apportion(count, [u.relevance for u in units], 1, count)
+    if count >= len(units):  # every chapter gets its share before any gets a third section
+        spread = rules.apportion(count, [u.relevance for u in units], 1, max(2, -(-count // len(units))))
         return [([u], n) for u, n in zip(units, spread, strict=True)]
     ranks = _book_ranks([u.hit for u in units])
     order = sorted(
@@ -306,29 +350,21 @@ def _pairing(units: list[_Unit], fewest: int, most: int) -> list[range]:
 
 
 class _Writer:
-    """Turns a draft's subjects into terms and objectives; one per `plan_sections` call, seeded
-    with the objectives of earlier parts so none repeats across the course."""
+    """Turns a draft's subjects into objectives; one per `plan_sections` call, seeded with the
+    objectives of earlier parts so none repeats across the course."""
 
     def __init__(self, request: CourseRequest, chapters: Sequence[ChapterHit], earlier: list[str]) -> None:
         self.depth = Depth(request.preferences.depth)
         self.vocabulary = wording.Vocabulary.of(chapters)
-        subject = wording.course_subject(request.query)
-        if len(subject.split()) > 4:  # "serverless event-driven design on AWS" -> "... design"
-            subject = re.split(r" (?:on|for|in|with|using|at) ", subject, maxsplit=1)[0]
-        short = len(subject.split()) <= 4 and len(subject) <= 32
-        self.context = wording.lower_inside(subject, self.vocabulary) if short else ""
         self.objectives = objectives.ObjectiveWriter(earlier)
 
-    def terms(self, subjects: Sequence[tuple[str, _Unit]]) -> list[objectives.Term]:
-        terms = []
-        for label, unit in subjects:
-            name = unit.names[0] if unit.shares == 1 else wording.chapter_name(unit.hit.chapter_title)
-            context = self.context or wording.lower_inside(name, self.vocabulary) or "this chapter"
+    def subjects(self, labels: Sequence[tuple[str, _Unit]]) -> list[objectives.Subject]:
+        made = []
+        for label, unit in labels:
             formula = dict(unit.formulas).get(label, "")
-            terms.append(
-                objectives.make_term(label, formula, unit.hit.ref.key, name, context, self.vocabulary)
-            )
-        return terms
+            concept = label not in unit.topics
+            made.append(objectives.make_subject(label, concept, formula, unit.quantitative, self.vocabulary))
+        return made
 
 
 def _take(
@@ -340,7 +376,7 @@ def _take(
     for draft in _drafts(block, len(minutes)):
         count = max(2, min(6, len(draft.subjects), 1 + min(minutes) // 12))
         levels = rules.objective_levels(writer.depth, count)
-        lines = writer.objectives.draft(levels, writer.terms(draft.subjects), draft.phrase)
+        lines = writer.objectives.draft(levels, writer.subjects(draft.subjects))
         section = SectionPlan(title=draft.title, minutes=0, objectives=lines, sources=sources)
         if not any(checks.is_near_duplicate(section, s) for s in [*taken, *(s for _, s in picked)]):
             writer.objectives.commit(lines)
@@ -352,8 +388,10 @@ def _take(
 
 
 def _drafts(block: list[_Unit], n: int) -> Iterator[_Draft]:
-    """Candidate sections, best first: the whole block, its topic groups, each topic seen from
-    a teaching angle, then numbered workshops (an endless supply, so planning always ends)."""
+    """Candidate sections, best first: the whole block, then its lead chapter's topic groups; only
+    when the chapter must fill more sections than it has topics, each topic again from an angle
+    that suits the chapter (problems for one that calculates, cases and sources for one that
+    does not), then numbered workshops (an endless supply, so planning always ends)."""
     ranked = sorted(block, key=lambda u: -u.relevance)
     lead = ranked[0]
     if n == 1:
@@ -361,7 +399,7 @@ def _drafts(block: list[_Unit], n: int) -> Iterator[_Draft]:
         mixed: dict[str, tuple[str, _Unit]] = {}
         for x, unit in (p for row in rows for p in row if p):
             mixed.setdefault(x, (x, unit))
-        yield _Draft(_block_title(block), tuple(mixed.values()), "", (0, 0, 0))
+        yield _Draft(_block_title(block), tuple(mixed.values()), (0, 0, 0))
     primary = list(lead.topics) if len(lead.topics) >= n else lead.subjects
     rest = [s for s in lead.subjects if s not in primary]
     size = min(n, len(primary))
@@ -371,16 +409,16 @@ def _drafts(block: list[_Unit], n: int) -> Iterator[_Draft]:
     head = _facet_head(lead.hit)
     for i, group in enumerate(groups):
         subjects = tuple((x, lead) for x in (*group, *extras[i]))
-        yield _Draft(wording.facet_title(head, group), subjects, "", (i, 0, 0))
-    for a, angle in enumerate(wording.ANGLES, 1):
+        yield _Draft(wording.facet_title(head, group), subjects, (i, 0, 0))
+    for a, angle in enumerate(wording.angles(lead.quantitative), 1):
         for f in primary:
-            subjects = tuple((x, lead) for x in (f, *extras[group_of[f]][:1]))
-            title = wording.clip(f"{wording.title_case(f)}: {angle.title}", wording.TITLE_LIMIT)
-            yield _Draft(title, subjects, angle.phrase, (group_of[f], a, 0))
+            subjects = tuple((x, lead) for x in (f, *extras[group_of[f]]))
+            title = wording.clip(f"{wording.title_case(f)}: {angle}", wording.TITLE_LIMIT)
+            yield _Draft(title, subjects, (group_of[f], a, 0))
     for r in itertools.count(1):
         for i, f in enumerate(primary):
             title = f"{wording.title_case(_first_words(f, 3))} Workshop {r}"
-            yield _Draft(title, ((f, lead),), f"in practice workshop {r}", (size + r, i, 0))
+            yield _Draft(title, ((f, lead), *((x, lead) for x in rest)), (size + r, i, 0))
 
 
 def _facet_head(hit: ChapterHit) -> str:

@@ -3,7 +3,9 @@ titles made from them (`objectives` writes the learning objectives)."""
 
 from __future__ import annotations
 
+import functools
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -21,7 +23,9 @@ def _words(text: str) -> frozenset[str]:
 
 SMALL_WORDS = _words("a an and as at but by for from in into nor of on or over per the to versus via vs with")
 _NOT_PLURAL = _words("analysis basis bias earnings economics sales statistics series status thesis")
-_PLURAL = _words("criteria data phenomena media people")
+_PLURAL = _words(
+    "criteria data phenomena media people equilibria bacteria fungi nuclei stimuli alumni indices"
+)
 _LEAD_INS = (
     "i want to learn", "i would like to learn", "i'd like to learn", "teach me about", "teach me",
     "help me understand", "learn about", "learning", "learn", "an introduction to", "introduction to",
@@ -37,7 +41,7 @@ def title_case(text: str) -> str:
     """Title case that keeps acronyms and mixed-case words ("WACC", "EventBridge") as written."""
     words: list[str] = []
     for word in text.split():
-        first = not words or words[-1].endswith(":")
+        first = not words or words[-1].endswith((":", "?", "!"))
         words.append("-".join(_capitalize(p, first and j == 0) for j, p in enumerate(word.split("-"))))
     return " ".join(words)
 
@@ -52,7 +56,7 @@ def _capitalize(word: str, first: bool) -> str:
     return word[:i] + word[i : i + 1].upper() + word[i + 1 :]
 
 
-_WORD = re.compile(r"[A-Za-z][A-Za-z']*")
+_WORD = re.compile(r"[^\W\d_](?:[\w'\u2019-]*\w)?")
 # Endings of ordinary English words; names ("Gordon", "Merton", "Hamada") rarely have them.
 _ORDINARY_ENDINGS = (
     "ing", "ed", "tion", "sion", "ity", "ment", "ness", "ance", "ence", "ency", "ancy", "al", "ive",
@@ -62,15 +66,42 @@ _ORDINARY_ENDINGS = (
 
 @dataclass(frozen=True)
 class Vocabulary:
-    """The words the retrieved chapters write in lower case: a capitalised one of these is an
-    ordinary word at the start of a key concept ("Growing perpetuity"), not a name ("Merton")."""
+    """How the retrieved chapters write their words: those they write in lower case (a capitalised
+    one is an ordinary word at the start of a key concept, "Growing perpetuity", or in a section
+    title, "Equilibrium Constants"), and those they capitalise mid-sentence more often than not
+    (names: "Hoover", "New Deal", "Le Châtelier's")."""
 
     common: frozenset[str]
+    proper: frozenset[str] = frozenset()
+    names: frozenset[str] = frozenset()  # runs of capitalised words: "New Deal", "Bonus Army"
 
     @classmethod
     def of(cls, hits: Iterable[ChapterHit]) -> Vocabulary:
-        texts = (t for h in hits for t in [*h.topics, *h.key_concepts, h.summary])
-        return cls(frozenset(w for text in texts for w in _WORD.findall(text) if w.islower()))
+        return _vocabulary(tuple((tuple(h.topics), tuple(h.key_concepts), h.summary) for h in hits))
+
+    @classmethod
+    def of_texts(cls, texts: Sequence[tuple[Sequence[str], Sequence[str], str]]) -> Vocabulary:
+        """From each chapter's topics, key concepts and summary."""
+        lower: Counter[str] = Counter()
+        upper: Counter[str] = Counter()
+        names: set[str] = set()
+        for topics, key_concepts, summary in texts:
+            for text in [*topics, *key_concepts, summary]:
+                lower.update(w for w in _WORD.findall(text) if w.islower())
+            # A glossary term is written as it reads mid-sentence; a summary's sentences are not
+            # from their first word.
+            sentences = [(text, 0) for text in key_concepts]
+            sentences += [(text, 1) for text in re.split(r"(?<=[.!?])\s+", summary)]
+            for text, skip in sentences:
+                upper.update(w.lower() for w in _WORD.findall(text)[skip:] if _is_titled(w))
+                for run in (m.group(0).split() for m in _NAME_RUN.finditer(text) if m.start() or not skip):
+                    # "New Deal" is a name when "First New Deal" is
+                    names.update(" ".join(run[i:]) for i in range(len(run) - 1))
+        proper = frozenset(w for w, n in upper.items() if n > lower[w])
+        # A run of capitals is a name when one of its words is ("First New Deal" by "Deal"), not
+        # when it is a heading quoted in a summary ("Derivatives of Exponential Functions").
+        named = frozenset(n for n in names if any(w.lower() in proper for w in n.split()))
+        return cls(frozenset(lower), proper, named)
 
     def is_ordinary(self, word: str) -> bool:
         low = word.lower().strip(".,;:()'\"")
@@ -80,6 +111,60 @@ class Vocabulary:
             or f"{low}s" in self.common
             or low.removesuffix("s").endswith(_ORDINARY_ENDINGS)
         )
+
+    def is_name(self, word: str) -> bool:
+        """Whether the chapters capitalise this word mid-sentence ("Hoover's" by "Hoover"). A word
+        they never write at all is taken for an ordinary one: a section title capitalises every
+        word, so a capital there is no evidence of a name."""
+        return re.sub(r"['\u2019]s$", "", word.lower().strip(".,;:()'\"\u2019")) in self.proper
+
+
+@functools.lru_cache(maxsize=8)  # one per course being planned; a course plans part by part
+def _vocabulary(texts: tuple[tuple[tuple[str, ...], tuple[str, ...], str], ...]) -> Vocabulary:
+    return Vocabulary.of_texts(texts)
+
+
+def sentence_case(title: str, vocabulary: Vocabulary) -> str:
+    """A title-cased heading as it reads mid-sentence: "The Stock Market Crash of 1929" -> "the
+    stock market crash of 1929"; names and acronyms keep their capitals ("President Hoover's
+    Response" -> "President Hoover's response" when the chapters write "President Hoover")."""
+    words = title.split()
+    named: set[int] = set()
+    for name in (n for n in vocabulary.names if n in title):
+        for match in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", title):
+            start = len(title[: match.start()].split())
+            named.update(range(start, start + len(name.split())))
+    out = []
+    for i, word in enumerate(words):
+        parts = word.split("-")
+        if any(not p[1:].islower() for p in parts if len(p) > 1) or not word[:1].isupper():
+            out.append(word)  # an acronym, mixed case or lower already
+            continue
+        following = words[i + 1] if i + 1 < len(words) and not word.endswith((":", ",", ";")) else ""
+        before_name = following[:1].isupper() and vocabulary.is_name(following)  # "President Hoover"
+        low = word.lower().strip(".,:;")
+        title_before_name = before_name and (low in _TITLES or low not in vocabulary.common)
+        keep = i in named or vocabulary.is_name(word) or title_before_name
+        out.append(word if keep else "-".join(p.lower() if p[:1].isupper() else p for p in parts))
+    return " ".join(out)
+
+
+def _is_titled(word: str) -> bool:
+    return all(p[:1].isupper() and (p[1:].islower() or not p[1:]) for p in word.split("-"))
+
+
+_NAME_RUN = re.compile(r"[^\W\d_a-z][\w\u2019'-]*(?:\s+(?:of\s+)?[^\W\d_a-z][\w\u2019'-]*)+")
+_TITLES = _words("president king queen general senator governor chief justice pope emperor saint lake mount")
+
+
+def concept_case(text: str, vocabulary: Vocabulary) -> str:
+    """A key concept as it reads mid-sentence. A glossary term is written in its own case, so only
+    a sentence-case first word is lowered ("Growing perpetuity"); a term whose later words are
+    capitalised is a name and stays as written ("Civilian Conservation Corps")."""
+    words = text.split()
+    if any(_is_titled(w) for w in words[1:]):
+        return text
+    return " ".join([_lower_word(words[0], vocabulary), *words[1:]]) if words else text
 
 
 def lower_inside(text: str, vocabulary: Vocabulary) -> str:
@@ -172,6 +257,8 @@ def _name_candidates(text: str, topics: Sequence[str]) -> Iterator[str]:
         yield head
     if len(text.split()) <= 5 and ":" not in text:
         yield text
+    if "? " in text and len(text.split("? ", 1)[1].split()) >= 2:
+        yield text.split("? ", 1)[1]  # "Brother, Can You Spare a Dime? The Great Depression"
     if text.lower().startswith("from ") and len(text.split(" to ", 1)[-1].split()) >= 2:
         yield text.split(" to ", 1)[1]
     first, sep, *_ = [*re.split(r"(,| and | for | in | through )", text, maxsplit=1), ""]
@@ -270,21 +357,11 @@ def join(labels: Sequence[str]) -> str:
     return f"{', '.join(labels[:-1])} and {labels[-1]}"
 
 
-@dataclass(frozen=True)
-class Angle:
-    """A way to revisit a topic when a chapter must fill more sections than it has topics."""
-
-    title: str
-    phrase: str
+# Ways to revisit a topic when a chapter must fill more sections than it has topics, by whether
+# the chapter calculates.
+_PROBLEM_ANGLES = ("Worked Problems", "Practice Problems", "Common Errors", "Applications", "Review Problems")
+_TEXT_ANGLES = ("Key Terms", "Case Study", "Sources and Evidence", "Discussion", "Review")
 
 
-ANGLES = (
-    Angle("Worked Example", "through a worked example"),
-    Angle("Guided Practice", "in guided practice problems"),
-    Angle("Common Pitfalls", "while avoiding common pitfalls"),
-    Angle("Case Study", "in a real-world case study"),
-    Angle("Comparing Approaches", "by comparing it with alternatives"),
-    Angle("Hands-On Exercise", "in a hands-on exercise"),
-    Angle("Review and Self-Check", "in a self-check review"),
-    Angle("Going Further", "in more advanced settings"),
-)
+def angles(quantitative: bool) -> tuple[str, ...]:
+    return _PROBLEM_ANGLES if quantitative else _TEXT_ANGLES
