@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 
-from chalicelib.core.models import CourseState
+from chalicelib.core.models import CourseState, PartResult
 from chalicelib.errors import StaleState
 from chalicelib.ports import StateStore
 
@@ -19,6 +19,7 @@ class InMemoryStateStore(StateStore):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._rows: dict[str, tuple[int, str]] = {}
+        self._parts: dict[tuple[str, int], str] = {}  # (course id, part index) -> JSON result
 
     def create(self, state: CourseState) -> CourseState:
         body = state.model_copy(update={"version": 1}).model_dump_json()
@@ -50,3 +51,15 @@ class InMemoryStateStore(StateStore):
         mine = [state for state in states if state.user_id == user_id]
         mine.sort(key=lambda state: (state.created_at, state.course_id), reverse=True)
         return mine[: max(limit, 0)]
+
+    def put_part(self, course_id: str, part_index: int, result: PartResult) -> None:
+        body = result.model_dump_json()
+        with self._lock:
+            if (course_id, part_index) in self._parts:
+                raise StaleState(f"course {course_id}: part {part_index + 1} is written already")
+            self._parts[course_id, part_index] = body
+
+    def get_parts(self, course_id: str, part_count: int) -> dict[int, PartResult]:
+        with self._lock:
+            bodies = {k: self._parts.get((course_id, k)) for k in range(part_count)}
+        return {k: PartResult.model_validate_json(body) for k, body in bodies.items() if body is not None}

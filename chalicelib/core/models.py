@@ -208,6 +208,14 @@ class TokenUsage(_Strict):
         return sum(getattr(self, phase).calls for phase in type(self).model_fields)
 
 
+class PartResult(_Strict):
+    """One part's sections as the delivery that planned them wrote them, beside the course state,
+    with the model tokens that delivery spent; the fan-in gathers them (parallel sections)."""
+
+    sections: list[SectionPlan]
+    usage: TokenUsage = TokenUsage()
+
+
 class Failure(_Strict):
     phase: str
     reason: str
@@ -282,6 +290,14 @@ class CourseState(BaseModel):
     review: ReviewNotes | None = None
     error: Failure | None = None
     usage: TokenUsage = TokenUsage()
+    # Parallel sections: every part is planned by a delivery of its own, which writes its result
+    # beside the state (StateStore.put_part); the fan-in gathers them into `sections` and records
+    # which part's delivery did it.
+    fan_out: bool = False
+    fan_in_part: int | None = None
+    # The part results written so far, loaded by the workflow while sections are planned in
+    # parallel; never part of the stored body.
+    planned: dict[int, PartResult] = Field(default_factory=dict, exclude=True)
 
     @field_validator("query_embedding", mode="before")
     @classmethod
