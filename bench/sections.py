@@ -9,7 +9,8 @@ the sample library, the offline embedder) with the model planner talking to the 
 which answers like a model that follows the prompt and waits L seconds before each answer.
 Sequentially a course makes 1 + parts + (review) calls one after another; in parallel its
 critical path is the parts call, one sections call and the review call, whatever the number of
-parts. Targets: the parallel 40 h course within 3.5 L of its time at L = 0, and no more than
+parts (`--review`: a model whose parts repeat each other, so that the review calls it).
+Targets: the parallel 40 h course within 3.5 L of its time at L = 0, and no more than
 15% more tokens than the sequential one.
 """
 
@@ -65,6 +66,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--latencies", default="0,1,2", help="seconds per model call, comma-separated")
     parser.add_argument("--hours", default="2,20,40", help="course lengths, comma-separated")
+    parser.add_argument(
+        "--review",
+        action="store_true",
+        help="a model whose parts repeat each other, so that the review calls it too",
+    )
     args = parser.parse_args()
     latencies = [float(x) for x in args.latencies.split(",")]
     hours = [float(x) for x in args.hours.split(",")]
@@ -72,7 +78,7 @@ def main() -> None:
     rows: list[list[object]] = []
     results: dict[tuple[float, float, bool], Run] = {}
     with LLMServer() as server, embedded_workflow() as flow:
-        server.chat_model = CourseModel()
+        server.chat_model = CourseModel(duplicates=args.review)
         config = fast_config(server, timeout=60.0, deadline=120.0, max_tokens=4000, max_tokens_limit=16000)
         flow.deps.planner = OpenAIPlanner(config, usage=flow.deps.usage)
         one_course(flow, 2.0, True, 60)  # warm up: connections, caches, the bus's threads
