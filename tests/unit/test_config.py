@@ -94,6 +94,7 @@ def test_every_variable_is_read() -> None:
             "COURSEGEN_LOCAL_USER": "ada",
             "COURSEGEN_PLANNER": "OpenAI",
             "COURSEGEN_EMBEDDER": "openai",
+            "COURSEGEN_SECTIONS": "Sequential",
             "COURSEGEN_SEARCH_TOP_K": "30",
             "COURSEGEN_SEARCH_EF": "64",
             "COURSEGEN_OPENAI_BASE_URL": "http://127.0.0.1:11434/v1",
@@ -115,6 +116,7 @@ def test_every_variable_is_read() -> None:
         64,
     )
     assert config.aws is not None and config.aws.db_name == "coursegen"
+    assert config.sections == "sequential" and Settings().sections == "parallel"
     model = config.openai
     assert (model.base_url, model.chat_model, model.embedding_model) == (
         "http://127.0.0.1:11434/v1",
