@@ -49,9 +49,10 @@ $(BIN)/.bench-installed: requirements-bench.txt $(BIN)/.installed
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	touch $@
 
-bench: setup $(BIN)/.bench-installed  ## run every benchmark (about 5 minutes; the package build needs the package index once)
+bench: setup $(BIN)/.bench-installed  ## run every benchmark (about 6 minutes; the package build needs the package index once)
 	$(BIN)/python bench/prompt_tokens.py
 	$(BIN)/python -m bench.orchestration
+	$(BIN)/python -m bench.sections
 	$(BIN)/python -m bench.throughput
 	$(BIN)/python -m bench.state_size
 	$(BIN)/python -m bench.package_size

@@ -263,6 +263,7 @@ def build_workflow(settings: Settings, app: Any) -> Workflow:
         new_id=new_course_id,
         search=settings.search,
         usage=usage,
+        parallel_sections=settings.sections == "parallel",
     )
     flow = Workflow(deps)
     if local_bus is not None:

@@ -19,6 +19,7 @@ from chalicelib.ports import SearchParams
 RUNTIMES = ("local", "aws")
 PLANNERS = ("offline", "openai")
 EMBEDDERS = ("offline", "openai")
+SECTIONS = ("parallel", "sequential")  # how the parts' sections are planned
 
 
 class ConfigError(CourseGenError):
@@ -144,6 +145,7 @@ class Settings:
     local_user: str = "local-user"
     planner: str = "offline"
     embedder: str = "offline"
+    sections: str = "parallel"
     search: SearchParams = field(default_factory=SearchParams)
     openai: OpenAIConfig = field(default_factory=OpenAIConfig)  # used when planner or embedder is openai
     aws: AwsSettings | None = None
@@ -187,6 +189,7 @@ class Settings:
             local_user=_text(env, "COURSEGEN_LOCAL_USER", "local-user"),
             planner=_choice(env, "COURSEGEN_PLANNER", "offline", PLANNERS),
             embedder=_choice(env, "COURSEGEN_EMBEDDER", "offline", EMBEDDERS),
+            sections=_choice(env, "COURSEGEN_SECTIONS", "parallel", SECTIONS),
             search=search,
             openai=OpenAIConfig.from_env(env),
             aws=aws,

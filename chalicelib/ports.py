@@ -17,6 +17,7 @@ from chalicelib.core.models import (
     CourseState,
     Outline,
     PartPlan,
+    PartResult,
     PlannedPart,
     SectionPlan,
     Status,
@@ -73,8 +74,15 @@ class StateStore(ABC):
 
     def save_and_publish(self, state: CourseState, event: Event, publisher: EventPublisher) -> CourseState:
         """`save`, then publish `event`; nothing is published if the save raises."""
+        return self.save_and_publish_all(state, (event,), publisher)
+
+    def save_and_publish_all(
+        self, state: CourseState, events: Sequence[Event], publisher: EventPublisher
+    ) -> CourseState:
+        """`save`, then publish each of `events` (one step may announce several)."""
         saved = self.save(state)
-        publisher.publish(event)
+        for event in events:
+            publisher.publish(event)
         return saved
 
     # The two below are not abstract so that test doubles wrapping a store need not forward
@@ -90,6 +98,25 @@ class StateStore(ABC):
         """Remove the state if it is still at `version`. Raises StaleState if another writer
         moved it on or it is gone."""
         raise NotImplementedError(f"{type(self).__name__} cannot delete courses")
+
+    # Parallel sections: each part's delivery writes its result beside the state, never over
+    # another part's and without touching the state's version; the fan-in reads them all.
+
+    @abstractmethod
+    def put_part(self, course_id: str, part_index: int, result: PartResult) -> None:
+        """Write part `part_index`'s result unless one is written already: the first writer wins
+        and a later one raises StaleState. Other parts' results and the state are untouched."""
+
+    @abstractmethod
+    def get_parts(self, course_id: str, part_count: int) -> dict[int, PartResult]:
+        """The results written for parts 0..part_count-1, by part index (read consistently)."""
+
+    def put_part_and_publish(
+        self, course_id: str, part_index: int, result: PartResult, event: Event, publisher: EventPublisher
+    ) -> None:
+        """`put_part`, then publish `event`; nothing is published if the write raises."""
+        self.put_part(course_id, part_index, result)
+        publisher.publish(event)
 
 
 class EventPublisher(ABC):

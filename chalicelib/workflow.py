@@ -25,7 +25,7 @@ from chalicelib.core.models import (
 )
 from chalicelib.core.outline import build_outline
 from chalicelib.core.paging import Page, PageKey, SourcePage, merge_newest_first
-from chalicelib.core.phases import Verdict
+from chalicelib.core.phases import PartWritten, Verdict
 from chalicelib.core.registry import HandlerSpec, Phase
 from chalicelib.core.resume import resume_failed
 from chalicelib.core.retrieval import query_terms, relevant_chapters, search_text
@@ -68,6 +68,10 @@ class Deps:
     new_id: Callable[[], str]
     search: SearchParams = field(default_factory=SearchParams)
     usage: UsageRecorder = field(default_factory=UsageRecorder)  # the model planner reports here
+    # Plan the sections of every part at once, one delivery per part (COURSEGEN_SECTIONS);
+    # False plans them one part after another. A course keeps the choice made when its parts
+    # were planned.
+    parallel_sections: bool = True
 
 
 @dataclass(frozen=True)
@@ -90,9 +94,11 @@ class CourseView:
 
 
 # A step does the I/O of one phase: given the state the guard accepted and the event, it returns
-# the state it leaves and the event to publish next, which the workflow saves and publishes
-# together (in one transaction where the state store keeps an outbox).
-Step = Callable[["Workflow", CourseState, Event], tuple[CourseState, Event]]
+# the state it leaves and the events to publish next, which the workflow saves and publishes
+# together (in one transaction where the state store keeps an outbox). The step of one part of
+# a course planned in parallel returns the part's result instead, written beside the state.
+Outcome = tuple[CourseState, Event | tuple[Event, ...]] | PartWritten
+Step = Callable[["Workflow", CourseState, Event], Outcome]
 STEPS: dict[Phase, Step] = {}
 
 
@@ -187,29 +193,47 @@ class Workflow:
 
     def _handle(self, event: Event, spec: HandlerSpec) -> None:
         name, detail, phase = event.name, event.detail, spec.phase.value
-        state = self.deps.state_store.get(detail.course_id)
+        store = self.deps.state_store
+        state = store.get(detail.course_id)
+        if (
+            state is not None
+            and state.fan_out
+            and state.status is Status.GENERATING_SECTIONS
+            and spec.phase is Phase.SECTIONS
+        ):
+            # The parts planned so far, each written by its own delivery: what the guard and the
+            # fan-in need to see.
+            state = state.model_copy(update={"planned": store.get_parts(state.course_id, state.parts_total)})
         decision = registry.decide(state, event)
         if decision.verdict is Verdict.IGNORE:
             _log(logging.INFO, f"ignored {name.value}: {decision.reason}", detail.course_id, phase)
             return
         if decision.verdict is Verdict.REPUBLISH:
-            assert decision.event is not None
-            _log(logging.INFO, f"republished {decision.event.name.value}: {decision.reason}", state, phase)
-            self.deps.publisher.publish(decision.event)
+            names = ", ".join(dict.fromkeys(e.name.value for e in decision.events))
+            _log(logging.INFO, f"republished {names}: {decision.reason}", state, phase)
+            for again in decision.events:
+                self.deps.publisher.publish(again)
             return
         assert state is not None
         try:
-            left, next_event = STEPS[spec.phase](self, state, event)
-            state = self.deps.state_store.save_and_publish(left, next_event, self.deps.publisher)
+            outcome = STEPS[spec.phase](self, state, event)
+            if isinstance(outcome, PartWritten):
+                store.put_part_and_publish(
+                    outcome.course_id, outcome.part_index, outcome.result, outcome.event, self.deps.publisher
+                )
+                _log(logging.INFO, f"{name.value} -> {outcome.event.name.value}", state, phase)
+                return
+            left, announce = outcome
+            next_events = announce if isinstance(announce, tuple) else (announce,)
+            state = store.save_and_publish_all(left, next_events, self.deps.publisher)
         except StaleState:
             _log(logging.INFO, f"ignored {name.value}: a concurrent delivery won", state, phase)
             return
         except PermanentFailure as error:
             self.fail_course(state.course_id, phase, str(error))
             return
-        _log(
-            logging.INFO, f"{name.value} -> {next_event.name.value}", state, phase, status=state.status.value
-        )
+        published = ", ".join(dict.fromkeys(e.name.value for e in next_events))
+        _log(logging.INFO, f"{name.value} -> {published}", state, phase, status=state.status.value)
 
     @step(Phase.SEARCH)
     def _search(self, state: CourseState, event: Event) -> tuple[CourseState, Event]:
@@ -229,16 +253,20 @@ class Workflow:
         return state.model_copy(update={"usage": state.usage.plus(tally.usage)})
 
     @step(Phase.PARTS)
-    def _parts(self, state: CourseState, event: Event) -> tuple[CourseState, Event]:
+    def _parts(self, state: CourseState, event: Event) -> Outcome:
         d = self.deps
         with d.usage.measure() as tally:
             title, parts = d.planner.plan_parts(state.request, state.chapters)
-        state, next_event = phases.record_parts(self._with_usage(state, tally), title, parts, d.clock())
-        return state, next_event
+        state, next_events = phases.record_parts(
+            self._with_usage(state, tally), title, parts, d.clock(), fan_out=d.parallel_sections
+        )
+        return state, next_events
 
     @step(Phase.SECTIONS)
-    def _sections(self, state: CourseState, event: Event) -> tuple[CourseState, Event]:
+    def _sections(self, state: CourseState, event: Event) -> Outcome:
         d = self.deps
+        if state.fan_out:
+            return self._part_sections(state, event)
         part_index = event.detail.part_index + 1 if isinstance(event.detail, PartDetail) else 0
         if part_index >= state.parts_total:
             state, next_event = phases.finish_sections(state, d.clock())
@@ -251,6 +279,19 @@ class Workflow:
             self._with_usage(state, tally), part_index, sections, d.clock()
         )
         return state, next_event
+
+    def _part_sections(self, state: CourseState, event: Event) -> Outcome:
+        """Parallel sections: PartsGenerated(k) plans part k alone, seeing every part's title,
+        minutes and chapters but no other part's sections; PartSectionsGenerated(k) is the
+        fan-in, run by the delivery that finds every part planned."""
+        d = self.deps
+        part_index = event.part_index
+        assert part_index is not None
+        if event.name is EventName.PART_SECTIONS_GENERATED:
+            return phases.fan_in(state, part_index, d.clock())
+        with d.usage.measure() as tally:
+            sections = d.planner.plan_sections(state.request, state.chapters, state.parts, part_index, [])
+        return phases.record_part(state, part_index, sections, tally.usage)
 
     @step(Phase.REVIEW)
     def _review(self, state: CourseState, event: Event) -> tuple[CourseState, Event]:
@@ -307,6 +348,11 @@ class Workflow:
         if state is not None:
             if state.user_id != user_id:
                 raise CourseNotFound(course_id)
+            if state.fan_out and state.parts and not state.sections and not state.reviewed:
+                # Parts planned at once: how many are done is what their results say.
+                state = state.model_copy(
+                    update={"planned": d.state_store.get_parts(course_id, state.parts_total)}
+                )
             outline = None
             if state.status is Status.COMPLETE:
                 stored = d.course_store.get(course_id)
@@ -384,7 +430,7 @@ class Workflow:
                 f"course {course_id} is {shown}; only a failed course can be retried", code="not_failed"
             )
         failure = state.error
-        resumed, event = resume_failed(state, d.clock())
+        resumed, events = resume_failed(state, d.clock())
         if resumed.status is Status.QUEUED and state.embedder != d.embedder.kind:
             # The library was re-indexed since: search with a query vector it can compare.
             try:
@@ -397,7 +443,7 @@ class Workflow:
         try:
             # Locally the state and its event commit together (the outbox); elsewhere the event
             # is published right after the write.
-            resumed = d.state_store.save_and_publish(resumed, event, d.publisher)
+            resumed = d.state_store.save_and_publish_all(resumed, events, d.publisher)
         except StaleState:
             raise CourseConflict(
                 f"course {course_id} changed meanwhile (retried already?); fetch it and try again",

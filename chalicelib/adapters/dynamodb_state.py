@@ -18,12 +18,16 @@ from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from chalicelib.core.models import CourseState, Status
+from chalicelib.core import rules
+from chalicelib.core.models import MAX_HOURS, CourseState, PartResult, Status
 from chalicelib.core.paging import PageKey, is_older
 from chalicelib.errors import StaleState
 from chalicelib.ports import StateStore
 
 USER_INDEX = "user_id-created_at-index"
+# A part's result (parallel sections) is an item of its own, keyed "<course id>#part-<index>": it
+# has no user_id, so the user index leaves it out, and parallel writers never share an item.
+PART_KEY = "{course_id}#part-{part_index}"
 _SECONDS_PER_DAY = 86_400
 # Throttling and 5xx are retried by botocore with backoff and jitter (max_attempts counts
 # retries: up to 6 calls); what still fails raises, and Lambda's own retries take over.
@@ -155,6 +159,53 @@ class DynamoDBStateStore(StateStore):
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 raise StaleState(f"course {course_id} is no longer at version {version}") from exc
             raise
+        # The part results of parallel sections, one item per part (deleting a missing key is
+        # a no-op); left behind, they would only wait for the TTL.
+        most_parts = rules.part_count_range(MAX_HOURS)[1]
+        requests: list[dict[str, Any]] = [
+            {
+                "DeleteRequest": {
+                    "Key": {"course_id": {"S": PART_KEY.format(course_id=course_id, part_index=k)}}
+                }
+            }
+            for k in range(most_parts)
+        ]
+        while requests:
+            answer = self.client.batch_write_item(RequestItems={self._table: requests})
+            requests = answer.get("UnprocessedItems", {}).get(self._table, [])
+
+    def put_part(self, course_id: str, part_index: int, result: PartResult) -> None:
+        key = PART_KEY.format(course_id=course_id, part_index=part_index)
+        try:
+            self.client.put_item(
+                TableName=self._table,
+                Item={
+                    "course_id": {"S": key},
+                    "ttl": {"N": str(int(self._clock()) + self._ttl_seconds)},
+                    "body": {"B": zlib.compress(result.model_dump_json().encode(), 6)},
+                },
+                # The first writer of a part wins; a duplicate delivery's write is refused.
+                ConditionExpression="attribute_not_exists(course_id)",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise StaleState(f"course {course_id}: part {part_index + 1} is written already") from exc
+            raise
+
+    def get_parts(self, course_id: str, part_count: int) -> dict[int, PartResult]:
+        keys = {PART_KEY.format(course_id=course_id, part_index=k): k for k in range(part_count)}
+        found: dict[int, PartResult] = {}
+        pending = [{"course_id": {"S": key}} for key in keys]
+        while pending:  # at most 100 keys per call; unprocessed keys are asked again
+            batch, pending = pending[:100], pending[100:]
+            request: dict[str, Any] = {self._table: {"Keys": batch, "ConsistentRead": True}}
+            while request:
+                answer = self.client.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(self._table, []):
+                    body = zlib.decompress(item["body"]["B"])
+                    found[keys[item["course_id"]["S"]]] = PartResult.model_validate_json(body)
+                request = answer.get("UnprocessedKeys") or {}
+        return found
 
     def _put(
         self,

@@ -36,6 +36,10 @@ log = logging.getLogger("coursegen.bus")
 
 DeadLetter = Callable[[str, dict[str, Any], BaseException], object]
 DEAD_LETTER_ATTEMPTS = 5
+# Deliveries run at once, at most: every part of the longest course (five parts, each a model
+# call when its sections are planned in parallel) and a few deliveries of other courses. The
+# rest wait in the outbox.
+DELIVERY_WORKERS = 8
 _REASON_LIMIT = 500  # well inside CourseFailed's limit, and enough to read
 
 
@@ -196,7 +200,7 @@ class LocalBus(EventPublisher):
         app: Any,
         *,
         outbox: Outbox | None = None,
-        workers: int = 4,
+        workers: int = DELIVERY_WORKERS,
         max_attempts: int = 16,
         retry_delay: float = 0.5,  # the first backoff; it doubles up to max_delay
         max_delay: float = 5.0,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 
-from chalicelib.core.models import CourseState, Status
+from chalicelib.core.models import CourseState, PartResult, Status
 from chalicelib.core.paging import PageKey, is_older
 from chalicelib.errors import StaleState
 from chalicelib.ports import StateStore
@@ -20,6 +20,7 @@ class InMemoryStateStore(StateStore):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._rows: dict[str, tuple[int, str]] = {}
+        self._parts: dict[tuple[str, int], str] = {}  # (course id, part index) -> JSON result
 
     def create(self, state: CourseState) -> CourseState:
         body = state.model_copy(update={"version": 1}).model_dump_json()
@@ -74,3 +75,17 @@ class InMemoryStateStore(StateStore):
             if row is None or row[0] != version:
                 raise StaleState(f"course {course_id} is no longer at version {version}")
             del self._rows[course_id]
+            for key in [key for key in self._parts if key[0] == course_id]:
+                del self._parts[key]
+
+    def put_part(self, course_id: str, part_index: int, result: PartResult) -> None:
+        body = result.model_dump_json()
+        with self._lock:
+            if (course_id, part_index) in self._parts:
+                raise StaleState(f"course {course_id}: part {part_index + 1} is written already")
+            self._parts[course_id, part_index] = body
+
+    def get_parts(self, course_id: str, part_count: int) -> dict[int, PartResult]:
+        with self._lock:
+            bodies = {k: self._parts.get((course_id, k)) for k in range(part_count)}
+        return {k: PartResult.model_validate_json(body) for k, body in bodies.items() if body is not None}

@@ -12,7 +12,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from typing import Any
 from chalicelib.adapters import processes
 from chalicelib.adapters.local_bus import OutboxEntry, event_from
 from chalicelib.core.events import Event
-from chalicelib.core.models import CourseState, Status
+from chalicelib.core.models import CourseState, PartResult, Status
 from chalicelib.core.paging import PageKey
 from chalicelib.errors import StaleState
 from chalicelib.ports import EventPublisher, StateStore
@@ -47,6 +47,12 @@ CREATE TABLE IF NOT EXISTS outbox (
     owner           TEXT,
     last_error      TEXT,
     delivered_at    REAL
+);
+CREATE TABLE IF NOT EXISTS part_result (
+    course_id  TEXT NOT NULL,
+    part_index INTEGER NOT NULL,
+    body       TEXT NOT NULL,
+    PRIMARY KEY (course_id, part_index)
 );
 CREATE INDEX IF NOT EXISTS outbox_waiting ON outbox (available_at) WHERE delivered_at IS NULL;
 """
@@ -141,14 +147,16 @@ class SqliteStateStore(StateStore):
         return CourseState.model_validate_json(rows[0][0]) if rows else None
 
     def save(self, state: CourseState) -> CourseState:
-        return self._save(state, None)
+        return self._save(state, ())
 
-    def save_and_publish(self, state: CourseState, event: Event, publisher: EventPublisher) -> CourseState:
+    def save_and_publish_all(
+        self, state: CourseState, events: Sequence[Event], publisher: EventPublisher
+    ) -> CourseState:
         if not self._delivers_my_outbox(publisher):
-            return super().save_and_publish(state, event, publisher)
-        return self._save(state, event)
+            return super().save_and_publish_all(state, events, publisher)
+        return self._save(state, tuple(events))
 
-    def _save(self, state: CourseState, announce: Event | None) -> CourseState:
+    def _save(self, state: CourseState, announce: tuple[Event, ...]) -> CourseState:
         version = state.version + 1
         body = state.model_copy(update={"version": version}).model_dump_json()
         # The version in the WHERE clause is the optimistic lock: no row changes if another
@@ -157,19 +165,54 @@ class SqliteStateStore(StateStore):
             "UPDATE course_state SET status = ?, version = ?, body = ? WHERE course_id = ? AND version = ?",
             (state.status.value, version, body, state.course_id, state.version),
         )
-        if announce is None:
+        if not announce:
             with self._connect() as conn:
                 changed = conn.execute(*update).rowcount
         else:
             with self._transaction() as conn:
                 changed = conn.execute(*update).rowcount
                 if changed:
-                    self.outbox.insert(conn, announce)
+                    for event in announce:
+                        self.outbox.insert(conn, event)
         if changed == 0:
             raise StaleState(f"course {state.course_id} is no longer at version {state.version}")
+        for event in announce:
+            self.outbox.added(event)
+        return CourseState.model_validate_json(body)
+
+    def put_part(self, course_id: str, part_index: int, result: PartResult) -> None:
+        self._put_part(course_id, part_index, result, None)
+
+    def put_part_and_publish(
+        self, course_id: str, part_index: int, result: PartResult, event: Event, publisher: EventPublisher
+    ) -> None:
+        if not self._delivers_my_outbox(publisher):
+            super().put_part_and_publish(course_id, part_index, result, event, publisher)
+            return
+        self._put_part(course_id, part_index, result, event)
+
+    def _put_part(self, course_id: str, part_index: int, result: PartResult, announce: Event | None) -> None:
+        # The primary key (course, part) makes the first writer win; the state row is not touched.
+        try:
+            with self._transaction() as conn:
+                conn.execute(
+                    "INSERT INTO part_result (course_id, part_index, body) VALUES (?, ?, ?)",
+                    (course_id, part_index, result.model_dump_json()),
+                )
+                if announce is not None:
+                    self.outbox.insert(conn, announce)
+        except sqlite3.IntegrityError as exc:
+            raise StaleState(f"course {course_id}: part {part_index + 1} is written already") from exc
         if announce is not None:
             self.outbox.added(announce)
-        return CourseState.model_validate_json(body)
+
+    def get_parts(self, course_id: str, part_count: int) -> dict[int, PartResult]:
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT part_index, body FROM part_result WHERE course_id = ? AND part_index < ?",
+                (course_id, part_count),
+            ).fetchall()
+        return {int(k): PartResult.model_validate_json(body) for k, body in rows}
 
     def list_for_user(self, user_id: str, limit: int = 50) -> list[CourseState]:
         if limit < 1:
@@ -204,10 +247,12 @@ class SqliteStateStore(StateStore):
         return [CourseState.model_validate_json(body) for (body,) in rows]
 
     def delete(self, course_id: str, version: int) -> None:
-        with self._connect() as conn:
+        with self._transaction() as conn:
             removed = conn.execute(
                 "DELETE FROM course_state WHERE course_id = ? AND version = ?", (course_id, version)
             ).rowcount
+            if removed:  # and the part results of parallel sections, which nothing else removes
+                conn.execute("DELETE FROM part_result WHERE course_id = ?", (course_id,))
         if removed == 0:
             raise StaleState(f"course {course_id} is no longer at version {version}")
 

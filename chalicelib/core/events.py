@@ -37,6 +37,13 @@ class PartDetail(CourseDetail):
     part_index: int = Field(ge=0)
 
 
+class PartsDetail(CourseDetail):
+    """PartsGenerated: without a part index it asks for part 1's sections (sequential); with
+    one, for that part's sections alone (parallel, one event per part)."""
+
+    part_index: int | None = Field(default=None, ge=0)
+
+
 class FailedDetail(CourseDetail):
     phase: str
     reason: str = Field(max_length=1000)
@@ -45,7 +52,7 @@ class FailedDetail(CourseDetail):
 DETAIL_MODELS: dict[EventName, type[CourseDetail]] = {
     EventName.EMBEDDING_GENERATED: CourseDetail,
     EventName.BOOK_SUMMARIES_FOUND: CourseDetail,
-    EventName.PARTS_GENERATED: CourseDetail,
+    EventName.PARTS_GENERATED: PartsDetail,
     EventName.PART_SECTIONS_GENERATED: PartDetail,
     EventName.ALL_PARTS_COMPLETE: CourseDetail,
     EventName.OUTLINE_REVIEW: CourseDetail,
@@ -67,7 +74,13 @@ class Event(BaseModel):
         return self.detail.course_id
 
     def detail_json(self) -> dict[str, Any]:
-        return self.detail.model_dump(mode="json")
+        return self.detail.model_dump(mode="json", exclude_none=True)
+
+    @property
+    def part_index(self) -> int | None:
+        """The part index of the detail, for the events that carry one."""
+        index = getattr(self.detail, "part_index", None)
+        return index if isinstance(index, int) else None
 
 
 def make_event(name: EventName, course_id: str, **fields: Any) -> Event:

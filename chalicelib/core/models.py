@@ -255,6 +255,14 @@ class TokenUsage(_Strict):
         return sum(getattr(self, phase).calls for phase in type(self).model_fields)
 
 
+class PartResult(_Strict):
+    """One part's sections as the delivery that planned them wrote them, beside the course state,
+    with the model tokens that delivery spent; the fan-in gathers them (parallel sections)."""
+
+    sections: list[SectionPlan]
+    usage: TokenUsage = TokenUsage()
+
+
 class Failure(_Strict):
     phase: str
     reason: str
@@ -331,6 +339,14 @@ class CourseState(BaseModel):
     usage: TokenUsage = TokenUsage()
     retries: int = 0  # how often the learner resumed this course after it failed
     past_failures: list[Failure] = []  # the failures those retries resumed from, the latest few
+    # Parallel sections: every part is planned by a delivery of its own, which writes its result
+    # beside the state (StateStore.put_part); the fan-in gathers them into `sections` and records
+    # which part's delivery did it.
+    fan_out: bool = False
+    fan_in_part: int | None = None
+    # The part results written so far, loaded by the workflow while sections are planned in
+    # parallel; never part of the stored body.
+    planned: dict[int, PartResult] = Field(default_factory=dict, exclude=True)
 
     @field_validator("query_embedding", mode="before")
     @classmethod
@@ -343,7 +359,8 @@ class CourseState(BaseModel):
 
     @property
     def parts_done(self) -> int:
-        return len(self.reviewed) if self.reviewed else len(self.sections)
+        # Parts planned at once are counted by their written results until the fan-in gathers them.
+        return len(self.reviewed) if self.reviewed else max(len(self.sections), len(self.planned))
 
     @property
     def parts_total(self) -> int:

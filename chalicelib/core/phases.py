@@ -17,10 +17,12 @@ from chalicelib.core.models import (
     CourseState,
     Failure,
     PartPlan,
+    PartResult,
     PlannedPart,
     ReviewNotes,
     SectionPlan,
     Status,
+    TokenUsage,
 )
 from chalicelib.errors import NoBooksFound, PlanningError
 
@@ -35,7 +37,12 @@ class Verdict(StrEnum):
 class Decision:
     verdict: Verdict
     reason: str
-    event: Event | None = None  # the event to publish again when verdict is REPUBLISH
+    events: tuple[Event, ...] = ()  # the events to publish again when verdict is REPUBLISH
+
+    @property
+    def event(self) -> Event | None:
+        """The first event to publish again (most steps publish one)."""
+        return self.events[0] if self.events else None
 
 
 def run(reason: str) -> Decision:
@@ -46,8 +53,19 @@ def ignore(reason: str) -> Decision:
     return Decision(Verdict.IGNORE, reason)
 
 
-def republish(reason: str, event: Event) -> Decision:
-    return Decision(Verdict.REPUBLISH, reason, event)
+def republish(reason: str, *events: Event) -> Decision:
+    return Decision(Verdict.REPUBLISH, reason, events)
+
+
+@dataclass(frozen=True)
+class PartWritten:
+    """What the step of one part leaves when sections are planned in parallel: the part's result,
+    written beside the course state (never over another part's), and the event announcing it."""
+
+    course_id: str
+    part_index: int
+    result: PartResult
+    event: Event
 
 
 # A guard sees a course that exists and has not failed, and an event its handler consumes. It
@@ -68,11 +86,26 @@ def parts_guard(state: CourseState, event: Event) -> Decision | None:
     if state.status is Status.PLANNING:
         return run("parts pending")
     if state.status is Status.GENERATING_SECTIONS and state.parts_done == 0:
-        return republish("parts already planned", make_event(EventName.PARTS_GENERATED, state.course_id))
+        return republish("parts already planned", *parts_events(state))
     return None
 
 
+def parts_events(state: CourseState) -> tuple[Event, ...]:
+    """What the parts step announces: PartsGenerated, or one PartsGenerated per part (with its
+    index) when the parts' sections are planned in parallel."""
+    if not state.fan_out:
+        return (make_event(EventName.PARTS_GENERATED, state.course_id),)
+    return tuple(
+        make_event(EventName.PARTS_GENERATED, state.course_id, part_index=k) for k in range(state.parts_total)
+    )
+
+
 def first_part_guard(state: CourseState, event: Event) -> Decision | None:
+    k = event.part_index
+    if state.fan_out:
+        return None if k is None else _part_guard(state, k)
+    if k is not None:
+        return None  # a parallel event for a course planned one part after another
     if state.status is Status.GENERATING_SECTIONS and state.parts_done == 0:
         return run("first part pending")
     if state.status is Status.GENERATING_SECTIONS and state.parts_done == 1:
@@ -80,8 +113,41 @@ def first_part_guard(state: CourseState, event: Event) -> Decision | None:
     return None
 
 
+def _part_guard(state: CourseState, k: int) -> Decision | None:
+    """PartsGenerated(k) of a course whose parts are planned in parallel: plan part k unless its
+    result is written (then announce it again). Once the fan-in ran, nothing is left to do."""
+    if state.status is not Status.GENERATING_SECTIONS or k >= state.parts_total:
+        return None
+    if k in state.planned:
+        return republish(f"part {k + 1} already planned", _sections_event(state.course_id, k))
+    return run(f"part {k + 1} of {state.parts_total} pending")
+
+
+def all_planned(state: CourseState) -> bool:
+    return all(k in state.planned for k in range(state.parts_total))
+
+
+def _fan_in_guard(state: CourseState, k: int) -> Decision | None:
+    """PartSectionsGenerated(k) of a course whose parts are planned in parallel. The delivery that
+    finds every part written gathers them; when two find it at once, the conditional write of
+    the state lets one win. After the fan-in, only the winner's event is answered again (its
+    AllPartsComplete may have been lost), so AllPartsComplete is announced once per fan-in."""
+    if state.status is Status.GENERATING_SECTIONS and all_planned(state):
+        return run(f"part {k + 1} landed last: every part is planned")
+    if state.status is Status.GENERATING_SECTIONS:
+        waiting = state.parts_total - sum(j in state.planned for j in range(state.parts_total))
+        return ignore(f"part {k + 1} landed; {waiting} of {state.parts_total} parts still planned")
+    if state.status is Status.REVIEWING and state.fan_in_part == k:
+        return republish(
+            "all parts already complete", make_event(EventName.ALL_PARTS_COMPLETE, state.course_id)
+        )
+    return None
+
+
 def next_part_guard(state: CourseState, event: Event) -> Decision | None:
     assert isinstance(event.detail, PartDetail)
+    if state.fan_out:
+        return _fan_in_guard(state, event.detail.part_index)
     k, done = event.detail.part_index, state.parts_done
     if state.status is Status.GENERATING_SECTIONS and done == k + 1:
         return run(f"part {k + 1} of {state.parts_total} done, next step pending")
@@ -133,12 +199,56 @@ def record_hits(state: CourseState, hits: list[ChapterHit], now: str) -> tuple[C
 
 
 def record_parts(
-    state: CourseState, title: str, parts: list[PartPlan], now: str
-) -> tuple[CourseState, Event]:
+    state: CourseState, title: str, parts: list[PartPlan], now: str, fan_out: bool = False
+) -> tuple[CourseState, tuple[Event, ...]]:
+    """The parts, and the events asking for their sections: one for part 1 (then each part's
+    step asks for the next), or with `fan_out` one per part, all planned at once."""
     if not parts:
         raise PlanningError("the planner returned no parts")
-    new = _advance(state, now, status=Status.GENERATING_SECTIONS, title=title, parts=parts, sections=[])
-    return new, make_event(EventName.PARTS_GENERATED, state.course_id)
+    new = _advance(
+        state,
+        now,
+        status=Status.GENERATING_SECTIONS,
+        title=title,
+        parts=parts,
+        sections=[],
+        fan_out=fan_out,
+        fan_in_part=None,
+    )
+    return new, parts_events(new)
+
+
+def record_part(
+    state: CourseState, part_index: int, sections: list[SectionPlan], usage: TokenUsage
+) -> PartWritten:
+    """Part `part_index`'s sections, planned by a delivery of its own (parallel sections)."""
+    if not 0 <= part_index < state.parts_total:
+        raise PlanningError(f"part {part_index + 1} is not one of the {state.parts_total} parts")
+    if not sections:
+        raise PlanningError(f"the planner returned no sections for part {part_index + 1}")
+    result = PartResult(sections=sections, usage=usage)
+    return PartWritten(state.course_id, part_index, result, _sections_event(state.course_id, part_index))
+
+
+def fan_in(state: CourseState, part_index: int, now: str) -> tuple[CourseState, Event]:
+    """Every part is planned: gather the parts' sections and tokens into the state, in part order,
+    and hand over to review. `part_index` is the part whose delivery found them all."""
+    if not all_planned(state):
+        raise PlanningError("the fan-in ran before every part was planned")
+    results = [state.planned[k] for k in range(state.parts_total)]
+    usage = state.usage
+    for result in results:
+        usage = usage.plus(result.usage)
+    new = _advance(
+        state,
+        now,
+        status=Status.REVIEWING,
+        sections=[result.sections for result in results],
+        usage=usage,
+        fan_in_part=part_index,
+        planned={},
+    )
+    return new, make_event(EventName.ALL_PARTS_COMPLETE, state.course_id)
 
 
 def record_sections(

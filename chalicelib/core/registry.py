@@ -63,7 +63,10 @@ PLAN_PARTS = HandlerSpec(
     status=Status.PLANNING,
     publishes=(EventName.PARTS_GENERATED,),
     spends_tokens=True,
-    does="plans the parts (titles and minutes) from the chapters found",
+    does=(
+        "plans the parts (titles and minutes) from the chapters found; asks for part 1's sections,"
+        " or with parallel sections for every part's at once (one PartsGenerated per part index)"
+    ),
     guard=phases.parts_guard,
 )
 PLAN_FIRST_PART = HandlerSpec(
@@ -73,7 +76,10 @@ PLAN_FIRST_PART = HandlerSpec(
     status=Status.GENERATING_SECTIONS,
     publishes=(EventName.PART_SECTIONS_GENERATED,),
     spends_tokens=True,
-    does="plans the sections of part 1",
+    does=(
+        "plans the sections of part 1, or with parallel sections of the part the event names,"
+        " written beside the state (PartSectionsGenerated with that index)"
+    ),
     guard=phases.first_part_guard,
 )
 PLAN_NEXT_PART = HandlerSpec(
@@ -83,7 +89,11 @@ PLAN_NEXT_PART = HandlerSpec(
     status=Status.GENERATING_SECTIONS,
     publishes=(EventName.PART_SECTIONS_GENERATED, EventName.ALL_PARTS_COMPLETE),
     spends_tokens=True,
-    does="plans the next part's sections, or announces that every part is planned",
+    does=(
+        "plans the next part's sections, or announces that every part is planned; with parallel"
+        " sections it is the fan-in: the delivery that finds every part written gathers them"
+        " and announces AllPartsComplete"
+    ),
     guard=phases.next_part_guard,
 )
 REVIEW_OUTLINE = HandlerSpec(

@@ -210,6 +210,18 @@ def _earlier_titles(earlier: Sequence[Sequence[SectionPlan]], budget_tokens: int
     return "; ".join(titles) or "none"
 
 
+def parts_overview(parts: Sequence[PartPlan], part_index: int) -> str:
+    """Every part's number, title, minutes and chapter ids, this one marked: what keeps parts
+    planned without seeing each other's sections from teaching the same thing."""
+    lines = []
+    for k, part in enumerate(parts):
+        chapters = ", ".join(ref.key for ref in part.chapters) or "none named"
+        mark = " (this part)" if k == part_index else ""
+        title = part.title.replace('"', "'")
+        lines.append(f'  {k + 1}. "{title}"{mark}, {part.minutes} min; chapters: {chapters}')
+    return "\n".join(lines)
+
+
 def _count_phrase(fewest: int, most: int) -> str:
     return str(fewest) if fewest == most else f"{fewest} to {most}"
 
@@ -239,6 +251,7 @@ def sections_prompt(
         section_hi=hi,
         chapter_ids=", ".join(projection.keys) or "(none)",
         earlier=_earlier_titles(earlier, budgets.earlier_titles),
+        parts_overview=parts_overview(parts, part_index),
         context=projection.text,
     )
 

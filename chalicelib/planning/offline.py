@@ -111,6 +111,11 @@ class OfflinePlanner(Planner):
         part_index: int,
         earlier: list[list[SectionPlan]],
     ) -> list[SectionPlan]:
+        # Given fewer earlier parts than come before this one (parts planned in parallel see
+        # none), plan the missing ones first: each part then comes out the same in both modes.
+        earlier = list(earlier)
+        while len(earlier) < part_index:
+            earlier.append(self.plan_sections(request, chapters, parts, len(earlier), earlier))
         part, pace = parts[part_index], request.preferences.pace
         units = _units(parts, part_index, _foundations_first(chapters))
         if not units:

@@ -224,7 +224,8 @@ def test_a_failed_course_resumes_from_the_part_that_failed_under_the_same_id(
     failed = poll(client, posted["course_id"])
     assert failed["status"] == "failed"
     assert failed["error"] == {"phase": "sections", "reason": "the planner gave up on part 2"}
-    assert failed["progress"]["parts_done"] == 1
+    # Parts are planned at once: part 1 is written, the others that ran before the failure too.
+    assert 1 <= failed["progress"]["parts_done"] < failed["progress"]["parts_total"]
 
     response = client.http.post(f"/courses/{posted['course_id']}/retry")
     assert response.status_code == 202

@@ -96,6 +96,8 @@ def test_a_course_planned_by_the_model_passes_every_rule(
 
     assert body["status"] == "complete", body["error"]
     check_every_rule(llm_workflow, body)
+    state = llm_workflow.deps.state_store.get(body["course_id"])
+    assert state is not None and state.fan_out  # every part's sections planned at once
     cited = json.dumps(body["course"])
     assert not any(ghost.split("#")[0] in cited for ghost in GHOST_IDS)
     assert llm_server.model_errors == []
@@ -116,6 +118,33 @@ def test_a_course_planned_by_the_model_passes_every_rule(
         assert review["changes"][0].startswith("revision: parts ")
     if model.duplicates:
         assert any("near-duplicates" in check for check in review["failed_checks"])
+
+
+@pytest.mark.parametrize("fault", ["a model that behaves", "duplicate sections"])
+def test_a_course_whose_parts_are_planned_one_after_another_passes_every_rule_too(
+    client: Client, llm_workflow: Workflow, llm_server: LLMServer, fault: str
+) -> None:
+    llm_server.chat_model = model = CourseModel(
+        **{k: v for k, v in vars(FAULTS[fault]).items() if k != "phases"}
+    )
+    llm_workflow.deps.parallel_sections = False  # COURSEGEN_SECTIONS=sequential
+    try:
+        response = post(
+            client, {"query": "Learn DCF valuation", "hours": 3, "preferences": {"pace": "quick"}}
+        )
+        body = poll(client, response.json_body["course_id"])
+    finally:
+        llm_workflow.deps.parallel_sections = True
+
+    assert body["status"] == "complete", body["error"]
+    check_every_rule(llm_workflow, body)
+    state = llm_workflow.deps.state_store.get(body["course_id"])
+    assert state is not None and not state.fan_out
+    assert (
+        body["usage"]["sections"]["calls"] == len(body["course"]["parts"]) == model.phases.count("sections")
+    )
+    if model.duplicates:
+        assert any("near-duplicates" in check for check in body["review"]["failed_checks"])
 
 
 def test_throttling_and_server_errors_are_retried_and_the_course_completes(

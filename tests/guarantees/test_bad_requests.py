@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from app import app
 from chalicelib import bootstrap
-from chalicelib.core.models import MAX_QUERY_CHARS, CourseRequest, CourseState
+from chalicelib.core.models import MAX_QUERY_CHARS, CourseRequest, CourseState, PartResult
 from chalicelib.ports import StateStore
 
 from .support import LOCAL_USER, Embedded, ScriptedBus, scripted_workflow
@@ -48,6 +48,12 @@ class CountingStateStore(StateStore):
 
     def list_for_user(self, user_id: str, limit: int = 50) -> list[CourseState]:
         return self.inner.list_for_user(user_id, limit)
+
+    def put_part(self, course_id: str, part_index: int, result: PartResult) -> None:
+        self.inner.put_part(course_id, part_index, result)
+
+    def get_parts(self, course_id: str, part_count: int) -> dict[int, PartResult]:
+        return self.inner.get_parts(course_id, part_count)
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from chalicelib.core.events import Event, EventName, PartDetail
-from chalicelib.core.models import CourseState, Outline
+from chalicelib.core.events import Event, EventName
+from chalicelib.core.models import CourseState, Outline, PartResult, Status
 from chalicelib.core.paging import PageKey
 from chalicelib.ports import CourseStore, EventPublisher, StateStore, StoredCourse
 
@@ -50,8 +50,7 @@ class CrashPlan:
         handling = self.handling
         if self.fired or handling is None or point != self.point:
             return
-        part = handling.detail.part_index if isinstance(handling.detail, PartDetail) else None
-        if (handling.name, part) != self.event:
+        if (handling.name, handling.part_index) != self.event:
             return
         self.reached += 1
         if self.reached == self.nth:
@@ -77,6 +76,14 @@ class CrashingStateStore(StateStore):
 
     def list_for_user(self, user_id: str, limit: int = 50) -> list[CourseState]:
         return self.inner.list_for_user(user_id, limit)
+
+    def put_part(self, course_id: str, part_index: int, result: PartResult) -> None:
+        self.plan.check("before the part write")
+        self.inner.put_part(course_id, part_index, result)
+        self.plan.check("after the part write")
+
+    def get_parts(self, course_id: str, part_count: int) -> dict[int, PartResult]:
+        return self.inner.get_parts(course_id, part_count)
 
 
 class CrashingPublisher(EventPublisher):
@@ -111,9 +118,11 @@ class CrashingCourseStore(CourseStore):
 
 
 BEFORE, AFTER, PUBLISHED = "before the state write", "after the state write", "after publishing"
-# Every handler of a two-part course, at every point where it can die. The search step writes
-# its state twice ("searching", then the hits); the storage step also writes the course rows.
-CRASHES = [
+PART_BEFORE, PART_AFTER = "before the part write", "after the part write"
+# Every handler of a two-part course, at every point where it can die, with the parts' sections
+# planned one after another. The search step writes its state twice ("searching", then the
+# hits); the storage step also writes the course rows.
+SEQUENTIAL_CRASHES = [
     *[((E.EMBEDDING_GENERATED, None), point, nth) for nth in (1, 2) for point in (BEFORE, AFTER)],
     ((E.EMBEDDING_GENERATED, None), PUBLISHED, 1),
     *[
@@ -131,28 +140,60 @@ CRASHES = [
     ((E.OUTLINE_REVIEW, None), "before storing the course", 1),
     ((E.OUTLINE_REVIEW, None), "after storing the course", 1),
 ]
+# The sections steps of the same course with its parts planned in parallel: each part's delivery
+# writes its result beside the state and announces it (a crash between the two included); in
+# the order the bus delivers here, part 1's announcement finds both parts written and fans in.
+# The parts step publishes one event per part: it can die between the two.
+PARALLEL_CRASHES = [
+    ((E.BOOK_SUMMARIES_FOUND, None), PUBLISHED, 1),
+    ((E.BOOK_SUMMARIES_FOUND, None), PUBLISHED, 2),
+    *[
+        ((E.PARTS_GENERATED, part), point, 1)
+        for part in (0, 1)
+        for point in (PART_BEFORE, PART_AFTER, PUBLISHED)
+    ],
+    *[((E.PART_SECTIONS_GENERATED, 0), point, 1) for point in (BEFORE, AFTER, PUBLISHED)],
+]
+CRASHES = [(False, *case) for case in SEQUENTIAL_CRASHES] + [(True, *case) for case in PARALLEL_CRASHES]
 
 
-def crash_id(case: tuple[tuple[EventName, int | None], str, int]) -> str:
-    (name, part), point, nth = case
+def crash_id(case: tuple[bool, tuple[EventName, int | None], str, int]) -> str:
+    parallel, (name, part), point, nth = case
     event = name.value + (f"({part})" if part is not None else "")
-    return f"{event} {point}" + (f" #{nth}" if nth > 1 else "")
+    mode = "parallel" if parallel else "sequential"
+    return f"{mode}: {event} {point}" + (f" #{nth}" if nth > 1 else "")
 
 
 @pytest.fixture(scope="module")
-def clean_run(embedded: Embedded) -> CourseSnapshot:
-    bus = ScriptedBus()
-    flow = scripted_workflow(embedded, publisher=bus, prefix="crash-clean")
-    course_id = flow.submit(LOCAL_USER, REQUEST).course_id
-    run_in_order(flow, bus)
-    return snapshot(flow, embedded.connect, course_id)
+def clean_runs(embedded: Embedded) -> dict[bool, CourseSnapshot]:
+    """The course with no crash, its sections planned in parallel (True) and sequentially."""
+    runs = {}
+    for parallel in (True, False):
+        bus = ScriptedBus()
+        prefix = f"crash-clean-{'parallel' if parallel else 'sequential'}"
+        flow = scripted_workflow(embedded, publisher=bus, prefix=prefix, parallel_sections=parallel)
+        course_id = flow.submit(LOCAL_USER, REQUEST).course_id
+        run_in_order(flow, bus)
+        runs[parallel] = snapshot(flow, embedded.connect, course_id)
+    return runs
+
+
+def test_both_modes_store_the_same_course(clean_runs: dict[bool, CourseSnapshot]) -> None:
+    parallel, sequential = clean_runs[True], clean_runs[False]
+    assert parallel.status is sequential.status is Status.COMPLETE
+    assert parallel.rows == sequential.rows
+    assert parallel.outline == sequential.outline
+    # One fan-in write instead of a write per part and one to hand over to review.
+    assert parallel.version < sequential.version
 
 
 @pytest.mark.parametrize("case", CRASHES, ids=[crash_id(case) for case in CRASHES])
 def test_a_handler_that_crashes_and_gets_its_event_again_completes_the_course_exactly_once(
-    embedded: Embedded, clean_run: CourseSnapshot, case: tuple[tuple[EventName, int | None], str, int]
+    embedded: Embedded,
+    clean_runs: dict[bool, CourseSnapshot],
+    case: tuple[bool, tuple[EventName, int | None], str, int],
 ) -> None:
-    event, point, nth = case
+    parallel, event, point, nth = case
     plan = CrashPlan(event=event, point=point, nth=nth)
     bus = ScriptedBus()
     flow = scripted_workflow(
@@ -161,6 +202,7 @@ def test_a_handler_that_crashes_and_gets_its_event_again_completes_the_course_ex
         publisher=CrashingPublisher(bus, plan),
         course_store=CrashingCourseStore(embedded.flow.deps.course_store, plan),
         prefix="crash",
+        parallel_sections=parallel,
     )
     course_id = flow.submit(LOCAL_USER, REQUEST).course_id
 
@@ -179,4 +221,4 @@ def test_a_handler_that_crashes_and_gets_its_event_again_completes_the_course_ex
         assert deliveries < 50, "the workflow keeps publishing"
 
     assert plan.fired, f"the handler never reached {point!r}"
-    assert_same_course(snapshot(flow, embedded.connect, course_id), clean_run)
+    assert_same_course(snapshot(flow, embedded.connect, course_id), clean_runs[parallel])

@@ -36,15 +36,16 @@ CHAOTIC_STEPS = 24  # a schedule's length; after it the bus drains in order
 
 
 @pytest.fixture(scope="module")
-def clean_runs(embedded: Embedded) -> Callable[[CourseRequest], CourseSnapshot]:
-    """The course each request gives when every event is delivered once, in order."""
-    cache: dict[str, CourseSnapshot] = {}
+def clean_runs(embedded: Embedded) -> Callable[[CourseRequest, bool], CourseSnapshot]:
+    """The course each request gives when every event is delivered once, in order, with its
+    parts' sections planned in parallel or not."""
+    cache: dict[tuple[str, bool], CourseSnapshot] = {}
 
-    def clean(request: CourseRequest) -> CourseSnapshot:
-        key = request.model_dump_json()
+    def clean(request: CourseRequest, parallel: bool) -> CourseSnapshot:
+        key = (request.model_dump_json(), parallel)
         if key not in cache:
             bus = ScriptedBus()
-            flow = scripted_workflow(embedded, publisher=bus, prefix="clean")
+            flow = scripted_workflow(embedded, publisher=bus, prefix="clean", parallel_sections=parallel)
             course_id = flow.submit(LOCAL_USER, request).course_id
             run_in_order(flow, bus)
             cache[key] = snapshot(flow, embedded.connect, course_id)
@@ -60,8 +61,9 @@ steps = st.tuples(st.integers(0, 5), st.sampled_from([ONCE, ONCE, TWICE, AGAIN_L
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("parallel", [True, False], ids=["parallel sections", "sequential sections"])
 def test_duplicated_delayed_and_reordered_delivery_stores_every_course_exactly_as_a_clean_run(
-    embedded: Embedded, clean_runs: Callable[[CourseRequest], CourseSnapshot]
+    embedded: Embedded, clean_runs: Callable[[CourseRequest, bool], CourseSnapshot], parallel: bool
 ) -> None:
     schedules: list[int] = []
 
@@ -78,7 +80,7 @@ def test_duplicated_delayed_and_reordered_delivery_stores_every_course_exactly_a
     )
     def one_schedule(requests: list[CourseRequest], schedule: list[tuple[int, str]]) -> None:
         bus = ScriptedBus()
-        flow = scripted_workflow(embedded, publisher=bus, prefix="schedule")
+        flow = scripted_workflow(embedded, publisher=bus, prefix="schedule", parallel_sections=parallel)
         # Two courses at once interleave, so reordering also mixes events of different courses.
         course_ids = [flow.submit(LOCAL_USER, request).course_id for request in requests]
         plan = iter(schedule)
@@ -98,7 +100,7 @@ def test_duplicated_delayed_and_reordered_delivery_stores_every_course_exactly_a
             assert deliveries < 200, "the workflow keeps publishing"
 
         for course_id, request in zip(course_ids, requests, strict=True):
-            assert_same_course(snapshot(flow, embedded.connect, course_id), clean_runs(request))
+            assert_same_course(snapshot(flow, embedded.connect, course_id), clean_runs(request, parallel))
             names = bus.names_for(course_id)
             assert EventName.COURSE_STORED in names and EventName.COURSE_FAILED not in names
         schedules.append(deliveries)

@@ -75,3 +75,15 @@ def test_building_again_in_the_same_process_reads_no_secret_again(secret_reads: 
     bootstrap.make_embedder(settings)
 
     assert secret_reads.count(settings.openai.api_key_secret_arn) == 1  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("setting", "parallel"), [(None, True), ("sequential", False), ("parallel", True)])
+def test_the_sections_setting_reaches_the_workflow(
+    secret_reads: list[str], monkeypatch: pytest.MonkeyPatch, setting: str | None, parallel: bool
+) -> None:
+    if setting is None:
+        monkeypatch.delenv("COURSEGEN_SECTIONS", raising=False)
+    else:
+        monkeypatch.setenv("COURSEGEN_SECTIONS", setting)
+
+    assert bootstrap.workflow(app=None).deps.parallel_sections is parallel

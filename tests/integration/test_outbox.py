@@ -238,3 +238,35 @@ def test_the_workflow_states_written_with_an_event_read_back_as_written(
 
     assert store.get("course-1") == saved and saved.version == 2
     assert [row[1] for row in outbox_rows(store)] == ["EmbeddingGenerated", "AllPartsComplete"]
+
+
+def test_the_bus_runs_at_most_its_bound_of_deliveries_at_once_and_the_others_wait(
+    store: SqliteStateStore, buses: list[LocalBus]
+) -> None:
+    app = Chalice(app_name="bound-test")
+    running, most, lock = [0], [0], threading.Lock()
+    release = threading.Event()
+
+    @app.on_cw_event(pattern_for(EventName.PARTS_GENERATED), name="one-part")
+    def one_part(event: CloudWatchEvent) -> None:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        release.wait(timeout=30)  # a model call that lasts until the test has counted
+        with lock:
+            running[0] -= 1
+
+    bus = LocalBus(app, outbox=store.outbox, poll_interval=0.02)
+    buses.append(bus)
+    assert bus.workers == 8  # every part of the longest course (five) at once, and a few more
+    for k in range(12):
+        bus.publish(make_event(EventName.PARTS_GENERATED, "course-1", part_index=k))
+
+    try:
+        wait_until(lambda: running[0] == 8, timeout=10, what="eight deliveries running")
+        assert store.outbox.waiting(bus.owner) == 12  # eight held and running, four not claimed
+        assert running[0] == 8
+    finally:
+        release.set()
+    assert bus.wait_idle(timeout=30)
+    assert most[0] == 8 and store.outbox.undelivered() == 0

@@ -32,11 +32,14 @@ from chalicelib.core.models import (
     Depth,
     Pace,
     PartPlan,
+    PartResult,
+    PhaseUsage,
     PlannedPart,
     Preferences,
     ReviewNotes,
     SectionPlan,
     Status,
+    TokenUsage,
 )
 from chalicelib.core.paging import PageKey
 from chalicelib.errors import StaleState
@@ -98,6 +101,18 @@ def make_state(
         reviewed=[PlannedPart(title="Foundations", minutes=60, sections=[section])],
         review=ReviewNotes(failed_checks=["budget"], changes=["rebalanced minutes"], revised=True),
     )
+
+
+def part_result(name: str) -> PartResult:
+    """One part's result, named so two of them differ."""
+    section = SectionPlan(
+        title=f"{name} \u2013 sections",
+        minutes=25,
+        objectives=["Compute free cash flow to the firm", f"Explain {name}"],
+        sources=[ChapterRef(book_id="book-1", chapter_number=3)],
+    )
+    usage = TokenUsage(sections=PhaseUsage(prompt_tokens=1200, completion_tokens=300, calls=1))
+    return PartResult(sections=[section, section.model_copy(update={"minutes": 35})], usage=usage)
 
 
 def saved_at(state: CourseState, version: int) -> CourseState:
@@ -164,6 +179,90 @@ class StateStoreContract:
     @pytest.fixture
     def store(self) -> StateStore:
         raise NotImplementedError
+
+    # --- parallel sections: a result per part, written beside the state -------------------------
+
+    def test_save_and_publish_all_publishes_every_event_in_order_after_the_write(
+        self, store: StateStore
+    ) -> None:
+        publisher = RecordingPublisher()
+        created = store.create(make_state())
+        events = [make_event(EventName.PARTS_GENERATED, "course-1", part_index=k) for k in range(3)]
+
+        saved = store.save_and_publish_all(created, events, publisher)
+        with pytest.raises(StaleState):
+            store.save_and_publish_all(created, events, publisher)
+
+        assert publisher.events == events
+        assert store.get("course-1") == saved and saved.version == 2
+
+    def test_part_results_read_back_intact_and_leave_the_state_alone(self, store: StateStore) -> None:
+        created = store.create(make_state())
+        store.create(make_state("course-2"))
+        first, second = part_result("first"), part_result("second")
+
+        store.put_part("course-1", 0, first)
+        store.put_part("course-1", 2, second)
+        store.put_part("course-2", 1, part_result("another course"))
+
+        assert store.get_parts("course-1", 3) == {0: first, 2: second}
+        assert store.get_parts("course-1", 2) == {0: first}
+        assert store.get_parts("never-created", 3) == {}
+        assert store.get("course-1") == created  # no version bump: the parts never race the state
+        assert store.save(created).version == 2
+        assert [s.course_id for s in store.list_for_user("user-a")] == ["course-2", "course-1"]
+
+    def test_a_part_written_twice_keeps_the_first_result(self, store: StateStore) -> None:
+        store.create(make_state())
+        store.put_part("course-1", 1, part_result("first"))
+
+        with pytest.raises(StaleState):
+            store.put_part("course-1", 1, part_result("second"))
+
+        assert store.get_parts("course-1", 2) == {1: part_result("first")}
+
+    def test_parts_written_at_the_same_instant_all_land_and_a_doubled_part_lands_once(
+        self, store: StateStore
+    ) -> None:
+        store.create(make_state())
+        writers = [(k, f"part {k}") for k in range(5)] + [(2, "part 2 again"), (4, "part 4 again")]
+        barrier = threading.Barrier(len(writers))
+        outcomes: list[tuple[int, str]] = []
+
+        def write(part_index: int, name: str) -> None:
+            barrier.wait()
+            try:
+                store.put_part("course-1", part_index, part_result(name))
+                outcomes.append((part_index, name))
+            except StaleState:
+                outcomes.append((part_index, "stale"))
+
+        threads = [threading.Thread(target=write, args=writer) for writer in writers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        written = store.get_parts("course-1", 5)
+        assert sorted(written) == [0, 1, 2, 3, 4]
+        assert sorted(k for k, name in outcomes if name == "stale") == [2, 4]
+        for part_index, name in outcomes:
+            if name != "stale":
+                assert written[part_index] == part_result(name)
+
+    def test_put_part_and_publish_publishes_after_the_write_and_a_refused_write_publishes_nothing(
+        self, store: StateStore
+    ) -> None:
+        publisher = RecordingPublisher()
+        store.create(make_state())
+        landed = make_event(EventName.PART_SECTIONS_GENERATED, "course-1", part_index=0)
+
+        store.put_part_and_publish("course-1", 0, part_result("first"), landed, publisher)
+        with pytest.raises(StaleState):
+            store.put_part_and_publish("course-1", 0, part_result("second"), landed, publisher)
+
+        assert publisher.events == [landed]
+        assert store.get_parts("course-1", 1) == {0: part_result("first")}
 
     def test_a_created_state_reads_back_with_every_field_intact(self, store: StateStore) -> None:
         state = make_state()
@@ -308,8 +407,12 @@ class StateStoreContract:
         with pytest.raises(StaleState):
             store.delete(saved.course_id, created.version)  # moved on since
         assert store.get(saved.course_id) == saved
+        store.put_part(saved.course_id, 1, part_result("parallel sections"))
+        store.put_part("course-2", 0, part_result("another course's"))
         store.delete(saved.course_id, saved.version)
         assert store.get(saved.course_id) is None
+        assert store.get_parts(saved.course_id, 3) == {}  # its part results went with it
+        assert store.get_parts("course-2", 1) != {}
         assert store.list_page(saved.user_id, 5) == []
         with pytest.raises(StaleState):
             store.delete(saved.course_id, saved.version)  # gone
@@ -403,6 +506,18 @@ class TestDynamoDBStateStore(StateStoreContract):
         now[0] += 3600
         store.save(created)
         assert raw_item(dynamodb, created.course_id)["ttl"] == {"N": str(1_750_003_600 + week)}
+
+    def test_a_part_result_is_an_item_of_its_own_that_expires_and_stays_out_of_the_user_index(
+        self, dynamodb: Any
+    ) -> None:
+        store = DynamoDBStateStore(TABLE, client=dynamodb, clock=lambda: 1_750_000_000.0)
+        store.create(make_state())
+        store.put_part("course-1", 3, part_result("third"))
+
+        item = raw_item(dynamodb, "course-1#part-3")
+        assert set(item) == {"course_id", "ttl", "body"}  # no user_id: the user index skips it
+        assert item["ttl"] == {"N": str(1_750_000_000 + 7 * 24 * 3600)}
+        assert zlib.decompress(item["body"]["B"]) == part_result("third").model_dump_json().encode()
 
     def test_the_item_carries_key_index_and_status_attributes_beside_the_body(self, dynamodb: Any) -> None:
         store = DynamoDBStateStore(TABLE, client=dynamodb)

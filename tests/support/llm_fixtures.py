@@ -46,7 +46,7 @@ def fast_config(server: LLMServer, **overrides: Any) -> OpenAIConfig:
 @dataclass
 class CourseModel:
     over_budget: float = 1.0  # every minute it answers is multiplied by this
-    duplicates: bool = False  # each later part opens with the previous part's last section again
+    duplicates: bool = False  # each part opens with the previous part's last section, or a shared one
     bad_citations: bool = False  # cites chapters that were never offered
     as_text: bool = False  # answers in markdown prose instead of JSON
     no_citations: bool = False  # sections cite no offered chapter (only invented ones, if any)
@@ -119,8 +119,10 @@ class CourseModel:
             title = titles.get(source, source)
             if k >= len(ids):
                 title = f"{title}: practice session {k // len(ids)}"
-            if self.duplicates and earlier and k == 0:
-                title = earlier[-1]  # the section the previous part ended with, again
+            if self.duplicates and k == 0:
+                # The section the previous part ended with, again; a part that sees no other
+                # part's sections (parts planned at once) opens like every such part does.
+                title = earlier[-1] if earlier else "An overview of the whole subject"
             objectives = [
                 f"{rules.BLOOM_VERBS[level][0].capitalize()} {subject.format(t=title)}"
                 for level, subject in zip(

@@ -121,6 +121,7 @@ class LLMServer:
         self.reject_formats: set[str] = set()  # response_format types answered with a 400
         self.api_key: str | None = None  # when set, other keys get a 401 that echoes them
         self.models: set[str] | None = None  # when set, other models get a 404
+        self.latency = 0.0  # seconds every chat answer waits, on top of its own delay
         self.requests: list[Recorded] = []
         self.model_errors: list[Exception] = []
         self._lock = threading.Lock()
@@ -190,6 +191,8 @@ class LLMServer:
             answer = sum(count_tokens(c["message"]["content"] or "") for c in reply.body["choices"])
             usage = {"prompt_tokens": prompt, "completion_tokens": answer, "total_tokens": prompt + answer}
             reply = Reply(reply.status, {**reply.body, "usage": usage}, reply.headers, reply.delay)
+        if self.latency:
+            reply = Reply(reply.status, reply.body, reply.headers, reply.delay + self.latency)
         return reply
 
     def _embeddings(self, body: dict[str, Any]) -> Reply:

@@ -30,6 +30,7 @@ BAD_VALUES = [
     ("COURSEGEN_RUNTIME", "cloud", None),
     ("COURSEGEN_PLANNER", "gpt", None),
     ("COURSEGEN_EMBEDDER", "bert", None),
+    ("COURSEGEN_SECTIONS", "all-at-once", None),
     ("COURSEGEN_SEARCH_TOP_K", "many", "0"),
     ("COURSEGEN_SEARCH_MIN_SIMILARITY", "high", "1.5"),
     ("COURSEGEN_SEARCH_MAX_PER_BOOK", "all", "201"),
@@ -99,6 +100,7 @@ def test_every_variable_is_read() -> None:
             "COURSEGEN_LOCAL_USER": "ada",
             "COURSEGEN_PLANNER": "OpenAI",
             "COURSEGEN_EMBEDDER": "openai",
+            "COURSEGEN_SECTIONS": "Sequential",
             "COURSEGEN_SEARCH_TOP_K": "30",
             "COURSEGEN_SEARCH_EF": "64",
             "COURSEGEN_OPENAI_BASE_URL": "http://127.0.0.1:11434/v1",
@@ -120,6 +122,7 @@ def test_every_variable_is_read() -> None:
         64,
     )
     assert config.aws is not None and config.aws.db_name == "coursegen"
+    assert config.sections == "sequential" and Settings().sections == "parallel"
     model = config.openai
     assert (model.base_url, model.chat_model, model.embedding_model) == (
         "http://127.0.0.1:11434/v1",

@@ -16,7 +16,7 @@ from chalicelib.core.registry import Phase
 from chalicelib.core.resume import KEPT_FAILURES, resume_failed
 from chalicelib.errors import CourseConflict, CourseNotFound, PermanentFailure, TransientError
 from chalicelib.planning.offline import OfflinePlanner
-from chalicelib.workflow import STEPS, Deps, Step, Workflow
+from chalicelib.workflow import STEPS, Deps, Outcome, Step, Workflow
 from tests.support.factories import a_hit, a_state
 from tests.support.fakes import Clock, FakeCourseStore, FakeEmbedder, FakeLibrary, RecordingPublisher
 
@@ -26,6 +26,10 @@ TWO_PARTS = 2.0  # hours: the offline planner makes two parts of them
 
 @pytest.fixture
 def flow() -> Workflow:
+    return a_flow(parallel_sections=False)
+
+
+def a_flow(parallel_sections: bool) -> Workflow:
     ids = (f"course-{i}" for i in itertools.count(1))
     hits = [a_hit(book, n, similarity=0.9 - n / 100) for book in ("b1", "b2") for n in range(1, 9)]
     return Workflow(
@@ -38,6 +42,7 @@ def flow() -> Workflow:
             embedder=FakeEmbedder(),
             clock=Clock(),
             new_id=lambda: next(ids),
+            parallel_sections=parallel_sections,
         )
     )
 
@@ -73,7 +78,7 @@ def failing_on_call(step: Step, nth: int) -> Step:
     """`step`, except that its nth run fails for good."""
     calls = itertools.count(1)
 
-    def run(self: Workflow, state: CourseState, event: Event) -> tuple[CourseState, Event]:
+    def run(self: Workflow, state: CourseState, event: Event) -> Outcome:
         if next(calls) == nth:
             raise PermanentFailure("a planned failure")
         return step(self, state, event)
@@ -113,6 +118,32 @@ def test_a_failed_course_resumes_at_the_phase_that_failed_and_completes(
     )
     assert resumed.past_failures == [failed.error]
     assert [e.name for e in publisher(flow).events] == [event]
+    deliver(flow)
+    done = state_of(flow, course.course_id)
+    assert done.status is Status.COMPLETE
+    stored = flow.deps.course_store.get(course.course_id)
+    assert stored is not None and len(stored.outline.parts) == done.parts_total == 2
+
+
+@pytest.mark.parametrize("nth", [1, 2, 3])  # part 1, part 2, the fan-in
+def test_a_course_whose_parts_are_planned_at_once_resumes_the_parts_left_and_completes(
+    monkeypatch: pytest.MonkeyPatch, nth: int
+) -> None:
+    flow = a_flow(parallel_sections=True)
+    monkeypatch.setitem(STEPS, Phase.SECTIONS, failing_on_call(STEPS[Phase.SECTIONS], nth))
+    course = flow.submit(USER, CourseRequest(query="Learn DCF valuation", hours=TWO_PARTS))
+    deliver(flow)
+    failed = state_of(flow, course.course_id)
+    assert failed.status is Status.FAILED and failed.fan_out
+    assert failed.error == Failure(phase=Phase.SECTIONS.value, reason="a planned failure")
+
+    resumed = flow.retry(USER, course.course_id)
+
+    assert resumed.status is Status.GENERATING_SECTIONS
+    announced = publisher(flow).events
+    assert [(e.name, e.part_index) for e in announced] == [
+        (EventName.PARTS_GENERATED, k) for k in range(resumed.parts_total)
+    ]
     deliver(flow)
     done = state_of(flow, course.course_id)
     assert done.status is Status.COMPLETE

@@ -7,7 +7,7 @@ import pytest
 
 from chalicelib.core import phases
 from chalicelib.core.events import Event, EventName, make_event
-from chalicelib.core.models import CourseState, Status
+from chalicelib.core.models import CourseState, PartPlan, PartResult, SectionPlan, Status, TokenUsage
 from chalicelib.core.phases import Verdict
 from chalicelib.core.registry import BY_EVENT, decide
 from chalicelib.errors import NoBooksFound, PlanningError
@@ -131,3 +131,114 @@ def test_events_carry_ids_not_data() -> None:
             fields = {"phase": "review", "reason": "x" * 1000}
         detail = make_event(name, "c" * 32, **fields).detail_json()
         assert len(str(detail).encode()) < 1200
+
+
+# --- parallel sections: one delivery per part, and a fan-in --------------------------------------
+
+
+def a_section(title: str) -> SectionPlan:
+    return SectionPlan(title=title, minutes=60, objectives=["Explain x", "Apply y"])
+
+
+def fanned(
+    status: Status = Status.GENERATING_SECTIONS, planned: tuple[int, ...] = (), parts: int = 3
+) -> CourseState:
+    """A course whose parts' sections are planned in parallel, with the parts in `planned` written."""
+    state = a_state(status, parts=parts, parts_done=parts if status is not Status.GENERATING_SECTIONS else 0)
+    results = {k: PartResult(sections=[a_section(f"part {k}")]) for k in planned}
+    return state.model_copy(update={"fan_out": True, "planned": results})
+
+
+def test_the_parts_step_asks_for_every_part_at_once_when_sections_are_planned_in_parallel() -> None:
+    state = a_state(Status.PLANNING)
+    parts = [PartPlan(title=f"Part {k}", minutes=60) for k in range(3)]
+
+    _, sequential = phases.record_parts(state, "T", parts, "t")
+    fanned_out, parallel = phases.record_parts(state, "T", parts, "t", fan_out=True)
+
+    assert sequential == (ev(E.PARTS_GENERATED),)
+    assert parallel == tuple(ev(E.PARTS_GENERATED, k) for k in range(3)) and fanned_out.fan_out
+    assert decide(fanned_out, ev(E.BOOK_SUMMARIES_FOUND)).events == parallel  # republished alike
+
+
+@pytest.mark.parametrize(
+    ("state", "event", "verdict", "republished"),
+    [
+        (fanned(), ev(E.PARTS_GENERATED, 1), Verdict.RUN, None),
+        (fanned(planned=(1,)), ev(E.PARTS_GENERATED, 1), Verdict.REPUBLISH, ev(E.PART_SECTIONS_GENERATED, 1)),
+        (
+            fanned(planned=(0, 1, 2)),
+            ev(E.PARTS_GENERATED, 2),
+            Verdict.REPUBLISH,
+            ev(E.PART_SECTIONS_GENERATED, 2),
+        ),
+        (fanned(), ev(E.PARTS_GENERATED), Verdict.IGNORE, None),  # no index: not this course's event
+        (fanned(), ev(E.PARTS_GENERATED, 3), Verdict.IGNORE, None),  # no such part
+        (
+            fanned(planned=(0, 2)),
+            ev(E.PART_SECTIONS_GENERATED, 2),
+            Verdict.IGNORE,
+            None,
+        ),  # part 2 still planned
+        (fanned(planned=(0, 1, 2)), ev(E.PART_SECTIONS_GENERATED, 0), Verdict.RUN, None),  # the fan-in
+        (fanned(planned=(0, 1, 2)), ev(E.PART_SECTIONS_GENERATED, 2), Verdict.RUN, None),  # whoever finds it
+        (fanned(Status.REVIEWING), ev(E.PARTS_GENERATED, 0), Verdict.IGNORE, None),
+        (
+            fanned(Status.REVIEWING).model_copy(update={"fan_in_part": 1}),
+            ev(E.PART_SECTIONS_GENERATED, 1),
+            Verdict.REPUBLISH,
+            ev(E.ALL_PARTS_COMPLETE),
+        ),
+        (
+            fanned(Status.REVIEWING).model_copy(update={"fan_in_part": 1}),
+            ev(E.PART_SECTIONS_GENERATED, 2),
+            Verdict.IGNORE,
+            None,
+        ),
+        (
+            fanned(Status.STORING).model_copy(update={"fan_in_part": 1}),
+            ev(E.PART_SECTIONS_GENERATED, 1),
+            Verdict.IGNORE,
+            None,
+        ),
+    ],
+)
+def test_each_part_is_planned_once_and_the_fan_in_runs_when_every_part_is_written(
+    state: CourseState, event: Event, verdict: Verdict, republished: Event | None
+) -> None:
+    decision = decide(state, event)
+    assert decision.verdict is verdict, decision.reason
+    assert decision.event == republished
+
+
+def test_the_fan_in_gathers_the_parts_in_order_with_their_tokens() -> None:
+    state = fanned(planned=(0, 1, 2))
+    spent = TokenUsage().add("sections", 100, 20)
+    state = state.model_copy(
+        update={"planned": {k: r.model_copy(update={"usage": spent}) for k, r in state.planned.items()}}
+    )
+
+    new, event = phases.fan_in(state, 1, "t")
+
+    assert event == ev(E.ALL_PARTS_COMPLETE)
+    assert new.status is Status.REVIEWING and new.fan_in_part == 1 and new.planned == {}
+    assert [[s.title for s in sections] for sections in new.sections] == [["part 0"], ["part 1"], ["part 2"]]
+    assert new.usage.sections.calls == 3 and new.usage.sections.prompt_tokens == 300
+    with pytest.raises(PlanningError):
+        phases.fan_in(fanned(planned=(0, 2)), 2, "t")
+
+
+def test_a_part_result_needs_sections_and_a_part_that_exists() -> None:
+    state = fanned()
+    written = phases.record_part(state, 2, [a_section("x")], TokenUsage())
+    assert written.event == ev(E.PART_SECTIONS_GENERATED, 2) and written.part_index == 2
+    with pytest.raises(PlanningError):
+        phases.record_part(state, 1, [], TokenUsage())
+    with pytest.raises(PlanningError):
+        phases.record_part(state, 3, [a_section("x")], TokenUsage())
+
+
+def test_the_parts_a_delivery_loaded_are_never_stored_with_the_state() -> None:
+    state = fanned(planned=(0,))
+    assert "planned" not in state.model_dump_json()
+    assert CourseState.model_validate_json(state.model_dump_json()).planned == {}

@@ -132,6 +132,24 @@ def test_the_sections_prompt_has_the_parts_chapters_sizes_and_bloom_levels() -> 
     assert 'Part 2: "Cash flows", 120 minutes' in prompt.user
 
 
+def test_the_sections_prompt_shows_every_parts_title_minutes_and_chapters() -> None:
+    hits = dcf_hits()
+    parts = [
+        PartPlan(title="Why 'value'?", minutes=50, chapters=[hits[1].ref]),
+        PartPlan(title='The "cash" flows', minutes=70, chapters=[hits[0].ref, hits[3].ref]),
+        PartPlan(title="Practice", minutes=40, chapters=[]),
+    ]
+    prompt = sections_prompt(a_request(), hits, parts, 1, [], ContextBudgets())
+
+    overview = prompt.user.split("The course's parts:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert overview == [
+        f"  1. \"Why 'value'?\", 50 min; chapters: {hits[1].ref.key}",
+        f"  2. \"The 'cash' flows\" (this part), 70 min; chapters: {hits[0].ref.key}, {hits[3].ref.key}",
+        '  3. "Practice", 40 min; chapters: none named',
+    ]
+    assert "Sections already planned: none" in prompt.user  # planned in parallel: none seen
+
+
 def test_a_part_that_names_no_retrieved_chapter_is_offered_all_of_them() -> None:
     hits = dcf_hits()
     prompt = sections_prompt(a_request(), hits, [a_part([])], 0, [], ContextBudgets())

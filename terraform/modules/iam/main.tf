@@ -40,12 +40,14 @@ locals {
   statements = {
     # adapters/eventbridge.EventBridgePublisher: every step announces the next one.
     PublishWorkflowEvents = { actions = ["events:PutEvents"], resources = [var.grants.event_bus_arn] }
-    # adapters/dynamodb_state: consistent get, conditional put.
-    CourseState = { actions = ["dynamodb:GetItem", "dynamodb:PutItem"], resources = [var.grants.table_arn] }
+    # adapters/dynamodb_state: consistent get, conditional put; the fan-in of parallel sections
+    # reads the parts' items in one consistent BatchGetItem.
+    CourseState = { actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchGetItem"], resources = [var.grants.table_arn] }
     # The user index serves GET /courses.
     CourseStateByUser = { actions = ["dynamodb:Query"], resources = var.grants.table_index_arns }
-    # adapters/dynamodb_state.delete: DELETE /courses/{id}, conditional on the version read.
-    DeleteCourseState = { actions = ["dynamodb:DeleteItem"], resources = [var.grants.table_arn] }
+    # adapters/dynamodb_state.delete: DELETE /courses/{id}, conditional on the version read, then
+    # its parts' items in one BatchWriteItem.
+    DeleteCourseState = { actions = ["dynamodb:DeleteItem", "dynamodb:BatchWriteItem"], resources = [var.grants.table_arn] }
     # bootstrap.aws_connection_factory: the Aurora password RDS manages.
     DatabasePassword = { actions = ["secretsmanager:GetSecretValue"], resources = [var.grants.db_secret_arn] }
     # adapters/openai_client.resolve_api_key: the model server's API key.
