@@ -29,8 +29,8 @@ test: setup  ## the whole test suite: unit, integration (PostgreSQL, moto), end 
 
 # The quick deployment checks (chalice package, post-processing, terraform fmt) without the apply:
 # $(BIN)/python -m pytest -m "deploy and not slow" (about 10 s; needs Terraform).
-test-fast: setup  ## under a minute: every test but the slow ones (faults, load, fuzzing) and tests/deploy
-	$(BIN)/python -m pytest -m "not slow and not deploy"
+test-fast: setup  ## about a minute: the unit and integration tests but the slow ones; no Terraform
+	$(BIN)/python -m pytest tests/unit tests/integration -m "not slow and not deploy"
 
 lint: setup  ## ruff and mypy
 	$(BIN)/ruff check .

@@ -21,6 +21,8 @@ import pytest
 from chalicelib.adapters.localpg import LocalPostgres
 from chalicelib.cli import main
 
+pytestmark = pytest.mark.slow  # a chalice local process started and stopped
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -220,6 +220,7 @@ def report(line: str) -> None:
     print(line, file=sys.stderr)
 
 
+@pytest.mark.slow
 def test_chalice_local_killed_at_random_moments_completes_every_course_after_a_restart(
     data_dir: Path,
 ) -> None:
@@ -247,9 +248,8 @@ def cli_course(data_dir: Path, hours: int) -> subprocess.Popen[bytes]:
 IN_PROGRESS = (Status.QUEUED, Status.SEARCHING, Status.PLANNING, Status.GENERATING_SECTIONS, Status.REVIEWING)
 
 
-@pytest.mark.parametrize(
-    "how", [signal.SIGKILL, pytest.param(signal.SIGINT, marks=pytest.mark.slow)], ids=["SIGKILL", "SIGINT"]
-)
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
+@pytest.mark.slow
 def test_a_cli_stopped_mid_course_leaves_its_course_to_the_next_process(
     data_dir: Path, how: signal.Signals
 ) -> None:

@@ -99,6 +99,7 @@ def test_a_server_stops_and_starts_again_with_its_data(home: Path) -> None:
         server.stop()
 
 
+@pytest.mark.slow  # starts servers of its own
 def test_two_callers_starting_one_server_at_once_share_it(home: Path) -> None:
     data_dir = home / "data"
     results: list[ConnInfo | BaseException] = []
@@ -120,6 +121,7 @@ def test_two_callers_starting_one_server_at_once_share_it(home: Path) -> None:
         LocalPostgres(data_dir).stop()
 
 
+@pytest.mark.slow  # starts servers of its own
 def test_a_failed_start_names_the_log_file_and_shows_its_tail(home: Path) -> None:
     server = LocalPostgres(home / "data", durable=False)
     server.ensure_running()
@@ -359,6 +361,7 @@ def another_process_using(data_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
         child.wait()
 
 
+@pytest.mark.slow  # starts servers of its own
 def test_a_server_started_for_its_users_is_stopped_only_by_the_last_one_to_leave(home: Path) -> None:
     server = LocalPostgres(home / "data", durable=False)
     try:
@@ -376,6 +379,7 @@ def test_a_server_started_for_its_users_is_stopped_only_by_the_last_one_to_leave
         server.stop()
 
 
+@pytest.mark.slow  # starts servers of its own
 def test_a_server_kept_with_db_start_outlives_the_processes_that_use_it(home: Path) -> None:
     server = LocalPostgres(home / "data", durable=False)
     try:
@@ -387,6 +391,7 @@ def test_a_server_kept_with_db_start_outlives_the_processes_that_use_it(home: Pa
         server.stop()
 
 
+@pytest.mark.slow  # starts servers of its own
 def test_db_status_says_who_uses_the_server(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     server = LocalPostgres(home / "data", durable=False)
     try:

@@ -269,6 +269,7 @@ def test_the_search_query_can_use_the_hnsw_index(
     assert plan(pg_conn_factory, 4, seqscan=False).count(index_name(4)) == 1
 
 
+@pytest.mark.slow
 def test_a_large_enough_library_is_searched_through_the_hnsw_index(
     pg_conn_factory: ConnectionFactory,
 ) -> None:

@@ -165,6 +165,7 @@ def test_rebalance_always_leaves_exact_integer_minutes_within_bounds(
     assert fixes.rebalance(request, fixed) == (fixed, [])
 
 
+@pytest.mark.slow
 @given(OUTLINES, HOURS, st.sampled_from(Pace))
 @settings(max_examples=60, deadline=None)
 def test_the_fixes_together_leave_no_duplicates_and_no_unknown_citations(
