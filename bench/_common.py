@@ -10,7 +10,7 @@ import statistics
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -161,7 +161,10 @@ def embedded_workflow(user: str = "bench-user") -> Iterator[Any]:
 
     quiet_logs()
     with scratch_dir("coursegen-bench-") as data_dir:
-        flow = bootstrap.configure(Settings(runtime="local", data_dir=data_dir, local_user=user), app)
+        settings = Settings(runtime="local", data_dir=data_dir, local_user=user)
+        if os.environ.get("COURSEGEN_SECTIONS", "").strip():  # e.g. sequential, to compare the modes
+            settings = replace(settings, sections=os.environ["COURSEGEN_SECTIONS"].strip())
+        flow = bootstrap.configure(settings, app)
         books = [read_book_file(path) for path in sorted(SAMPLES.glob("*.json"))]
         flow.deps.library.load(books, flow.deps.embedder)
         try:
