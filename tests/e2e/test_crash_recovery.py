@@ -6,29 +6,25 @@ COURSEGEN_KILL_SCHEDULES=N runs N more seeded schedules of the `chalice local` t
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from chalicelib.adapters.localpg import LocalPostgres
 from chalicelib.adapters.sqlite_state import SqliteStateStore
 from chalicelib.core.models import CourseState, Status
+from tests.support.chalice_local import ChaliceLocal, run_env
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = sorted(str(path) for path in (ROOT / "samples" / "library").glob("*.json"))
@@ -36,17 +32,6 @@ BIN = Path(sys.executable).parent
 LOCAL_USER = "local-user"
 FINISH_WITHIN = 120.0  # seconds, for every course of a schedule on a busy two-core machine
 QUERIES = ("Learn DCF valuation", "Financial statement analysis", "Portfolio management and investing")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def run_env(data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COURSEGEN_")}
-    return {**env, "COURSEGEN_DATA_DIR": str(data_dir)}
 
 
 def coursegen(data_dir: Path, *args: str) -> subprocess.Popen[bytes]:
@@ -83,55 +68,6 @@ def data_dir(template: Path) -> Iterator[Path]:
     yield path
     LocalPostgres(path).stop()
     shutil.rmtree(path, ignore_errors=True)
-
-
-class ChaliceLocal:
-    """`chalice local` on the data dir, as `make serve` runs it."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = data_dir / f"chalice-{self.port}.log"
-        with open(self.log, "wb") as log:
-            self.process = subprocess.Popen(
-                [
-                    str(BIN / "chalice"),
-                    "local",
-                    "--stage",
-                    "local",
-                    "--no-autoreload",
-                    "--port",
-                    str(self.port),
-                ],
-                cwd=ROOT,
-                env=run_env(data_dir),
-                stdout=subprocess.DEVNULL,
-                stderr=log,
-            )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    break
-            except OSError:
-                assert self.process.poll() is None, self.log.read_text()
-                assert time.monotonic() < deadline, "chalice local did not listen"
-                time.sleep(0.05)
-
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(
-            self.base + path, data=data, method=method, headers={"Content-Type": "application/json"}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read())
-
-    def stop(self, how: signal.Signals) -> None:
-        self.process.send_signal(how)
-        self.process.wait(timeout=60)
 
 
 @dataclass

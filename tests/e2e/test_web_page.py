@@ -7,9 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -28,6 +25,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from chalicelib.adapters.localpg import LocalPostgres
 from chalicelib.cli import main
+from tests.support.chalice_local import ChaliceLocal
 
 pytestmark = pytest.mark.slow
 
@@ -36,12 +34,6 @@ ARTIFACTS = ROOT / "build" / "screenshots"
 DESKTOP = (1280, 900)
 PHONE = (390, 844)
 WAIT = 30.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -58,33 +50,11 @@ def data_dir() -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def server(data_dir: Path) -> Iterator[str]:
-    port = _free_port()
-    env = {**os.environ, "COURSEGEN_DATA_DIR": str(data_dir)}
-    chalice = Path(sys.executable).with_name("chalice")
-    process = subprocess.Popen(
-        [str(chalice), "local", "--stage", "local", "--no-autoreload", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    local = ChaliceLocal(data_dir, start_within=WAIT)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                stderr = (
-                    process.stderr.read().decode() if process.poll() is not None and process.stderr else ""
-                )
-                assert process.poll() is None, stderr
-                assert time.monotonic() < deadline, "chalice local did not start listening"
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
+        yield local.base
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        local.stop()
 
 
 @pytest.fixture(scope="module")
