@@ -13,16 +13,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.config import ConfigError, OpenAIConfig, Settings
-from chalicelib.planning.usage import UsageRecorder, UsageSink
-from chalicelib.ports import Embedder, EventPublisher, LibraryAdmin, Planner, StateStore
-from chalicelib.workflow import Deps, Workflow
+from .config import ConfigError, OpenAIConfig, Settings
+from .planning.usage import UsageRecorder, UsageSink
+from .ports import Embedder, EventPublisher, LibraryAdmin, Planner, StateStore
+from .workflow import Deps, Workflow
 
 if TYPE_CHECKING:  # the adapters are imported when built: a handler imports only what it uses
     from pg8000.native import Connection
 
-    from chalicelib.adapters.local_bus import LocalBus
-    from chalicelib.adapters.pg import ConnectionFactory
+    from .adapters.local_bus import LocalBus
+    from .adapters.pg import ConnectionFactory
 
 log = logging.getLogger("coursegen")
 
@@ -116,7 +116,7 @@ def openai_config(settings: Settings) -> OpenAIConfig:
     with _lock:
         config = _openai_configs.get(settings.openai)
         if config is None:
-            from chalicelib.adapters.openai_client import with_api_key
+            from .adapters.openai_client import with_api_key
 
             config = _openai_configs[settings.openai] = with_api_key(settings.openai)
         return config
@@ -124,11 +124,11 @@ def openai_config(settings: Settings) -> OpenAIConfig:
 
 def make_embedder(settings: Settings) -> Embedder:
     if settings.embedder == "offline":
-        from chalicelib.adapters.offline_embedder import WordLlamaEmbedder
+        from .adapters.offline_embedder import WordLlamaEmbedder
 
         return WordLlamaEmbedder()
     if settings.embedder == "openai":
-        from chalicelib.adapters.openai_embedder import OpenAIEmbedder
+        from .adapters.openai_embedder import OpenAIEmbedder
 
         return OpenAIEmbedder(openai_config(settings))
     raise ConfigError(f"COURSEGEN_EMBEDDER={settings.embedder!r} is not available")
@@ -136,11 +136,11 @@ def make_embedder(settings: Settings) -> Embedder:
 
 def make_planner(settings: Settings, usage: UsageSink | None = None) -> Planner:
     if settings.planner == "offline":
-        from chalicelib.planning.offline import OfflinePlanner
+        from .planning.offline import OfflinePlanner
 
         return OfflinePlanner()
     if settings.planner == "openai":
-        from chalicelib.planning.openai_planner import OpenAIPlanner
+        from .planning.openai_planner import OpenAIPlanner
 
         return OpenAIPlanner(openai_config(settings), usage=usage)
     raise ConfigError(f"COURSEGEN_PLANNER={settings.planner!r} is not available")
@@ -155,7 +155,7 @@ def connection_factory(settings: Settings) -> ConnectionFactory:
 
 def make_library_admin(settings: Settings) -> LibraryAdmin:
     """The library, to load books into and re-index (the CLI, the deploy tooling)."""
-    from chalicelib.adapters.pg_library import PgLibrary
+    from .adapters.pg_library import PgLibrary
 
     return PgLibrary(connection_factory(settings))
 
@@ -164,9 +164,9 @@ def local_connection_factory(settings: Settings) -> ConnectionFactory:
     """Start (if needed) the embedded PostgreSQL in the data folder and migrate it. The process
     holds a lease on the server until it exits; then the server stops if it was started for its
     users and no other live process uses it."""
-    from chalicelib.adapters.localpg import LocalPostgres
-    from chalicelib.adapters.migrate import migrate
-    from chalicelib.adapters.pg import connect
+    from .adapters.localpg import LocalPostgres
+    from .adapters.migrate import migrate
+    from .adapters.pg import connect
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     server = LocalPostgres(settings.data_dir)
@@ -198,7 +198,7 @@ def aws_connection_factory(settings: Settings) -> ConnectionFactory:
     """Aurora: the password comes from Secrets Manager, fetched once per cold start."""
     import boto3
 
-    from chalicelib.adapters.pg import ConnInfo, connect
+    from .adapters.pg import ConnInfo, connect
 
     assert settings.aws is not None
     secret = boto3.client("secretsmanager").get_secret_value(SecretId=settings.aws.db_secret_arn)
@@ -217,32 +217,32 @@ def aws_connection_factory(settings: Settings) -> ConnectionFactory:
 def phase_of_handler(handler: str) -> str:
     """The workflow phase a handler runs ("parts" for course-book-search-handler), as a
     failed step reports it."""
-    from chalicelib.core.registry import BY_HANDLER
+    from .core.registry import BY_HANDLER
 
     spec = BY_HANDLER.get(handler)
     return spec.phase.value if spec is not None else handler
 
 
 def build_workflow(settings: Settings, app: Any) -> Workflow:
-    from chalicelib import logs
+    from . import logs
 
     logs.configure(force=False)
-    from chalicelib.adapters.pg_course_store import PgCourseStore
-    from chalicelib.adapters.pg_library import PgLibrary
+    from .adapters.pg_course_store import PgCourseStore
+    from .adapters.pg_library import PgLibrary
 
     state_store: StateStore
     publisher: EventPublisher
     local_bus: LocalBus | None = None
     if settings.runtime == "aws":
-        from chalicelib.adapters.dynamodb_state import DynamoDBStateStore
-        from chalicelib.adapters.eventbridge import EventBridgePublisher
+        from .adapters.dynamodb_state import DynamoDBStateStore
+        from .adapters.eventbridge import EventBridgePublisher
 
         assert settings.aws is not None
         state_store = DynamoDBStateStore(settings.aws.table_name)
         publisher = EventBridgePublisher(settings.aws.bus_name)
     else:
-        from chalicelib.adapters.local_bus import LocalBus
-        from chalicelib.adapters.sqlite_state import SqliteStateStore
+        from .adapters.local_bus import LocalBus
+        from .adapters.sqlite_state import SqliteStateStore
 
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         sqlite_store = SqliteStateStore(settings.data_dir / "state.sqlite3")
@@ -267,7 +267,7 @@ def build_workflow(settings: Settings, app: Any) -> Workflow:
     )
     flow = Workflow(deps)
     if local_bus is not None:
-        from chalicelib.adapters.local_bus import describe
+        from .adapters.local_bus import describe
 
         # What the DLQ consumer does on AWS: a delivery that keeps failing ends the course.
         local_bus.on_dead_letter = lambda handler, message, error: flow.fail_course(

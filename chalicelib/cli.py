@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
@@ -14,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from chalicelib.config import PLANNERS, Settings
-from chalicelib.core.books import Book, book_id
-from chalicelib.core.models import (
+from .config import PLANNERS, Settings
+from .core.books import Book, book_id
+from .core.models import (
     CourseRequest,
     CourseState,
     Depth,
@@ -26,17 +25,16 @@ from chalicelib.core.models import (
     Status,
     TokenUsage,
 )
-from chalicelib.core.paging import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor, parse_limit
-from chalicelib.core.registry import TOKEN_PHASES
-from chalicelib.errors import CourseGenError, CourseNotFound
-from chalicelib.http import course_body
-from chalicelib.ports import Embedder, LibraryAdmin
-from chalicelib.workflow import CourseView, Workflow
+from .core.paging import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor, parse_limit
+from .core.registry import TOKEN_PHASES
+from .errors import CourseGenError, CourseNotFound
+from .http import course_body
+from .ports import Embedder, LibraryAdmin
+from .workflow import CourseView, Workflow
 
 if TYPE_CHECKING:
-    from chalicelib.adapters.localpg import LocalPostgres
+    from .adapters.localpg import LocalPostgres
 
-APP_FILE = Path(__file__).resolve().parent.parent / "app.py"
 PHASE_LABELS = {
     Status.QUEUED: "queued",
     Status.SEARCHING: "searching the library",
@@ -139,17 +137,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load_app() -> Any:
-    """The Chalice app in app.py: the same handlers the cloud runs, dispatched in process."""
-    loaded = sys.modules.get("app")
-    if loaded is not None and Path(getattr(loaded, "__file__", "") or "").resolve() == APP_FILE:
-        return loaded.app
-    spec = importlib.util.spec_from_file_location("app", APP_FILE)
-    if spec is None or spec.loader is None:
-        raise CliError(f"cannot find the Chalice app at {APP_FILE}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["app"] = module
-    spec.loader.exec_module(module)
-    return module.app
+    """The Chalice app: the same handlers the cloud runs, dispatched in process."""
+    from .service import app
+
+    return app
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -162,14 +153,14 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _setup(args: argparse.Namespace) -> Workflow:
     """The local workflow, built from `_settings`."""
-    from chalicelib import bootstrap
+    from . import bootstrap
 
     return bootstrap.configure(_settings(args), _load_app())
 
 
 def _library(args: argparse.Namespace) -> int:
-    from chalicelib import bootstrap
-    from chalicelib.adapters.book_files import read_book_file
+    from . import bootstrap
+    from .adapters.book_files import read_book_file
 
     settings = _settings(args)
     library = bootstrap.make_library_admin(settings)
@@ -222,7 +213,7 @@ def warn_of_dropped_chapters(books: list[Book], library: LibraryAdmin) -> None:
 
 
 def _library_add(args: argparse.Namespace, library: LibraryAdmin, embedder: Embedder) -> int:
-    from chalicelib.ingest.command import add_documents
+    from .ingest.command import add_documents
 
     out_dir = args.out or args.data_dir / "books"
     add_documents(args.files, library, embedder, out_dir, args.title, args.author)
@@ -268,7 +259,7 @@ class Progress:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from chalicelib.render import outline_markdown
+    from .render import outline_markdown
 
     try:
         request = CourseRequest(
@@ -396,7 +387,7 @@ def course_text(view: CourseView) -> str:
 
 
 def _outline_text(outline: Outline, as_json: bool) -> str:
-    from chalicelib.render import outline_markdown
+    from .render import outline_markdown
 
     return outline.model_dump_json(indent=2) + "\n" if as_json else outline_markdown(outline)
 
@@ -433,7 +424,7 @@ def _follow(flow: Workflow, user: str, resumed: CourseState, as_json: bool) -> i
 def _wait_for_the_bus(flow: Workflow) -> None:
     """Let the in-process bus finish the deliveries it is running before the outline is read and
     the process exits; what it has not started stays in the outbox for the next process."""
-    from chalicelib.adapters.local_bus import LocalBus
+    from .adapters.local_bus import LocalBus
 
     if isinstance(flow.deps.publisher, LocalBus):
         flow.deps.publisher.close()
@@ -449,13 +440,13 @@ def usage_line(usage: TokenUsage) -> str:
 
 
 def flow_user() -> str:
-    from chalicelib import bootstrap
+    from . import bootstrap
 
     return bootstrap.settings().local_user
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from chalicelib.evaluation import runner
+    from .evaluation import runner
 
     return runner.run(
         args.requests, args.library, _load_app(), planner=args.planner, only=args.only, as_json=args.json
@@ -463,7 +454,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _db(args: argparse.Namespace) -> int:
-    from chalicelib.adapters.localpg import LocalPostgres
+    from .adapters.localpg import LocalPostgres
 
     server = LocalPostgres(args.data_dir)
     if args.action == "start":
@@ -485,8 +476,8 @@ def _db(args: argparse.Namespace) -> int:
 def db_status(server: LocalPostgres) -> list[str]:
     """What `db status` prints: whether the server runs, who started it and who uses it, and the
     events still waiting for delivery in the data dir."""
-    from chalicelib.adapters import processes
-    from chalicelib.adapters.sqlite_state import SqliteStateStore
+    from .adapters import processes
+    from .adapters.sqlite_state import SqliteStateStore
 
     if not server.is_running():
         lines = ["stopped"]
@@ -510,7 +501,7 @@ def db_status(server: LocalPostgres) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from chalicelib import logs
+    from . import logs
 
     args = _parser().parse_args(argv)
     # stdout carries the outline; the progress line says what is happening, so only

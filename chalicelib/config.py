@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chalicelib.errors import CourseGenError
-from chalicelib.ports import SearchParams
+from .errors import CourseGenError
+from .ports import SearchParams
 
 RUNTIMES = ("local", "aws")
 PLANNERS = ("offline", "openai")

@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.core.events import EventName
-from chalicelib.core.registry import BY_EVENT
+from .core.events import EventName
+from .core.registry import BY_EVENT
 
 log = logging.getLogger("coursegen.dead_letters")
 

@@ -9,12 +9,12 @@ from typing import Any
 from chalice.app import Response
 from pydantic import ValidationError
 
-from chalicelib.config import Settings
-from chalicelib.core.models import CourseRequest, CourseState, Status, TokenUsage
-from chalicelib.core.paging import Page, PageKey, decode_cursor, encode_cursor, parse_limit, parse_status
-from chalicelib.errors import CourseConflict, CourseGenError, InvalidRequest, TransientError
-from chalicelib.ports import BookInfo
-from chalicelib.workflow import CourseView
+from .config import Settings
+from .core.models import CourseRequest, CourseState, Status, TokenUsage
+from .core.paging import Page, PageKey, decode_cursor, encode_cursor, parse_limit, parse_status
+from .errors import CourseConflict, CourseGenError, InvalidRequest, TransientError
+from .ports import BookInfo
+from .workflow import CourseView
 
 MAX_BODY_BYTES = 16_384
 

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.adapters.migrate import Migration, available_migrations, migrate
+from .adapters.migrate import Migration, available_migrations, migrate
 
 log = logging.getLogger("coursegen.migrations")
 
@@ -25,7 +25,7 @@ def migrations_digest(migrations: list[Migration] | None = None) -> str:
 def run(connections: Callable[[], Any] | None = None) -> dict[str, Any]:
     """Apply what is pending; any failure raises, so the invocation (and the apply) fails."""
     if connections is None:
-        from chalicelib import bootstrap
+        from . import bootstrap
 
         # The database password only: this function reads neither the model key nor the state.
         connections = bootstrap.aws_connection_factory(bootstrap.settings())

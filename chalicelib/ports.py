@@ -9,9 +9,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from chalicelib.core.books import Book
-from chalicelib.core.events import Event
-from chalicelib.core.models import (
+from .core.books import Book
+from .core.events import Event
+from .core.models import (
     ChapterHit,
     CourseRequest,
     CourseState,
@@ -22,9 +22,9 @@ from chalicelib.core.models import (
     SectionPlan,
     Status,
 )
-from chalicelib.core.paging import PageKey
-from chalicelib.core.retrieval import Evidence
-from chalicelib.errors import TransientError
+from .core.paging import PageKey
+from .core.retrieval import Evidence
+from .errors import TransientError
 
 
 class EventNotPublished(TransientError):

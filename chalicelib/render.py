@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.core.models import Outline, OutlineSection
+from .core.models import Outline, OutlineSection
 
 
 def _minutes(minutes: int) -> str:

@@ -9,11 +9,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib import logs
-from chalicelib.core import phases, registry, rules
-from chalicelib.core.events import Event, EventName, PartDetail, make_event, parse_detail
-from chalicelib.core.fixes import WriteObjectives
-from chalicelib.core.models import (
+from . import logs
+from .core import phases, registry, rules
+from .core.events import Event, EventName, PartDetail, make_event, parse_detail
+from .core.fixes import WriteObjectives
+from .core.models import (
     ChapterHit,
     CourseRequest,
     CourseState,
@@ -23,22 +23,22 @@ from chalicelib.core.models import (
     SectionPlan,
     Status,
 )
-from chalicelib.core.outline import build_outline
-from chalicelib.core.paging import Page, PageKey, SourcePage, merge_newest_first
-from chalicelib.core.phases import PartWritten, Verdict
-from chalicelib.core.registry import HandlerSpec, Phase
-from chalicelib.core.resume import resume_failed
-from chalicelib.core.retrieval import query_terms, relevant_chapters, search_text
-from chalicelib.core.review import review_outline
-from chalicelib.errors import (
+from .core.outline import build_outline
+from .core.paging import Page, PageKey, SourcePage, merge_newest_first
+from .core.phases import PartWritten, Verdict
+from .core.registry import HandlerSpec, Phase
+from .core.resume import resume_failed
+from .core.retrieval import query_terms, relevant_chapters, search_text
+from .core.review import review_outline
+from .errors import (
     CourseConflict,
     CourseNotFound,
     PermanentFailure,
     StaleState,
     TransientError,
 )
-from chalicelib.planning.usage import UsageRecorder, UsageTally
-from chalicelib.ports import (
+from .planning.usage import UsageRecorder, UsageTally
+from .ports import (
     BookInfo,
     CourseStore,
     Embedder,
@@ -123,7 +123,7 @@ def offline_objectives(request: CourseRequest) -> WriteObjectives:
     """The objectives the review writes for a section whose own cannot be repaired: the offline
     planner's, for a one-section part on the chapters the section cites. The one place the
     review reaches the offline objective writer, whatever planner made the outline."""
-    from chalicelib.planning.offline import OfflinePlanner  # loaded only when a repair needs it
+    from .planning.offline import OfflinePlanner  # loaded only when a repair needs it
 
     lo, hi = rules.section_minutes_range(request.preferences.pace)
 

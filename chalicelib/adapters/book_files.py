@@ -21,7 +21,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from chalicelib.core.books import (
+from ..core.books import (
     MAX_CHAPTER_NUMBER,
     Book,
     BookSection,
@@ -30,7 +30,7 @@ from chalicelib.core.books import (
     Text,
     check_unique_numbers,
 )
-from chalicelib.errors import BookFileError
+from ..errors import BookFileError
 
 MAX_ERRORS_SHOWN = 5
 

@@ -18,11 +18,11 @@ from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from chalicelib.core import rules
-from chalicelib.core.models import MAX_HOURS, CourseState, PartResult, Status
-from chalicelib.core.paging import PageKey, is_older
-from chalicelib.errors import StaleState
-from chalicelib.ports import StateStore
+from ..core import rules
+from ..core.models import MAX_HOURS, CourseState, PartResult, Status
+from ..core.paging import PageKey, is_older
+from ..errors import StaleState
+from ..ports import StateStore
 
 USER_INDEX = "user_id-created_at-index"
 # A part's result (parallel sections) is an item of its own, keyed "<course id>#part-<index>": it

@@ -12,9 +12,9 @@ import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
 
-from chalicelib.core.events import SOURCE, Event
-from chalicelib.errors import TransientError
-from chalicelib.ports import EventPublisher
+from ..core.events import SOURCE, Event
+from ..errors import TransientError
+from ..ports import EventPublisher
 
 # Throttling and 5xx on the call itself are retried by botocore with backoff and jitter
 # (max_attempts counts retries: up to 6 calls).

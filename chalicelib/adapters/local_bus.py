@@ -26,11 +26,11 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from chalicelib import logs
-from chalicelib.adapters import processes
-from chalicelib.core.events import SOURCE, Event, EventName, parse_detail
-from chalicelib.errors import CourseGenError
-from chalicelib.ports import EventPublisher
+from .. import logs
+from ..core.events import SOURCE, Event, EventName, parse_detail
+from ..errors import CourseGenError
+from ..ports import EventPublisher
+from . import processes
 
 log = logging.getLogger("coursegen.bus")
 

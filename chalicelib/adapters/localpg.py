@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from chalicelib.adapters import processes
-from chalicelib.adapters.pg import ConnInfo, connect
-from chalicelib.errors import LocalDatabaseError
+from ..errors import LocalDatabaseError
+from . import processes
+from .pg import ConnInfo, connect
 
 log = logging.getLogger(__name__)
 

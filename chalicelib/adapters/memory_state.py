@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import threading
 
-from chalicelib.core.models import CourseState, PartResult, Status
-from chalicelib.core.paging import PageKey, is_older
-from chalicelib.errors import StaleState
-from chalicelib.ports import StateStore
+from ..core.models import CourseState, PartResult, Status
+from ..core.paging import PageKey, is_older
+from ..errors import StaleState
+from ..ports import StateStore
 
 
 class InMemoryStateStore(StateStore):

@@ -15,8 +15,8 @@ from importlib import resources
 
 import pg8000.exceptions
 
-from chalicelib.adapters.pg import Connection, ConnectionFactory, session, transaction
-from chalicelib.errors import CourseGenError
+from ..errors import CourseGenError
+from .pg import Connection, ConnectionFactory, session, transaction
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class Migration:
 def available_migrations() -> list[Migration]:
     """The migration files shipped with the package, in version order."""
     found = []
-    for entry in (resources.files("chalicelib.adapters") / "migrations").iterdir():
+    for entry in (resources.files(__package__) / "migrations").iterdir():
         match = _FILE_NAME.match(entry.name)
         if match:
             found.append(Migration(match.group(1), match.group(2), entry.read_text(encoding="utf-8")))

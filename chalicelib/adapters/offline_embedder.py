@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from chalicelib.ports import Embedder
+from ..ports import Embedder
 
 
 class WordLlamaEmbedder(Embedder):

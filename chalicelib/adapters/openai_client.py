@@ -18,8 +18,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from chalicelib.config import ConfigError, OpenAIConfig
-from chalicelib.errors import PermanentFailure, TransientError
+from ..config import ConfigError, OpenAIConfig
+from ..errors import PermanentFailure, TransientError
 
 T = TypeVar("T")
 

@@ -7,16 +7,16 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.adapters.openai_client import (
+from ..config import ConfigError, OpenAIConfig
+from ..errors import PermanentFailure
+from ..ports import Embedder
+from .openai_client import (
     EMBEDDING_DIMENSIONS,
     Deadline,
     call_mapped,
     make_client,
     with_retries,
 )
-from chalicelib.config import ConfigError, OpenAIConfig
-from chalicelib.errors import PermanentFailure
-from chalicelib.ports import Embedder
 
 BATCH_SIZE = 256  # texts per request; OpenAI takes up to 2048, smaller servers fewer
 

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pg8000.exceptions
 from pg8000.native import Connection as Connection  # re-exported: adapters type their connections with it
 
-from chalicelib.errors import TransientError
+from ..errors import TransientError
 
 ConnectionFactory = Callable[[], Connection]
 

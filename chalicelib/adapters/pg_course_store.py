@@ -10,11 +10,11 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.adapters.pg import ConnectionFactory, KeptConnections, transaction
-from chalicelib.core.models import Outline
-from chalicelib.core.paging import PageKey
-from chalicelib.errors import PermanentFailure
-from chalicelib.ports import CourseStore, StoredCourse
+from ..core.models import Outline
+from ..core.paging import PageKey
+from ..errors import PermanentFailure
+from ..ports import CourseStore, StoredCourse
+from .pg import ConnectionFactory, KeptConnections, transaction
 
 # Each upsert skips the write when nothing changed, so a duplicate store leaves the rows (and
 # stored_at) exactly as they were; the conflicting row is still locked, which serialises

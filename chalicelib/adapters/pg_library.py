@@ -17,20 +17,11 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
 
-from chalicelib.adapters.pg import (
-    Connection,
-    ConnectionFactory,
-    KeptConnections,
-    patient,
-    run_prepared,
-    session,
-    transaction,
-)
-from chalicelib.core.books import Book, BookSection, Chapter, book_id, chapter_text
-from chalicelib.core.models import ChapterHit
-from chalicelib.core.retrieval import any_term_query
-from chalicelib.errors import EmbedderMismatch, EmptyLibrary, LibraryError
-from chalicelib.ports import (
+from ..core.books import Book, BookSection, Chapter, book_id, chapter_text
+from ..core.models import ChapterHit
+from ..core.retrieval import any_term_query
+from ..errors import EmbedderMismatch, EmptyLibrary, LibraryError
+from ..ports import (
     BookInfo,
     Embedder,
     Library,
@@ -38,6 +29,15 @@ from chalicelib.ports import (
     LibraryStats,
     ReindexProgress,
     SearchParams,
+)
+from .pg import (
+    Connection,
+    ConnectionFactory,
+    KeptConnections,
+    patient,
+    run_prepared,
+    session,
+    transaction,
 )
 
 MAX_INDEXED_DIMENSION = 2000  # pgvector's HNSW limit for the `vector` type

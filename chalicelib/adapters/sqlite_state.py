@@ -17,13 +17,13 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
-from chalicelib.adapters import processes
-from chalicelib.adapters.local_bus import OutboxEntry, event_from
-from chalicelib.core.events import Event
-from chalicelib.core.models import CourseState, PartResult, Status
-from chalicelib.core.paging import PageKey
-from chalicelib.errors import StaleState
-from chalicelib.ports import EventPublisher, StateStore
+from ..core.events import Event
+from ..core.models import CourseState, PartResult, Status
+from ..core.paging import PageKey
+from ..errors import StaleState
+from ..ports import EventPublisher, StateStore
+from . import processes
+from .local_bus import OutboxEntry, event_from
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS course_state (

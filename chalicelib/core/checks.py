@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from chalicelib.core.models import ChapterHit, CourseRequest, Depth, Pace, PlannedPart, SectionPlan
-from chalicelib.core.pieces import parse_piece_title
-from chalicelib.core.rules import (
+from .models import ChapterHit, CourseRequest, Depth, Pace, PlannedPart, SectionPlan
+from .pieces import parse_piece_title
+from .rules import (
     BLOOM_LEVELS,
     BUDGET_TOLERANCE,
     MAX_OBJECTIVES,

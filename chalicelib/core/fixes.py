@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from chalicelib.core import rules
-from chalicelib.core.checks import (
+from ..errors import PlanningError
+from . import rules
+from .checks import (
     Outline,
     check_duplicates,
     duplicate_pairs,
@@ -16,9 +17,8 @@ from chalicelib.core.checks import (
     section_objective_failures,
     title_tokens,
 )
-from chalicelib.core.models import ChapterHit, CourseRequest, Pace, PartPlan, PlannedPart, SectionPlan
-from chalicelib.core.pieces import base_title, fit_part_count, merge_sections, renumbered, resize, weight
-from chalicelib.errors import PlanningError
+from .models import ChapterHit, CourseRequest, Pace, PartPlan, PlannedPart, SectionPlan
+from .pieces import base_title, fit_part_count, merge_sections, renumbered, resize, weight
 
 FIX_ROUNDS = 5  # a bound for pathological outlines; real ones settle in the first round
 

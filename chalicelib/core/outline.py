@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.core.models import (
+from .models import (
     CourseState,
     Outline,
     OutlinePart,

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from chalicelib.core.models import Status
-from chalicelib.errors import InvalidRequest
+from ..errors import InvalidRequest
+from .models import Status
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100

@@ -11,8 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from chalicelib.core.events import Event, EventName, PartDetail, make_event
-from chalicelib.core.models import (
+from ..errors import NoBooksFound, PlanningError
+from .events import Event, EventName, PartDetail, make_event
+from .models import (
     ChapterHit,
     CourseState,
     Failure,
@@ -24,7 +25,6 @@ from chalicelib.core.models import (
     Status,
     TokenUsage,
 )
-from chalicelib.errors import NoBooksFound, PlanningError
 
 
 class Verdict(StrEnum):

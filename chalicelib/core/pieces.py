@@ -9,8 +9,8 @@ import re
 from collections.abc import Sequence
 from typing import TypeVar, overload
 
-from chalicelib.core import rules
-from chalicelib.core.models import ChapterRef, CourseRequest, PartPlan, PlannedPart, SectionPlan
+from . import rules
+from .models import ChapterRef, CourseRequest, PartPlan, PlannedPart, SectionPlan
 
 Part = TypeVar("Part", PartPlan, PlannedPart)  # a part as first planned, or with its sections
 

@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from chalicelib.core import phases
-from chalicelib.core.events import Event, EventName, pattern_for
-from chalicelib.core.models import CourseState, Status
-from chalicelib.core.phases import Decision, Guard
+from . import phases
+from .events import Event, EventName, pattern_for
+from .models import CourseState, Status
+from .phases import Decision, Guard
 
 
 class Phase(StrEnum):

@@ -3,9 +3,9 @@ phase again, read from what the state already holds (pure; the workflow saves an
 
 from __future__ import annotations
 
-from chalicelib.core.events import Event, EventName, make_event
-from chalicelib.core.models import CourseState, Status
-from chalicelib.core.phases import parts_events
+from .events import Event, EventName, make_event
+from .models import CourseState, Status
+from .phases import parts_events
 
 # How many past failures a state keeps: enough to see a pattern, small enough for the item.
 KEPT_FAILURES = 5

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from chalicelib.core.models import ChapterHit, ChapterTwin
+from .models import ChapterHit, ChapterTwin
 
 # Words that say "I want a course", not what the course is about. Left in, they pull the query
 # towards chapters that happen to talk about learning (e.g. machine *learning*).

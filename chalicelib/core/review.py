@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from chalicelib.core.checks import check_outline
-from chalicelib.core.fixes import FIX_ROUNDS, WriteObjectives, apply_fixes, repair_sections
-from chalicelib.core.models import ChapterHit, CourseRequest, PlannedPart, ReviewNotes
-from chalicelib.errors import PlanningError
+from ..errors import PlanningError
+from .checks import check_outline
+from .fixes import FIX_ROUNDS, WriteObjectives, apply_fixes, repair_sections
+from .models import ChapterHit, CourseRequest, PlannedPart, ReviewNotes
 
 Revise = Callable[[list[PlannedPart], list[str]], list[PlannedPart]]
 

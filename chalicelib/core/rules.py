@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from chalicelib.core.models import CourseRequest, Depth, Pace
+from .models import CourseRequest, Depth, Pace
 
 MIN_SECTION_MINUTES = 10
 MAX_SECTION_MINUTES = 90

@@ -8,11 +8,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from chalicelib.adapters.book_files import read_book_file
-from chalicelib.core.books import Book
-from chalicelib.core.models import Depth, Pace
-from chalicelib.errors import CourseGenError
-from chalicelib.evaluation.metrics import Catalog, CatalogChapter, ChapterKey, Expected
+from ..adapters.book_files import read_book_file
+from ..core.books import Book
+from ..core.models import Depth, Pace
+from ..errors import CourseGenError
+from .metrics import Catalog, CatalogChapter, ChapterKey, Expected
 
 
 class EvalSetError(CourseGenError):

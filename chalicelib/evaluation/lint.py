@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from chalicelib.evaluation.metrics import BLOOM_LEVEL
+from .metrics import BLOOM_LEVEL
 
 # Problem codes, in the order a report lists them.
 NOT_A_VERB = "verb"  # the first word is not a measurable verb of the Bloom table

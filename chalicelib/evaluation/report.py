@@ -9,9 +9,9 @@ from dataclasses import asdict, dataclass, field
 from statistics import fmean
 from typing import Any
 
-from chalicelib.evaluation import lint, metrics
-from chalicelib.evaluation.dataset import EvalRequest
-from chalicelib.evaluation.metrics import Catalog, ChapterKey, Section
+from . import lint, metrics
+from .dataset import EvalRequest
+from .metrics import Catalog, ChapterKey, Section
 
 
 @dataclass(frozen=True)

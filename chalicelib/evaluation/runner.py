@@ -18,14 +18,14 @@ from typing import Any, TextIO
 
 from pydantic import ValidationError
 
-from chalicelib.config import Settings
-from chalicelib.core.books import Book
-from chalicelib.core.models import CourseRequest, Outline, Preferences, Status
-from chalicelib.errors import CourseGenError
-from chalicelib.evaluation import lint, report
-from chalicelib.evaluation.dataset import EvalRequest, EvalSetError, catalog_of, read_library, read_requests
-from chalicelib.evaluation.metrics import ChapterKey, Section
-from chalicelib.workflow import Workflow
+from ..config import Settings
+from ..core.books import Book
+from ..core.models import CourseRequest, Outline, Preferences, Status
+from ..errors import CourseGenError
+from ..workflow import Workflow
+from . import lint, report
+from .dataset import EvalRequest, EvalSetError, catalog_of, read_library, read_requests
+from .metrics import ChapterKey, Section
 
 COURSE_TIMEOUT = 300.0  # seconds one course may take before it counts as failed
 POLL = 0.02  # seconds between reads of a course's state while it is built
@@ -110,8 +110,8 @@ def throwaway_workflow(
     books: Sequence[Book], app: Any, planner: str | None, err: TextIO
 ) -> Iterator[tuple[Workflow, str]]:
     """The local workflow over a new data folder holding only `books`; removed on exit."""
-    from chalicelib import bootstrap
-    from chalicelib.adapters.localpg import LocalPostgres
+    from .. import bootstrap
+    from ..adapters.localpg import LocalPostgres
 
     folder = Path(tempfile.mkdtemp(prefix="coursegen-eval-"))
     os.chmod(folder, 0o755)  # PostgreSQL runs as an unprivileged user when we run as root
@@ -198,7 +198,7 @@ def sections_of(outline: Outline) -> tuple[Section, ...]:
 
 
 def _wait_for_the_bus(flow: Workflow) -> None:
-    from chalicelib.adapters.local_bus import LocalBus
+    from ..adapters.local_bus import LocalBus
 
     if isinstance(flow.deps.publisher, LocalBus):
         flow.deps.publisher.wait_idle(timeout=10)

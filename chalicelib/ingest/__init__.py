@@ -3,7 +3,7 @@
 Heavy parsing libraries are imported by the readers only, so the Lambda handlers never load them.
 """
 
-from chalicelib.ingest.document import MAX_DOCUMENT_BYTES, DocumentError
-from chalicelib.ingest.pipeline import content_hash, ingest, read_document
+from .document import MAX_DOCUMENT_BYTES, DocumentError
+from .pipeline import content_hash, ingest, read_document
 
 __all__ = ["MAX_DOCUMENT_BYTES", "DocumentError", "content_hash", "ingest", "read_document"]

@@ -9,12 +9,12 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from chalicelib.adapters.offline_embedder import WordLlamaEmbedder
-from chalicelib.core.books import Book, book_id
-from chalicelib.ingest.document import DocumentError
-from chalicelib.ingest.pipeline import content_hash, ingest
-from chalicelib.ingest.summarise import OfflineSummariser
-from chalicelib.ports import Embedder, LibraryAdmin
+from ..adapters.offline_embedder import WordLlamaEmbedder
+from ..core.books import Book, book_id
+from ..ports import Embedder, LibraryAdmin
+from .document import DocumentError
+from .pipeline import content_hash, ingest
+from .summarise import OfflineSummariser
 
 
 def write_book_file(book: Book, out_dir: Path) -> Path:

@@ -8,7 +8,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chalicelib.errors import BookFileError
+from ..errors import BookFileError
 
 # A file (or a folder's files together) larger than this is refused before it is parsed.
 MAX_DOCUMENT_BYTES = 200 * 2**20

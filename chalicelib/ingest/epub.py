@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from chalicelib.ingest.document import (
+from .document import (
     MAX_COMPRESSION_RATIO,
     MAX_UNPACKED_BYTES,
     Document,
@@ -21,7 +21,7 @@ from chalicelib.ingest.document import (
     clean_line,
     clean_text,
 )
-from chalicelib.ingest.html import Anchor, Event, Heading, chapter_level, events, parse_html, split_chapters
+from .html import Anchor, Event, Heading, chapter_level, events, parse_html, split_chapters
 
 MAX_MEMBERS = 10_000
 _NS = {

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from chalicelib.ingest.document import MAX_FOLDER_FILES, Document, DocumentError, RawChapter, clean_line
-from chalicelib.ingest.html import events, meta_author, page_title, parse_html, whole_page
-from chalicelib.ingest.markdown import markdown_root
+from .document import MAX_FOLDER_FILES, Document, DocumentError, RawChapter, clean_line
+from .html import events, meta_author, page_title, parse_html, whole_page
+from .markdown import markdown_root
 
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
 MARKDOWN_SUFFIXES = {".md", ".markdown", ".mdown", ".mkd"}

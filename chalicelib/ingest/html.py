@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chalicelib.ingest.document import Document, DocumentError, RawChapter, clean_line, clean_text
+from .document import Document, DocumentError, RawChapter, clean_line, clean_text
 
 _SKIPPED_TAGS = {"script", "style", "noscript", "template", "nav", "svg", "math", "head", "button"}
 # Navigation bars of generated HTML books (DocBook, Sphinx, mkdocs, ...), not their content.

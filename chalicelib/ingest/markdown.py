@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from chalicelib.ingest.document import DocumentError, clean_line
-from chalicelib.ingest.html import parse_html
+from .document import DocumentError, clean_line
+from .html import parse_html
 
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n(?:---|\.\.\.)\s*\n", re.DOTALL)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from chalicelib.ingest.document import RawChapter, split_label, word_count
+from .document import RawChapter, split_label, word_count
 
 # Never content, whatever their length.
 _ALWAYS_SKIPPED = re.compile(

@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from chalicelib.ingest.document import Document, DocumentError, RawChapter, clean_line, clean_text
+from .document import Document, DocumentError, RawChapter, clean_line, clean_text
 
 PAGES_PER_CHUNK = 10
 MIN_TEXT_PAGES_SHARE = 0.2  # fewer pages with text than this share: a scan

@@ -8,16 +8,16 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from chalicelib.adapters.book_files import parse_book
-from chalicelib.core.books import Book, BookSection, Chapter
-from chalicelib.ingest.document import (
+from ..adapters.book_files import parse_book
+from ..core.books import Book, BookSection, Chapter
+from .document import (
     MAX_DOCUMENT_BYTES,
     Document,
     DocumentError,
     clean_line,
 )
-from chalicelib.ingest.matter import content_chapters, number_chapters
-from chalicelib.ingest.summarise import OfflineSummariser
+from .matter import content_chapters, number_chapters
+from .summarise import OfflineSummariser
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def content_hash(path: Path) -> str:
     """sha256 of the document: the file's bytes, or a folder's chapter files (names and bytes)."""
     digest = hashlib.sha256()
     if path.is_dir():
-        from chalicelib.ingest.folder import chapter_files
+        from .folder import chapter_files
 
         for file in chapter_files(path):
             digest.update(str(file.relative_to(path)).encode() + b"\0")
@@ -44,7 +44,7 @@ def content_hash(path: Path) -> str:
 
 def _check_size(path: Path) -> None:
     if path.is_dir():
-        from chalicelib.ingest.folder import chapter_files
+        from .folder import chapter_files
 
         size = sum(file.stat().st_size for file in chapter_files(path))
     else:
@@ -64,26 +64,26 @@ def read_document(path: Path) -> Document:
         raise DocumentError(f"{path}: no such file or folder")
     _check_size(path)
     if path.is_dir():
-        from chalicelib.ingest.folder import read_folder
+        from .folder import read_folder
 
         return read_folder(path)
     with path.open("rb") as stream:
         head = stream.read(64)
     suffix = path.suffix.lower()
     if head.startswith(b"%PDF") or suffix == ".pdf":
-        from chalicelib.ingest.pdf import read_pdf
+        from .pdf import read_pdf
 
         return read_pdf(path)
     if suffix == ".epub" or (head.startswith(b"PK") and b"epub" in head):
-        from chalicelib.ingest.epub import read_epub
+        from .epub import read_epub
 
         return read_epub(path)
-    from chalicelib.ingest.folder import HTML_SUFFIXES, MARKDOWN_SUFFIXES
+    from .folder import HTML_SUFFIXES, MARKDOWN_SUFFIXES
 
     data = path.read_bytes()
     if suffix in MARKDOWN_SUFFIXES:
-        from chalicelib.ingest.html import document_from_root
-        from chalicelib.ingest.markdown import markdown_root
+        from .html import document_from_root
+        from .markdown import markdown_root
 
         root, fields = markdown_root(data, path)
         document = document_from_root(root, path)
@@ -91,11 +91,11 @@ def read_document(path: Path) -> Document:
         document.author = fields.get("author") or document.author
         return document
     if suffix in HTML_SUFFIXES or head.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html")):
-        from chalicelib.ingest.html import read_html_file
+        from .html import read_html_file
 
         return read_html_file(path, data)
     if suffix in {".txt", ".text", ""} or b"\0" not in data[:4096]:
-        from chalicelib.ingest.text import read_text
+        from .text import read_text
 
         return read_text(path, data)
     raise DocumentError(f"{path}: not a format that can be added ({SUPPORTED})")

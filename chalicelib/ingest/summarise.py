@@ -8,8 +8,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from chalicelib.ingest.document import clean_line
-from chalicelib.ports import Embedder
+from ..ports import Embedder
+from .document import clean_line
 
 SUMMARY_SENTENCES = 3
 SUMMARY_MAX_CHARS = 900
@@ -127,7 +127,7 @@ class OfflineSummariser:
 
     def __init__(self, embedder: Embedder | None = None) -> None:
         if embedder is None:
-            from chalicelib.adapters.offline_embedder import WordLlamaEmbedder
+            from ..adapters.offline_embedder import WordLlamaEmbedder
 
             embedder = WordLlamaEmbedder()
         self._embedder = embedder

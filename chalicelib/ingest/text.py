@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from chalicelib.ingest.document import Document, DocumentError, RawChapter, clean_line, clean_text
+from .document import Document, DocumentError, RawChapter, clean_line, clean_text
 
 _CHAPTER_LINE = re.compile(r"^(?:chapter|chap\.)\s+(\d{1,3}|[ivxlc]{1,7})\b[.:]?\s*(.*)$", re.IGNORECASE)
 _NUMBERED_LINE = re.compile(r"^(\d{1,3})\.?\s+([A-Z\u00c0-\u024f\"'`(].{2,120})$")

@@ -11,8 +11,8 @@ from functools import cache
 from importlib import resources
 from string import Template
 
-from chalicelib.core import rules
-from chalicelib.core.models import ChapterHit, CourseRequest, PartPlan, PlannedPart, SectionPlan
+from ..core import rules
+from ..core.models import ChapterHit, CourseRequest, PartPlan, PlannedPart, SectionPlan
 
 CHARS_PER_TOKEN = 4  # the usual approximation for English text; no tokenizer ships with the Lambda
 

@@ -13,9 +13,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from chalicelib.core import checks
-from chalicelib.core.models import ChapterHit
-from chalicelib.planning.wording import Vocabulary, concept_case, first_upper, is_plural_word, sentence_case
+from ..core import checks
+from ..core.models import ChapterHit
+from .wording import Vocabulary, concept_case, first_upper, is_plural_word, sentence_case
 
 OBJECTIVE_LIMIT = 120  # characters
 APOSTROPHES = "'\u2019"

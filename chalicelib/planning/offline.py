@@ -14,13 +14,13 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from chalicelib.core import checks, fixes, rules
-from chalicelib.core.models import ChapterHit, CourseRequest, Depth, PartPlan, PlannedPart, SectionPlan
-from chalicelib.core.pieces import piece_title
-from chalicelib.errors import PlanningError
-from chalicelib.planning import objectives, wording
-from chalicelib.planning.wording import course_title
-from chalicelib.ports import Planner
+from ..core import checks, fixes, rules
+from ..core.models import ChapterHit, CourseRequest, Depth, PartPlan, PlannedPart, SectionPlan
+from ..core.pieces import piece_title
+from ..errors import PlanningError
+from ..ports import Planner
+from . import objectives, wording
+from .wording import course_title
 
 __all__ = ["OfflinePlanner", "course_title"]
 

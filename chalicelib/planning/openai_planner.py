@@ -8,19 +8,20 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from chalicelib.adapters.openai_client import (
+from ..adapters.openai_client import (
     Deadline,
     error_message,
     make_client,
     map_error,
     with_retries,
 )
-from chalicelib.config import OpenAIConfig
-from chalicelib.core import checks, fixes
-from chalicelib.core.models import ChapterHit, ChapterRef, CourseRequest, PartPlan, PlannedPart, SectionPlan
-from chalicelib.errors import PlanningError
-from chalicelib.planning import llm_output
-from chalicelib.planning.context import (
+from ..config import OpenAIConfig
+from ..core import checks, fixes
+from ..core.models import ChapterHit, ChapterRef, CourseRequest, PartPlan, PlannedPart, SectionPlan
+from ..errors import PlanningError
+from ..ports import Planner
+from . import llm_output
+from .context import (
     ContextBudgets,
     Prompt,
     estimate_tokens,
@@ -29,9 +30,8 @@ from chalicelib.planning.context import (
     review_prompt,
     sections_prompt,
 )
-from chalicelib.planning.llm_output import Shape, UnreadableAnswer
-from chalicelib.planning.usage import UsageSink
-from chalicelib.ports import Planner
+from .llm_output import Shape, UnreadableAnswer
+from .usage import UsageSink
 
 log = logging.getLogger("coursegen.planner")
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from chalicelib.core.models import TokenUsage
+from ..core.models import TokenUsage
 
 UsageSink = Callable[[str, int, int], None]  # (phase, prompt tokens, completion tokens) of one call
 

@@ -9,8 +9,8 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from chalicelib.core import checks
-from chalicelib.core.models import ChapterHit
+from ..core import checks
+from ..core.models import ChapterHit
 
 TITLE_LIMIT = 70  # characters in a section title
 PART_TITLE_LIMIT = 60

@@ -11,7 +11,7 @@ from typing import Any
 
 from chalice.app import Response
 
-from chalicelib.core.models import (
+from ..core.models import (
     MAX_HOURS,
     MAX_QUERY_CHARS,
     MIN_HOURS,

@@ -9,7 +9,7 @@ import pytest
 from chalice.app import CloudWatchEventConfig
 from chalice.test import Client
 
-import app as app_module
+from chalicelib import service
 from app import app
 from chalicelib.adapters.local_bus import envelope, event_targets
 from chalicelib.core import registry
@@ -52,7 +52,7 @@ def test_each_handler_passes_the_event_it_consumes_to_the_workflow(
         def handle(self, name: EventName, detail: dict[str, Any]) -> None:
             handled.append((name, detail))
 
-    monkeypatch.setattr(app_module, "_workflow", Recorder)
+    monkeypatch.setattr(service, "_workflow", Recorder)
     message = a_message(spec.consumes)
     Client(app, stage_name="local").lambda_.invoke(spec.handler, message)
     assert handled == [(spec.consumes, message["detail"])]

@@ -20,7 +20,9 @@ def imported_modules(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names.add(node.module)
         elif isinstance(node, ast.ImportFrom) and node.level > 0:
-            names.add("chalicelib.core" if node.level == 1 else "chalicelib")
+            # the package imports itself relatively (docs/development.md#layout): resolve from core
+            base = ["chalicelib", "core"][: 3 - node.level]
+            names.add(".".join([*base, *([node.module] if node.module else [])]))
     return names
 
 
@@ -47,3 +49,9 @@ def test_the_import_check_would_catch_an_adapter_or_a_cloud_client() -> None:
     assert not is_allowed_in_core("boto3")
     assert not is_allowed_in_core("chalicelib.workflow")
     assert is_allowed_in_core("chalicelib.core.models")
+
+
+def test_relative_imports_resolve_from_the_core(tmp_path: Path) -> None:
+    source = tmp_path / "module.py"
+    source.write_text("from .models import X\nfrom ..adapters import pg\nfrom .. import errors\n")
+    assert imported_modules(source) == {"chalicelib.core.models", "chalicelib.adapters", "chalicelib"}
