@@ -42,6 +42,7 @@ class SummaryModel:
     long_fields: bool = False  # a 3,000-character summary, 30 topics and concepts, some too long
     prose: bool = False  # every answer is prose, never JSON
     prose_once: bool = False  # the first answer is prose, the rest JSON
+    points: int = 1  # sentences of the material a note repeats (the prompt allows up to 8)
     steps: list[str] = field(default_factory=list)
 
     def __call__(self, body: dict[str, Any]) -> Reply:
@@ -50,10 +51,12 @@ class SummaryModel:
         if self.prose or (self.prose_once and len(self.steps) == 1):
             return completion("Here is a lovely summary of the chapter, in my own words, without any JSON.")
         material = material_of(body)
-        first = next((s.strip() for s in re.split(r"(?<=\.)\s", material) if len(s.strip()) > 20), "Text.")
-        first = first.lstrip("- ")
+        sentences = [s.strip().lstrip("- ") for s in re.split(r"(?<=\.)\s", material) if len(s.strip()) > 20]
+        first = sentences[0] if sentences else "Text."
         if step == "notes":
-            answer: dict[str, Any] = {"points": [first], "terms": words(material, 5)}
+            points = sentences[: self.points] or [first]
+            terms = words(material, 5 if self.points == 1 else 10)
+            answer: dict[str, Any] = {"points": points, "terms": terms}
         elif step == "digest":
             terms = words(material, 6)
             answer = {
