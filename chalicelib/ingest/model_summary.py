@@ -252,19 +252,23 @@ def _json_object(text: str) -> dict[str, Any] | None:
 
 class OpenAISummariser:
     """A `Summariser` that asks a chat model. `chunk_tokens` bounds the chapter text (or notes)
-    one call reads, counted as four characters a token."""
+    one call reads, counted as four characters a token. Each call (with its re-ask) has
+    `config.deadline`, and none outlasts `until` when it is given: a call that would start with
+    too little time left is a TransientError."""
 
     def __init__(
         self,
         config: OpenAIConfig,
         chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
         client_factory: Callable[[OpenAIConfig], Any] = make_client,
+        until: Deadline | None = None,
     ) -> None:
         if chunk_tokens < 200:
             raise ValueError("chunk_tokens must be at least 200")
         self.config = config
         self.chunk_chars = chunk_tokens * CHARS_PER_TOKEN
         self._client_factory = client_factory
+        self.until = until  # when set, no call outlasts it (a Lambda's remaining time less a margin)
         self._client: Any = None
         self._lock = threading.Lock()
         self._usage = SummaryUsage()
@@ -344,7 +348,10 @@ class OpenAISummariser:
     def _ask(self, step: Step, what: str, **fields: object) -> dict[str, Any]:
         """The answer's JSON object; an unreadable answer is asked for once more, then it is a
         SummaryError naming `what`. One deadline (`config.deadline`) covers both."""
-        deadline = Deadline(self.config.deadline)
+        seconds = self.config.deadline
+        if self.until is not None:
+            seconds = min(seconds, self.until.remaining)
+        deadline = Deadline(seconds)
         sent = messages(step, **fields)
         text = self._complete(sent, step, deadline, what)
         if (data := _json_object(text)) is not None:

@@ -16,6 +16,7 @@ from ..ports import Embedder
 from .document import clean_line
 
 if TYPE_CHECKING:
+    from ..adapters.openai_client import Deadline
     from ..config import Settings
 
 SUMMARISERS = ("offline", "openai")
@@ -50,12 +51,15 @@ class Summariser(Protocol):
     def book_summary(self, chapter_summaries: list[str]) -> str: ...
 
 
-def summariser_for(name: str, settings: Settings, embedder: Embedder | None = None) -> Summariser:
+def summariser_for(
+    name: str, settings: Settings, embedder: Embedder | None = None, until: Deadline | None = None
+) -> Summariser:
     """The summariser called `name` ("offline" or "openai"), built from `settings`.
 
     offline: reuses `embedder` when it is the offline embedder (WordLlama) already loaded, else
     loads its own. openai: the model server of `settings.openai`, its API key read once per
-    process; a ConfigError, before anything is read, when no key, key secret or base URL is set."""
+    process; a ConfigError, before anything is read, when no key, key secret or base URL is set.
+    Its calls stop at `until` when given (a TransientError); the offline one ignores `until`."""
     if name == "offline":
         from ..adapters.offline_embedder import WordLlamaEmbedder
 
@@ -71,7 +75,7 @@ def summariser_for(name: str, settings: Settings, embedder: Embedder | None = No
                 "OPENAI_API_KEY), or COURSEGEN_OPENAI_API_KEY_SECRET_ARN, or COURSEGEN_OPENAI_BASE_URL "
                 "for a local server that needs none"
             )
-        return OpenAISummariser(bootstrap.openai_config(settings))
+        return OpenAISummariser(bootstrap.openai_config(settings), until=until)
     raise ConfigError(f"summariser {name!r} is not one of {', '.join(SUMMARISERS)}")
 
 

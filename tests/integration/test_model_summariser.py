@@ -11,9 +11,10 @@ import openai  # noqa: F401 - imported at collection, so that no test pays for t
 import pytest
 
 from chalicelib.adapters.book_files import parse_book
+from chalicelib.adapters.openai_client import Deadline
 from chalicelib.cli import main
 from chalicelib.config import ConfigError, OpenAIConfig, Settings
-from chalicelib.errors import PermanentFailure
+from chalicelib.errors import PermanentFailure, TransientError
 from chalicelib.ingest import DocumentError, ingest
 from chalicelib.ingest.model_summary import (
     OpenAISummariser,
@@ -273,3 +274,25 @@ def test_the_cli_refuses_the_model_without_a_key_before_reading_anything(
     err = capsys.readouterr().err
     assert code == 1 and "the openai summariser needs an API key" in err
     assert "missing.pdf" not in err and not data_dir.exists()  # neither the file nor the database touched
+
+
+def test_no_call_outlasts_the_summarisers_deadline(llm_server: LLMServer) -> None:
+    model_summariser = summariser(llm_server)
+    model_summariser.until = Deadline(0.0)
+    with pytest.raises(TransientError, match="deadline leaves only"):
+        model_summariser.digest("Tides", chapter_text("tides", 5), [])
+    assert llm_server.chat_requests() == []
+
+
+def test_a_very_long_chapter_is_read_in_an_even_sample(
+    llm_server: LLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("chalicelib.ingest.model_summary.MAX_CHUNKS", 3)
+    model = SummaryModel()
+    text = chapter_text("lagoon", 60)
+    parts = chunks(text, CHUNK_TOKENS * 4)
+    assert len(parts) == 5
+    summariser(llm_server, model).digest("Lagoons", text, [])
+    assert model.steps == ["notes"] * 3 + ["digest"]
+    read = [material_of(r) for r in llm_server.chat_requests()[:3]]
+    assert read == [parts[0], parts[1], parts[3]]  # evenly spread, in order
