@@ -316,6 +316,7 @@ class OpenAISummariser:
         summaries = [s for s in chapter_summaries if s.strip()]
         if not summaries:
             return ""
+        summaries = _sample(summaries, max(1, self.chunk_chars // 200))  # a book of many chapters
         each = max(200, self.chunk_chars // len(summaries))
         material = "\n".join(f"{n}. {clip(s, each)}" for n, s in enumerate(summaries, 1))
         answer = self._ask("book", "the book's summary", summary_chars=SUMMARY_MAX_CHARS, material=material)

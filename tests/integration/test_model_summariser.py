@@ -37,7 +37,15 @@ from tests.support.llm_fixtures import (
     fast_config,
     llm_server_fixture,  # noqa: F401 - provides the llm_server fixture
 )
-from tests.support.llm_server import LLMServer, Reply, count_tokens, error, rate_limited, server_error
+from tests.support.llm_server import (
+    LLMServer,
+    Reply,
+    count_tokens,
+    error,
+    rate_limited,
+    server_error,
+    truncated,
+)
 
 CHUNK_TOKENS = 300  # 1,200 characters: a few sentences of prose() make a long chapter
 
@@ -296,3 +304,19 @@ def test_a_very_long_chapter_is_read_in_an_even_sample(
     assert model.steps == ["notes"] * 3 + ["digest"]
     read = [material_of(r) for r in llm_server.chat_requests()[:3]]
     assert read == [parts[0], parts[1], parts[3]]  # evenly spread, in order
+
+
+def test_an_answer_cut_off_at_the_token_limit_is_asked_for_with_more(llm_server: LLMServer) -> None:
+    model_summariser = summariser(llm_server)
+    llm_server.script(truncated('{"summary": "Tides rise and fall twice a day.", "topics": ["tides"]}'))
+    digest = model_summariser.digest("Tides", chapter_text("tides", 5), [])
+    assert "tides" in digest.key_concepts  # the second, whole answer
+    limits = [r["max_completion_tokens"] for r in llm_server.chat_requests()]
+    assert limits == [1000, 2000] and model_summariser.usage.calls == 2
+
+
+def test_the_book_summary_of_many_chapters_stays_within_one_chunk(llm_server: LLMServer) -> None:
+    model_summariser = summariser(llm_server)
+    model_summariser.book_summary([f"Chapter {n} teaches {'many things ' * 40}." for n in range(300)])
+    (request,) = llm_server.chat_requests()
+    assert len(material_of(request)) <= CHUNK_TOKENS * 4 * 2
