@@ -51,6 +51,7 @@ $(BIN)/.bench-installed: requirements-bench.txt $(BIN)/.installed
 
 bench: setup $(BIN)/.bench-installed  ## run every benchmark (about 6 minutes; the package build needs the package index once)
 	$(BIN)/python bench/prompt_tokens.py
+	$(BIN)/python -m bench.ingest_tokens
 	$(BIN)/python -m bench.orchestration
 	$(BIN)/python -m bench.sections
 	$(BIN)/python -m bench.throughput

@@ -75,6 +75,13 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--title", help="the book's title (default: the document's own)")
     add.add_argument("--author", help="the book's author (default: the document's own)")
     add.add_argument("--out", type=Path, help="folder for the derived book files (default: DATA_DIR/books)")
+    add.add_argument(
+        "--summarizer",
+        choices=("offline", "openai"),
+        default="offline",
+        help="who writes summaries, topics and key concepts: offline (default), or the chat model of "
+        "COURSEGEN_CHAT_MODEL on the COURSEGEN_OPENAI_* server",
+    )
     library_commands.add_parser("list", help="list the loaded books and the embedder they are indexed with")
     library_commands.add_parser(
         "reindex",
@@ -163,9 +170,9 @@ def _library(args: argparse.Namespace) -> int:
     from .adapters.book_files import read_book_file
 
     settings = _settings(args)
-    library = bootstrap.make_library_admin(settings)
     if args.library_command == "add":
-        return _library_add(args, library, bootstrap.make_embedder(settings))
+        return _library_add(args, settings)
+    library = bootstrap.make_library_admin(settings)
     if args.library_command == "remove":
         removed = library.remove(args.book)
         print(
@@ -212,11 +219,17 @@ def warn_of_dropped_chapters(books: list[Book], library: LibraryAdmin) -> None:
             )
 
 
-def _library_add(args: argparse.Namespace, library: LibraryAdmin, embedder: Embedder) -> int:
+def _library_add(args: argparse.Namespace, settings: Settings) -> int:
+    from . import bootstrap
     from .ingest.command import add_documents
+    from .ingest.summarise import summariser_for
 
+    # a model without a key fails here, before anything is read; None: offline, reusing the embedder
+    summariser = summariser_for(args.summarizer, settings) if args.summarizer != "offline" else None
+    library = bootstrap.make_library_admin(settings)
+    embedder = bootstrap.make_embedder(settings)
     out_dir = args.out or args.data_dir / "books"
-    add_documents(args.files, library, embedder, out_dir, args.title, args.author)
+    add_documents(args.files, library, embedder, out_dir, args.title, args.author, summariser=summariser)
     return 0
 
 

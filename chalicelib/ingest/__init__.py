@@ -5,5 +5,14 @@ Heavy parsing libraries are imported by the readers only, so the Lambda handlers
 
 from .document import MAX_DOCUMENT_BYTES, DocumentError
 from .pipeline import content_hash, ingest, read_document
+from .summarise import Summariser, summariser_for
 
-__all__ = ["MAX_DOCUMENT_BYTES", "DocumentError", "content_hash", "ingest", "read_document"]
+__all__ = [
+    "MAX_DOCUMENT_BYTES",
+    "DocumentError",
+    "Summariser",
+    "content_hash",
+    "ingest",
+    "read_document",
+    "summariser_for",
+]

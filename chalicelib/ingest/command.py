@@ -13,8 +13,9 @@ from ..adapters.offline_embedder import WordLlamaEmbedder
 from ..core.books import Book, book_id
 from ..ports import Embedder, LibraryAdmin
 from .document import DocumentError
+from .model_summary import OpenAISummariser
 from .pipeline import content_hash, ingest
-from .summarise import OfflineSummariser
+from .summarise import OfflineSummariser, Summariser
 
 
 def write_book_file(book: Book, out_dir: Path) -> Path:
@@ -35,17 +36,39 @@ def add_documents(
     title: str | None = None,
     author: str | None = None,
     stream: TextIO | None = None,
+    summariser: Summariser | None = None,
 ) -> list[Book]:
-    """Ingest `paths` and load the new books with `library.load` (all or nothing). Returns the
-    books loaded; raises DocumentError naming the file if any document cannot be read."""
+    """Ingest `paths`, each chapter summarised by `summariser` (default: the offline one), and
+    load the new books with `library.load` (all or nothing). Returns the books loaded; raises
+    DocumentError naming the file if any document cannot be read or summarised. With the model
+    summariser it prints the calls and tokens spent at the end, also when it fails."""
     out = stream or sys.stderr
     if (title or author) and len(paths) > 1:
         raise DocumentError("--title and --author name one document: add the files one at a time")
     started = time.monotonic()
+    if summariser is None:
+        # the offline summariser uses WordLlama whatever embeds the library: reuse a loaded one
+        summariser = OfflineSummariser(embedder if isinstance(embedder, WordLlamaEmbedder) else None)
+    try:
+        return _add(paths, library, embedder, out_dir, title, author, out, summariser, started)
+    finally:
+        if isinstance(summariser, OpenAISummariser) and summariser.usage.calls:
+            print(summariser.usage.line(), file=out)
+
+
+def _add(
+    paths: list[Path],
+    library: LibraryAdmin,
+    embedder: Embedder,
+    out_dir: Path,
+    title: str | None,
+    author: str | None,
+    out: TextIO,
+    summariser: Summariser,
+    started: float,
+) -> list[Book]:
     books: list[Book] = []
     seen: dict[str, Path] = {}
-    # the offline summariser uses WordLlama whatever embeds the library: reuse the loaded model
-    summariser = OfflineSummariser(embedder if isinstance(embedder, WordLlamaEmbedder) else None)
     for path in paths:
         digest = content_hash(path) if path.exists() else ""
         if digest and digest in seen:

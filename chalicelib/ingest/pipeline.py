@@ -17,7 +17,7 @@ from .document import (
     clean_line,
 )
 from .matter import content_chapters, number_chapters
-from .summarise import OfflineSummariser
+from .summarise import OfflineSummariser, Summariser
 
 log = logging.getLogger(__name__)
 
@@ -105,11 +105,12 @@ def ingest(
     path: str | Path,
     title: str | None = None,
     author: str | None = None,
-    summariser: OfflineSummariser | None = None,
+    summariser: Summariser | None = None,
     progress: Progress | None = None,
 ) -> Book:
     """Read the document at `path` and derive its book: chapters from its own structure (front
-    and back matter skipped), each summarised offline. Raises DocumentError naming the file."""
+    and back matter skipped), each summarised by `summariser` (default: offline). Raises
+    DocumentError naming the file (and the chapter, when its summary could not be made)."""
     path = Path(path)
     document = read_document(path)
     for warning in document.warnings:
@@ -124,7 +125,10 @@ def ingest(
     chapters = []
     numbered = number_chapters(kept)
     for done, (number, chapter_title, raw) in enumerate(numbered, start=1):
-        digest = summariser.digest(chapter_title, raw.text, raw.headings)
+        try:
+            digest = summariser.digest(chapter_title, raw.text, raw.headings)
+        except DocumentError as error:
+            raise DocumentError(f"{path}: {error}") from None
         chapters.append(
             Chapter(
                 number=number,
@@ -137,10 +141,14 @@ def ingest(
         )
         if progress:
             progress(done, len(numbered), chapters[-1].title)
+    try:
+        summary = summariser.book_summary([chapter.summary for chapter in chapters])
+    except DocumentError as error:
+        raise DocumentError(f"{path}: {error}") from None
     book = {
         "title": clean_line(title or "") or clean_line(document.title) or path.stem,
         "author": clean_line(author or "") or clean_line(document.author) or UNKNOWN_AUTHOR,
-        "summary": summariser.book_summary([chapter.summary for chapter in chapters]),
+        "summary": summary,
         "source_sha256": content_hash(path),
         "chapters": [chapter.model_dump() for chapter in chapters],
     }

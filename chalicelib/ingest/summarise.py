@@ -1,15 +1,25 @@
-"""The offline summariser: an extractive summary (the sentences closest to the chapter's
+"""What summarises a chapter (`Summariser`), the one factory that picks it (`summariser_for`),
+and the offline summariser: an extractive summary (the sentences closest to the chapter's
 centre in the offline embedder's space), topics from sub-headings or key phrases, and key
-concepts by keyphrase extraction (YAKE). Every field is cut to the book-file limits."""
+concepts by keyphrase extraction (YAKE). Every field is cut to the book-file limits. The model
+summariser is in model_summary.py."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
+from ..config import ConfigError
 from ..ports import Embedder
 from .document import clean_line
+
+if TYPE_CHECKING:
+    from ..adapters.openai_client import Deadline
+    from ..config import Settings
+
+SUMMARISERS = ("offline", "openai")
 
 SUMMARY_SENTENCES = 3
 SUMMARY_MAX_CHARS = 900
@@ -29,6 +39,44 @@ class ChapterDigest:
     topics: list[str]
     key_concepts: list[str]
     sections: list[str]
+
+
+class Summariser(Protocol):
+    """Turns a chapter's text into its digest, and the chapters' summaries into the book's.
+    Every field it returns respects the limits above (summary at most SUMMARY_MAX_CHARS, at most
+    MAX_TOPICS topics and MAX_KEY_CONCEPTS key concepts of at most ITEM_MAX_CHARS each)."""
+
+    def digest(self, title: str, text: str, headings: list[str]) -> ChapterDigest: ...
+
+    def book_summary(self, chapter_summaries: list[str]) -> str: ...
+
+
+def summariser_for(
+    name: str, settings: Settings, embedder: Embedder | None = None, until: Deadline | None = None
+) -> Summariser:
+    """The summariser called `name` ("offline" or "openai"), built from `settings`.
+
+    offline: reuses `embedder` when it is the offline embedder (WordLlama) already loaded, else
+    loads its own. openai: the model server of `settings.openai`, its API key read once per
+    process; a ConfigError, before anything is read, when no key, key secret or base URL is set.
+    Its calls stop at `until` when given (a TransientError); the offline one ignores `until`."""
+    if name == "offline":
+        from ..adapters.offline_embedder import WordLlamaEmbedder
+
+        return OfflineSummariser(embedder if isinstance(embedder, WordLlamaEmbedder) else None)
+    if name == "openai":
+        from .. import bootstrap
+        from .model_summary import OpenAISummariser
+
+        config = settings.openai
+        if not (config.api_key or config.api_key_secret_arn or config.base_url):
+            raise ConfigError(
+                "the openai summariser needs an API key: set COURSEGEN_OPENAI_API_KEY (or "
+                "OPENAI_API_KEY), or COURSEGEN_OPENAI_API_KEY_SECRET_ARN, or COURSEGEN_OPENAI_BASE_URL "
+                "for a local server that needs none"
+            )
+        return OpenAISummariser(bootstrap.openai_config(settings), until=until)
+    raise ConfigError(f"summariser {name!r} is not one of {', '.join(SUMMARISERS)}")
 
 
 _BLOCK_START = re.compile(r"^\s*([\u2022\u25cf\u25e6*\-\u2013]|\d+(\.\d+)*\.?\s|[A-Z]\.\d)")
