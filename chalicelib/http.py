@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Response
 from pydantic import ValidationError
 
 from .config import Settings
-from .core.models import CourseRequest, CourseState, Status, TokenUsage
+from .core.models import CourseRequest, Status, TokenUsage
 from .core.paging import Page, PageKey, decode_cursor, encode_cursor, parse_limit, parse_status
 from .errors import CourseConflict, CourseGenError, InvalidRequest, TransientError
 from .ports import BookInfo
 from .workflow import CourseView
+
+if TYPE_CHECKING:
+    from .ingest.upload import Added, Upload
 
 MAX_BODY_BYTES = 16_384
 
@@ -103,7 +107,13 @@ def caller_id(request: Any, settings: Settings) -> str:
 
 
 def error_response(error: InvalidRequest) -> Response:
-    status = {"unauthenticated": 401, "unsupported_media_type": 415}.get(error.code, 400)
+    status = {
+        "unauthenticated": 401,
+        "unsupported_media_type": 415,
+        "idempotency_key_reused": 422,
+        "document_too_large": 413,
+        "library_conflict": 409,
+    }.get(error.code, 400)
     body = {"error": {"code": error.code, "message": error.message, "field": error.field}}
     return Response(body=body, status_code=status)
 
@@ -142,13 +152,32 @@ def status_url(request: Any, course_id: str) -> str:
     return f"{prefix}/courses/{course_id}"
 
 
-def accepted(state: CourseState, request: Any) -> Response:
-    body = {
-        "course_id": state.course_id,
-        "status": state.status.value,
-        "status_url": status_url(request, state.course_id),
-    }
-    return Response(body=body, status_code=202, headers={"Location": body["status_url"]})
+def accepted(course_id: str, status: Status, request: Any, replayed: bool = False) -> Response:
+    """202 with where to poll the course. A request sent again with its Idempotency-Key gets
+    the same answer for the course it created (its status now) and `Idempotent-Replayed: true`."""
+    body = {"course_id": course_id, "status": status.value, "status_url": status_url(request, course_id)}
+    headers: dict[str, str | list[str]] = {"Location": body["status_url"]}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(body=body, status_code=202, headers=headers)
+
+
+# What a client may send as an Idempotency-Key: 1 to 255 visible ASCII characters but "#" (a
+# UUID, a ULID, base64 all fit).
+_REQUEST_KEY = re.compile(r"^[\x21\x22\x24-\x7e]{1,255}$")
+
+
+def request_key(headers: Any) -> str | None:
+    """The `Idempotency-Key` header, checked; None when the request carries none."""
+    value = (headers or {}).get("idempotency-key")
+    if value is None:
+        return None
+    if not _REQUEST_KEY.match(value):
+        raise InvalidRequest(
+            "Idempotency-Key must be 1 to 255 visible ASCII characters other than '#' (a UUID, for example)",
+            code="invalid_idempotency_key",
+        )
+    return str(value)
 
 
 def _summary(view: CourseView) -> dict[str, Any]:
@@ -227,14 +256,53 @@ def course_page_response(page: Page[CourseView]) -> Response:
     return Response(body=body, status_code=200)
 
 
+def _book(book: BookInfo) -> dict[str, Any]:
+    return {"id": book.id, "title": book.title, "author": book.author, "chapters": book.chapters}
+
+
 def books_response(books: list[BookInfo]) -> Response:
-    body = {
-        "books": [
-            {"id": book.id, "title": book.title, "author": book.author, "chapters": book.chapters}
-            for book in books
-        ]
-    }
-    return Response(body=body, status_code=200)
+    return Response(body={"books": [_book(book) for book in books]}, status_code=200)
+
+
+_UPLOAD_CODES = {
+    "too_large": ("document_too_large", None),
+    "unsupported": ("unsupported_media_type", None),
+    "missing": ("missing_field", "filename"),
+    "empty": ("invalid_body", None),
+}
+
+
+def parse_upload(request: Any) -> Upload:
+    """POST /books's document: the body's bytes, named by the `filename` query parameter,
+    typed by Content-Type (the format's own or application/octet-stream)."""
+    from .ingest.upload import UploadRefused, check_upload
+
+    raw = request.raw_body or b""
+    data = raw.encode() if isinstance(raw, str) else bytes(raw)
+    try:
+        return check_upload(
+            data, (request.query_params or {}).get("filename"), (request.headers or {}).get("content-type")
+        )
+    except UploadRefused as refused:
+        code, field = _UPLOAD_CODES[refused.kind]
+        raise InvalidRequest(refused.message, field=field, code=code) from None
+
+
+def book_added(added: Added) -> Response:
+    """201 with the book a new document became; 200 with the book it was already."""
+    book = added.book
+    message = (
+        f"added {book.title!r} ({book.chapters} chapters)"
+        if added.added
+        else f"already in the library as {book.title!r}: nothing changed"
+    )
+    body = {"book": _book(book), "added": added.added, "message": message}
+    return Response(body=body, status_code=201 if added.added else 200)
+
+
+def not_available(message: str) -> Response:
+    body = {"error": {"code": "not_available", "message": message, "field": None}}
+    return Response(body=body, status_code=501)
 
 
 def conflict(error: CourseConflict) -> Response:

@@ -24,7 +24,7 @@ from .core.models import (
 )
 from .core.paging import PageKey
 from .core.retrieval import Evidence
-from .errors import TransientError
+from .errors import CourseGenError, TransientError
 
 
 class EventNotPublished(TransientError):
@@ -33,6 +33,34 @@ class EventNotPublished(TransientError):
     def __init__(self, state: CourseState, error: Exception) -> None:
         super().__init__(f"the event was not published: {error}")
         self.state = state
+
+
+@dataclass(frozen=True)
+class RequestKey:
+    """An `Idempotency-Key` sent with a new course: whose, the key, a hash of the request it came
+    with, when it was sent and until when it holds (epoch seconds)."""
+
+    user_id: str
+    key: str
+    fingerprint: str
+    now: float
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class KeyedCourse:
+    """What a request key recorded: the course it created and the hash of its request."""
+
+    course_id: str
+    fingerprint: str
+
+
+class RequestKeyTaken(CourseGenError):
+    """A course was created with this caller's key already (and the key has not expired)."""
+
+    def __init__(self, key: RequestKey, taken: KeyedCourse) -> None:
+        super().__init__(f"the request key {key.key!r} created course {taken.course_id} already")
+        self.taken = taken
 
 
 class StateStore(ABC):
@@ -98,6 +126,28 @@ class StateStore(ABC):
         """Remove the state if it is still at `version`. Raises StaleState if another writer
         moved it on or it is gone."""
         raise NotImplementedError(f"{type(self).__name__} cannot delete courses")
+
+    # Idempotent creation: a course created with a caller's request key is recorded under
+    # (user, key) in the same write as the state, so a request sent again finds it. Not abstract,
+    # for the same reason as list_page; every real store implements both.
+
+    def find_keyed(self, user_id: str, key: str, now: float) -> KeyedCourse | None:
+        """The course created with this caller's `key`, unless the key expired before `now`."""
+        raise NotImplementedError(f"{type(self).__name__} cannot keep request keys")
+
+    def create_keyed_and_publish(
+        self,
+        state: CourseState,
+        key: RequestKey,
+        event: Event,
+        publisher: EventPublisher,
+        replaces: str | None = None,
+    ) -> CourseState:
+        """`create_and_publish`, recording `key` -> the course in the same write (both or
+        neither). Raises RequestKeyTaken, writing and publishing nothing, if the key holds
+        another course and has not expired at `key.now`; a key whose course is `replaces` (a
+        course since deleted) is taken over."""
+        raise NotImplementedError(f"{type(self).__name__} cannot keep request keys")
 
     # Parallel sections: each part's delivery writes its result beside the state, never over
     # another part's and without touching the state's version; the fan-in reads them all.

@@ -49,13 +49,16 @@ def create_course() -> Response:
         http.require_json(request.headers)
         course_request = http.parse_course_request(request.raw_body)
         user_id = http.caller_id(request, bootstrap.settings())
+        request_key = http.request_key(request.headers)
+        if request_key is None:
+            state = _workflow().submit(user_id, course_request)
+            return http.accepted(state.course_id, state.status, request)
+        submitted = _workflow().submit_keyed(user_id, course_request, request_key)
+        return http.accepted(submitted.course_id, submitted.status, request, replayed=submitted.replayed)
     except InvalidRequest as error:
         return http.error_response(error)
-    try:
-        state = _workflow().submit(user_id, course_request)
     except (TransientError, PermanentFailure) as error:
         return http.upstream_error(error)
-    return http.accepted(state, request)
 
 
 @app.route("/courses/{course_id}", methods=["GET"], authorizer=iam)
@@ -92,7 +95,8 @@ def retry_course(course_id: str) -> Response:
     assert request is not None
     try:
         user_id = http.caller_id(request, bootstrap.settings())
-        return http.accepted(_workflow().retry(user_id, course_id), request)
+        resumed = _workflow().retry(user_id, course_id)
+        return http.accepted(resumed.course_id, resumed.status, request)
     except InvalidRequest as error:
         return http.error_response(error)
     except CourseNotFound:
@@ -128,6 +132,27 @@ def list_books() -> Response:
         return http.error_response(error)
     except TransientError as error:
         return http.unavailable(error)
+
+
+# Adding a document: read and summarised while the request waits (seconds for a small one), so
+# only where the readers are installed and a request may take that long (the embedded default).
+# On AWS documents arrive through the books bucket instead; the page hides its form there.
+@app.route("/books", methods=["POST"], authorizer=iam, content_types=["*/*"])
+def add_book() -> Response:
+    request = app.current_request
+    assert request is not None
+    settings = bootstrap.settings()
+    try:
+        http.caller_id(request, settings)
+        if not web.can_add_books(settings):
+            return http.not_available(web.ADD_BOOKS_ELSEWHERE)
+        upload = http.parse_upload(request)
+        added = _workflow().add_document(upload, settings.data_dir / "books")
+    except InvalidRequest as error:
+        return http.error_response(error)
+    except TransientError as error:
+        return http.unavailable(error)
+    return http.book_added(added)
 
 
 # A method a path does not serve reaches these, so it is refused in our error format: without
@@ -171,9 +196,14 @@ def retry_other_methods(course_id: str) -> Response:
     return _refuse("/courses/{course_id}/retry", ["POST"])
 
 
-@app.route("/books", methods=[m for m in _OTHER_METHODS if m != "GET"], authorizer=iam, content_types=["*/*"])
+@app.route(
+    "/books",
+    methods=[m for m in _OTHER_METHODS if m not in ("GET", "POST")],
+    authorizer=iam,
+    content_types=["*/*"],
+)
 def books_other_methods() -> Response:
-    return _refuse("/books", ["GET"])
+    return _refuse("/books", ["GET", "POST"])
 
 
 # --- the learner's page and the browser's API ----------------------------------------------------
@@ -200,7 +230,9 @@ def web_asset(name: str) -> Response:
 @app.route("/app/config", methods=["GET"])
 def web_config() -> Response:
     settings = bootstrap.settings()
-    return Response(body=web.page_config(settings.sign_in_domain, settings.sign_in_client_id))
+    return Response(
+        body=web.page_config(settings.sign_in_domain, settings.sign_in_client_id, web.can_add_books(settings))
+    )
 
 
 def _add_browser_twins() -> None:

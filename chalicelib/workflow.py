@@ -4,10 +4,13 @@ phase's step is bound to it here with `@step`."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from . import logs
 from .core import phases, registry, rules
@@ -31,8 +34,11 @@ from .core.resume import resume_failed
 from .core.retrieval import query_terms, relevant_chapters, search_text
 from .core.review import review_outline
 from .errors import (
+    BookFileError,
     CourseConflict,
     CourseNotFound,
+    InvalidRequest,
+    LibraryError,
     PermanentFailure,
     StaleState,
     TransientError,
@@ -44,12 +50,18 @@ from .ports import (
     Embedder,
     EventNotPublished,
     EventPublisher,
+    KeyedCourse,
     Library,
     LibraryAdmin,
     Planner,
+    RequestKey,
+    RequestKeyTaken,
     SearchParams,
     StateStore,
 )
+
+if TYPE_CHECKING:
+    from .ingest.upload import Added, Upload
 
 log = logging.getLogger("coursegen.workflow")
 
@@ -72,6 +84,27 @@ class Deps:
     # False plans them one part after another. A course keeps the choice made when its parts
     # were planned.
     parallel_sections: bool = True
+    # How long an Idempotency-Key sent with POST /courses answers with the course it created.
+    request_key_hours: float = 24.0
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """What POST /courses answers: the course, and whether the request was sent before (its
+    Idempotency-Key named a course already), so nothing new was created."""
+
+    course_id: str
+    status: Status
+    replayed: bool
+
+
+def request_fingerprint(request: CourseRequest) -> str:
+    """The hash a request key records: equal for requests that mean the same (defaults filled in)."""
+    return hashlib.sha256(request.model_dump_json().encode()).hexdigest()
+
+
+def _epoch_seconds(timestamp: str) -> float:
+    return datetime.fromisoformat(timestamp).timestamp()
 
 
 @dataclass(frozen=True)
@@ -148,6 +181,60 @@ class Workflow:
     def submit(self, user_id: str, request: CourseRequest) -> CourseState:
         """Embed the query, create the state and announce it. Nothing is written if embedding
         fails; the state is written before the event, so the first handler always finds it."""
+        return self._create(user_id, request, None, None)
+
+    def submit_keyed(self, user_id: str, request: CourseRequest, request_key: str) -> Submitted:
+        """`submit` with the caller's `Idempotency-Key`: the same caller sending the same key
+        again within `request_key_hours` gets the course the key created the first time, even
+        when both requests arrive at once; the key sent with a different request is refused
+        (InvalidRequest, code idempotency_key_reused). A key whose course was deleted since
+        creates a new course."""
+        d = self.deps
+        now = _epoch_seconds(d.clock())
+        key = RequestKey(
+            user_id=user_id,
+            key=request_key,
+            fingerprint=request_fingerprint(request),
+            now=now,
+            expires_at=now + d.request_key_hours * 3600,
+        )
+        replaces: str | None = None
+        for _ in range(3):  # a deleted course's key taken over by a concurrent request: read again
+            held = d.state_store.find_keyed(user_id, request_key, now)
+            if held is not None:
+                again = self._replay(user_id, key, held)
+                if again is not None:
+                    return again
+                replaces = held.course_id
+            try:
+                state = self._create(user_id, request, key, replaces)
+            except RequestKeyTaken as taken:  # a request with the same key won the race
+                again = self._replay(user_id, key, taken.taken)
+                if again is not None:
+                    return again
+                replaces = taken.taken.course_id
+                continue
+            return Submitted(course_id=state.course_id, status=state.status, replayed=False)
+        raise TransientError(f"the request key {request_key!r} is in use by concurrent requests; try again")
+
+    def _replay(self, user_id: str, key: RequestKey, held: KeyedCourse) -> Submitted | None:
+        """The course `held` created, as the answer to a request sent again; None if it is gone."""
+        if held.fingerprint != key.fingerprint:
+            raise InvalidRequest(
+                f"the Idempotency-Key {key.key!r} was sent with another request (course"
+                f" {held.course_id}); use a new key for a new request",
+                code="idempotency_key_reused",
+            )
+        try:
+            view = self.view(user_id, held.course_id)
+        except CourseNotFound:
+            return None
+        _log(logging.INFO, "request sent again: its course answered", held.course_id, "request")
+        return Submitted(course_id=held.course_id, status=Status(view.status), replayed=True)
+
+    def _create(
+        self, user_id: str, request: CourseRequest, key: RequestKey | None, replaces: str | None
+    ) -> CourseState:
         d = self.deps
         try:
             [embedding] = d.embedder.embed([search_text(request.query)])
@@ -167,7 +254,10 @@ class Workflow:
         )
         first_event = make_event(EventName.EMBEDDING_GENERATED, state.course_id)
         try:
-            state = d.state_store.create_and_publish(state, first_event, d.publisher)
+            if key is None:
+                state = d.state_store.create_and_publish(state, first_event, d.publisher)
+            else:
+                state = d.state_store.create_keyed_and_publish(state, key, first_event, d.publisher, replaces)
         except EventNotPublished as not_published:
             # Nobody retries a request whose event never left: end the course now rather than
             # leave it queued, and let the caller try again.
@@ -491,10 +581,31 @@ class Workflow:
 
     def list_books(self) -> list[BookInfo]:
         """The books of the library, by title."""
+        return self._library_admin().list_books()
+
+    def add_document(self, upload: Upload, out_dir: Path) -> Added:
+        """One document added to the library as `coursegen library add` adds it, embedded with
+        this workflow's embedder. InvalidRequest (unreadable_document) with the pipeline's reason
+        when it cannot be read, or library_conflict when the library cannot take it; the
+        library is then unchanged."""
+        from .ingest.upload import add_upload
+
+        try:
+            added = add_upload(upload, self._library_admin(), self.deps.embedder, out_dir)
+        except BookFileError as error:  # the document (DocumentError) or the book derived from it
+            raise InvalidRequest(str(error), field="document", code="unreadable_document") from None
+        except LibraryError as error:  # e.g. indexed with another embedder: `library reindex`
+            raise InvalidRequest(str(error), code="library_conflict") from None
+        if added.added:
+            book = added.book
+            _log(logging.INFO, f"book added: {book.title} ({book.chapters} chapters)", None, "library")
+        return added
+
+    def _library_admin(self) -> LibraryAdmin:
         library = self.deps.library
         if not isinstance(library, LibraryAdmin):
-            raise TypeError(f"{type(library).__name__} cannot list its books")
-        return library.list_books()
+            raise TypeError(f"{type(library).__name__} cannot list or load books")
+        return library
 
 
 def _stored_key(course_id: str, created_at: str) -> PageKey:

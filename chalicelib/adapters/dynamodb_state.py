@@ -19,16 +19,22 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from ..core import rules
+from ..core.events import Event
 from ..core.models import MAX_HOURS, CourseState, PartResult, Status
 from ..core.paging import PageKey, is_older
 from ..errors import StaleState
-from ..ports import StateStore
+from ..ports import EventNotPublished, EventPublisher, KeyedCourse, RequestKey, RequestKeyTaken, StateStore
 
 USER_INDEX = "user_id-created_at-index"
 # A part's result (parallel sections) is an item of its own, keyed "<course id>#part-<index>": it
 # has no user_id, so the user index leaves it out, and parallel writers never share an item.
 PART_KEY = "{course_id}#part-{part_index}"
+# A request key (Idempotency-Key) is an item of its own too, "idem#<user>#<key>" (a key holds no
+# "#", so the last one splits them), written in one transaction with the course it created and
+# expiring by TTL; without user_id it stays out of the user index as well.
+KEY_ITEM = "idem#{user_id}#{key}"
 _SECONDS_PER_DAY = 86_400
+_TRANSACTION_ATTEMPTS = 4
 # Throttling and 5xx are retried by botocore with backoff and jitter (max_attempts counts
 # retries: up to 6 calls); what still fails raises, and Lambda's own retries take over.
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
@@ -65,6 +71,85 @@ class DynamoDBStateStore(StateStore):
         # attribute_not_exists on the hash key: the put succeeds only if no item has this id.
         self._put(stored, condition="attribute_not_exists(course_id)")
         return _reparsed(stored)
+
+    def find_keyed(self, user_id: str, key: str, now: float) -> KeyedCourse | None:
+        item = self.client.get_item(
+            TableName=self._table,
+            Key={"course_id": {"S": KEY_ITEM.format(user_id=user_id, key=key)}},
+            ConsistentRead=True,
+        ).get("Item")
+        # TTL deletes expired items only eventually: the expiry is checked here too.
+        if item is None or float(item["expires_at"]["N"]) < now:
+            return None
+        return KeyedCourse(course_id=item["target"]["S"], fingerprint=item["fingerprint"]["S"])
+
+    def create_keyed_and_publish(
+        self,
+        state: CourseState,
+        key: RequestKey,
+        event: Event,
+        publisher: EventPublisher,
+        replaces: str | None = None,
+    ) -> CourseState:
+        stored = state.model_copy(update={"version": 1})
+        # Free, expired, or held by the course being replaced: the condition on the key item.
+        taken_over = "attribute_not_exists(course_id) OR #expires < :now"
+        names = {"#expires": "expires_at"}
+        values: dict[str, Any] = {":now": {"N": repr(key.now)}}
+        if replaces is not None:
+            taken_over += " OR #target = :replaces"
+            names["#target"] = "target"
+            values[":replaces"] = {"S": replaces}
+        key_item = {
+            "course_id": {"S": KEY_ITEM.format(user_id=key.user_id, key=key.key)},
+            "target": {"S": state.course_id},
+            "fingerprint": {"S": key.fingerprint},
+            "expires_at": {"N": repr(key.expires_at)},
+            "ttl": {"N": str(int(key.expires_at) + 1)},
+        }
+        transaction = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": key_item,
+                    "ConditionExpression": taken_over,
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": values,
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": self._item(stored),
+                    "ConditionExpression": "attribute_not_exists(course_id)",
+                }
+            },
+        ]
+        for attempt in range(_TRANSACTION_ATTEMPTS):
+            try:
+                self.client.transact_write_items(TransactItems=transaction)
+                break
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                    raise
+                reasons = [reason.get("Code") for reason in exc.response.get("CancellationReasons", [])]
+                if reasons[:1] == ["ConditionalCheckFailed"]:
+                    held = self.find_keyed(key.user_id, key.key, key.now)
+                    if held is not None:
+                        raise RequestKeyTaken(key, held) from exc
+                if reasons[1:2] == ["ConditionalCheckFailed"]:
+                    raise StaleState(f"course {state.course_id} already exists") from exc
+                # Another transaction on the same key at the same moment (TransactionConflict):
+                # try again, and the condition then says who won.
+                if attempt == _TRANSACTION_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+        created = _reparsed(stored)
+        try:
+            publisher.publish(event)
+        except Exception as error:
+            raise EventNotPublished(created, error) from error
+        return created
 
     def get(self, course_id: str) -> CourseState | None:
         # Consistent read: a handler must see the write of the handler that published its event.

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import threading
 
+from ..core.events import Event
 from ..core.models import CourseState, PartResult, Status
 from ..core.paging import PageKey, is_older
 from ..errors import StaleState
-from ..ports import StateStore
+from ..ports import EventNotPublished, EventPublisher, KeyedCourse, RequestKey, RequestKeyTaken, StateStore
 
 
 class InMemoryStateStore(StateStore):
@@ -21,6 +22,8 @@ class InMemoryStateStore(StateStore):
         self._lock = threading.Lock()
         self._rows: dict[str, tuple[int, str]] = {}
         self._parts: dict[tuple[str, int], str] = {}  # (course id, part index) -> JSON result
+        # (user, request key) -> (the course it created, request hash, expires at)
+        self._keys: dict[tuple[str, str], tuple[KeyedCourse, float]] = {}
 
     def create(self, state: CourseState) -> CourseState:
         body = state.model_copy(update={"version": 1}).model_dump_json()
@@ -29,6 +32,35 @@ class InMemoryStateStore(StateStore):
                 raise StaleState(f"course {state.course_id} already exists")
             self._rows[state.course_id] = (1, body)
         return CourseState.model_validate_json(body)
+
+    def find_keyed(self, user_id: str, key: str, now: float) -> KeyedCourse | None:
+        with self._lock:
+            found = self._keys.get((user_id, key))
+        return found[0] if found is not None and found[1] >= now else None
+
+    def create_keyed_and_publish(
+        self,
+        state: CourseState,
+        key: RequestKey,
+        event: Event,
+        publisher: EventPublisher,
+        replaces: str | None = None,
+    ) -> CourseState:
+        body = state.model_copy(update={"version": 1}).model_dump_json()
+        with self._lock:  # the key and the state, both or neither
+            held = self._keys.get((key.user_id, key.key))
+            if held is not None and held[1] >= key.now and held[0].course_id != replaces:
+                raise RequestKeyTaken(key, held[0])
+            if state.course_id in self._rows:
+                raise StaleState(f"course {state.course_id} already exists")
+            self._rows[state.course_id] = (1, body)
+            self._keys[key.user_id, key.key] = (KeyedCourse(state.course_id, key.fingerprint), key.expires_at)
+        created = CourseState.model_validate_json(body)
+        try:
+            publisher.publish(event)
+        except Exception as error:
+            raise EventNotPublished(created, error) from error
+        return created
 
     def get(self, course_id: str) -> CourseState | None:
         with self._lock:

@@ -21,7 +21,7 @@ from ..core.events import Event
 from ..core.models import CourseState, PartResult, Status
 from ..core.paging import PageKey
 from ..errors import StaleState
-from ..ports import EventPublisher, StateStore
+from ..ports import EventNotPublished, EventPublisher, KeyedCourse, RequestKey, RequestKeyTaken, StateStore
 from . import processes
 from .local_bus import OutboxEntry, event_from
 
@@ -54,6 +54,14 @@ CREATE TABLE IF NOT EXISTS part_result (
     body       TEXT NOT NULL,
     PRIMARY KEY (course_id, part_index)
 );
+CREATE TABLE IF NOT EXISTS request_key (
+    user_id     TEXT NOT NULL,
+    request_key TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    course_id   TEXT NOT NULL,
+    expires_at  REAL NOT NULL,
+    PRIMARY KEY (user_id, request_key)
+);
 CREATE INDEX IF NOT EXISTS outbox_waiting ON outbox (available_at) WHERE delivered_at IS NULL;
 """
 _KEEP_DELIVERED_SECONDS = 3600.0  # delivered entries stay this long, for people looking into one
@@ -75,6 +83,8 @@ class SqliteStateStore(StateStore):
             conn.executescript(_SCHEMA)
         self.outbox = SqliteOutbox(self._connect)
         self.outbox.purge_delivered()
+        with self._connect() as conn:  # request keys past their time answer nothing any more
+            conn.execute("DELETE FROM request_key WHERE expires_at < ?", (time.time(),))
 
     def _open(self) -> sqlite3.Connection:
         # isolation_level=None makes each statement atomic on its own, which is all the
@@ -121,11 +131,47 @@ class SqliteStateStore(StateStore):
             return super().create_and_publish(state, event, publisher)
         return self._create(state, event)
 
-    def _create(self, state: CourseState, announce: Event | None) -> CourseState:
+    def find_keyed(self, user_id: str, key: str, now: float) -> KeyedCourse | None:
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT course_id, fingerprint FROM request_key"
+                " WHERE user_id = ? AND request_key = ? AND expires_at >= ?",
+                (user_id, key, now),
+            ).fetchall()
+        return KeyedCourse(course_id=rows[0][0], fingerprint=rows[0][1]) if rows else None
+
+    def create_keyed_and_publish(
+        self,
+        state: CourseState,
+        key: RequestKey,
+        event: Event,
+        publisher: EventPublisher,
+        replaces: str | None = None,
+    ) -> CourseState:
+        if not self._delivers_my_outbox(publisher):
+            created = self._create(state, None, key, replaces)
+            try:
+                publisher.publish(event)
+            except Exception as error:
+                raise EventNotPublished(created, error) from error
+            return created
+        return self._create(state, event, key, replaces)
+
+    def _create(
+        self,
+        state: CourseState,
+        announce: Event | None,
+        key: RequestKey | None = None,
+        replaces: str | None = None,
+    ) -> CourseState:
         stored = state.model_copy(update={"version": 1})
         body = stored.model_dump_json()
         try:
             with self._transaction() as conn:
+                if key is not None:
+                    # Under the transaction's write lock: no other writer can take the key between
+                    # this read and the writes below.
+                    self._take_key(conn, key, state.course_id, replaces)
                 conn.execute(
                     "INSERT INTO course_state (course_id, user_id, status, version, created_at, body)"
                     " VALUES (?, ?, ?, ?, ?, ?)",
@@ -138,6 +184,21 @@ class SqliteStateStore(StateStore):
         if announce is not None:
             self.outbox.added(announce)
         return CourseState.model_validate_json(body)
+
+    @staticmethod
+    def _take_key(conn: sqlite3.Connection, key: RequestKey, course_id: str, replaces: str | None) -> None:
+        held = conn.execute(
+            "SELECT course_id, fingerprint, expires_at FROM request_key"
+            " WHERE user_id = ? AND request_key = ?",
+            (key.user_id, key.key),
+        ).fetchall()
+        if held and held[0][2] >= key.now and held[0][0] != replaces:
+            raise RequestKeyTaken(key, KeyedCourse(course_id=held[0][0], fingerprint=held[0][1]))
+        conn.execute(
+            "INSERT OR REPLACE INTO request_key (user_id, request_key, fingerprint, course_id, expires_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (key.user_id, key.key, key.fingerprint, course_id, key.expires_at),
+        )
 
     def get(self, course_id: str) -> CourseState | None:
         with self._connect() as conn:

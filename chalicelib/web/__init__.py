@@ -4,6 +4,7 @@ the settings the page reads from `GET /app/config` (the request limits and how t
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 from chalice.app import Response
 
+from ..config import Settings
 from ..core.models import (
     MAX_HOURS,
     MAX_QUERY_CHARS,
@@ -97,9 +99,26 @@ def asset_response(name: str, headers: Any) -> Response:
     return _serve(file, headers)
 
 
-def page_config(sign_in_domain: str | None, sign_in_client_id: str | None) -> dict[str, Any]:
+# What POST /books answers where it cannot add a document.
+ADD_BOOKS_ELSEWHERE = (
+    "adding a book over HTTP works on the embedded default (chalice local) only; on AWS, upload the"
+    " document to the books bucket"
+)
+# The document readers `coursegen library add` uses: in requirements-dev.txt, not the Lambda package.
+_READERS = ("pypdfium2", "lxml", "markdown_it", "yake")
+
+
+def can_add_books(settings: Settings) -> bool:
+    """Whether POST /books adds documents here: on the embedded default with the readers installed."""
+    return settings.runtime == "local" and all(importlib.util.find_spec(name) for name in _READERS)
+
+
+def page_config(
+    sign_in_domain: str | None, sign_in_client_id: str | None, add_books: bool = False
+) -> dict[str, Any]:
     """What the page needs before it shows the form: the limits the API enforces (from the request
-    model, so they cannot drift) and, on AWS, where to sign in."""
+    model, so they cannot drift), on AWS where to sign in, and whether and what books it may add
+    (None: the page shows no form)."""
     defaults = Preferences()
     sign_in = (
         {"domain": sign_in_domain, "client_id": sign_in_client_id}
@@ -115,7 +134,14 @@ def page_config(sign_in_domain: str | None, sign_in_client_id: str | None) -> di
         "paces": [pace.value for pace in Pace],
         "defaults": {"depth": defaults.depth.value, "pace": defaults.pace.value},
         "sign_in": sign_in,
+        "add_books": _add_books_config() if add_books else None,
     }
+
+
+def _add_books_config() -> dict[str, Any]:
+    from ..ingest.upload import ACCEPTED, MAX_UPLOAD_BYTES, SUFFIXES
+
+    return {"max_bytes": MAX_UPLOAD_BYTES, "suffixes": sorted(SUFFIXES), "formats": ACCEPTED}
 
 
 # The Cognito authorizer of the /app routes names its user pool when app.py is imported, before

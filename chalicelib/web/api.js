@@ -22,17 +22,19 @@ export class Unreachable extends Error {
   }
 }
 
-export async function call(method, path, body) {
-  const headers = { Accept: "application/json" };
+// A body is sent as JSON, or as it is when it is a file (a Blob).
+export async function call(method, path, body, extraHeaders = {}) {
+  const headers = { Accept: "application/json", ...extraHeaders };
   const token = authorization();
   if (token) headers.Authorization = token;
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const raw = body instanceof Blob;
+  if (body !== undefined) headers["Content-Type"] = raw ? "application/octet-stream" : "application/json";
   let response;
   try {
     response = await fetch(new URL(path, API), {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || raw ? body : JSON.stringify(body),
     });
   } catch {
     throw new Unreachable("The server cannot be reached.");
@@ -57,7 +59,9 @@ export async function call(method, path, body) {
 
 export const api = {
   config: () => call("GET", "config"),
-  submit: (request) => call("POST", "courses", request),
+  // The same key for every attempt at one submission: a request sent again after a lost answer
+  // gets the course the first one created.
+  submit: (request, key) => call("POST", "courses", request, { "Idempotency-Key": key }),
   course: (id) => call("GET", `courses/${encodeURIComponent(id)}`),
   courses: (params) => {
     const query = new URLSearchParams();
@@ -68,4 +72,16 @@ export const api = {
   retry: (id) => call("POST", `courses/${encodeURIComponent(id)}/retry`),
   remove: (id) => call("DELETE", `courses/${encodeURIComponent(id)}`),
   books: () => call("GET", "books"),
+  addBook: (file) => call("POST", `books?filename=${encodeURIComponent(file.name)}`, file),
 };
+
+// A random UUID for an Idempotency-Key; crypto.randomUUID needs a secure context (https, or
+// localhost), getRandomValues does not.
+export function requestKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6] & 0x0f) | 0x40;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const hex = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}

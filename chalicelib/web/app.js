@@ -1,6 +1,6 @@
 // The learner's page: the request form, live progress, the outline, the course list and the library.
 
-import { api, ApiError, Unreachable } from "./api.js";
+import { api, ApiError, Unreachable, requestKey } from "./api.js";
 import { claims, authorization, redirectToSignIn, signOut, start } from "./auth.js";
 import { fileName, outlineMarkdown } from "./markdown.js";
 
@@ -132,8 +132,9 @@ async function onSubmit(event) {
     return;
   }
   $("submit").disabled = true;
+  const key = requestKey(); // one per submission, kept across its retries
   try {
-    const accepted = await withRetry("submit", () => api.submit(request));
+    const accepted = await withRetry("submit", () => api.submit(request, key));
     showCourse(accepted.course_id, true);
     refreshCourses();
   } catch (error) {
@@ -360,6 +361,75 @@ async function loadLibrary() {
   $("library").setAttribute("aria-busy", "false");
 }
 
+// --- adding a book (where the server can read documents: config.add_books) --------------------
+
+function megabytes(bytes) {
+  return `${(bytes / 2 ** 20).toFixed(bytes < 2 ** 20 ? 2 : 1)} MB`;
+}
+
+function setupAddBook() {
+  const adding = config.add_books;
+  if (!adding) return;
+  $("book-file").accept = adding.suffixes.join(",");
+  $("book-file-hint").textContent = `${adding.formats}; up to ${adding.max_bytes / 2 ** 20} MB. Reading takes a few seconds.`;
+  $("library-empty").textContent = "The library is empty: add a book below.";
+  $("add-book-form").hidden = false;
+  $("add-book-form").addEventListener("submit", onAddBook);
+  $("book-file").addEventListener("change", () => showBookError(null));
+}
+
+function showBookError(message) {
+  $("book-file-error").hidden = !message;
+  $("book-file-error").textContent = message ?? "";
+  if (message) $("book-file").setAttribute("aria-invalid", "true");
+  else $("book-file").removeAttribute("aria-invalid");
+}
+
+function checkBook(file) {
+  const adding = config.add_books;
+  if (!file) return "Choose a document to add.";
+  const dot = file.name.lastIndexOf(".");
+  const suffix = dot > 0 ? file.name.slice(dot).toLowerCase() : "";
+  if (!adding.suffixes.includes(suffix)) return `${file.name} cannot be added: choose ${adding.formats}.`;
+  if (file.size > adding.max_bytes) {
+    return `${file.name} is ${megabytes(file.size)}, over the ${adding.max_bytes / 2 ** 20} MB limit: add it with coursegen library add.`;
+  }
+  if (file.size === 0) return `${file.name} is empty.`;
+  return null;
+}
+
+async function onAddBook(event) {
+  event.preventDefault();
+  const file = $("book-file").files[0];
+  const problem = checkBook(file);
+  showBookError(problem);
+  if (problem) {
+    $("add-book-status").textContent = "";
+    $("book-file").focus();
+    return;
+  }
+  const form = $("add-book-form");
+  $("add-book").disabled = true;
+  form.setAttribute("aria-busy", "true");
+  $("add-book-status").textContent = `Reading ${file.name}…`;
+  try {
+    const answer = await withRetry("add-book", () => api.addBook(file));
+    $("add-book-status").textContent = answer.added
+      ? `Added ${answer.book.title} (${answer.book.chapters} chapters).`
+      : `${answer.book.title} is already in the library: nothing changed.`;
+    $("book-file").value = "";
+    await loadLibrary();
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    $("add-book-status").textContent = "";
+    showBookError(error.message);
+    $("book-file").focus();
+  } finally {
+    $("add-book").disabled = false;
+    form.setAttribute("aria-busy", "false");
+  }
+}
+
 // --- start ------------------------------------------------------------------------------------
 
 async function main() {
@@ -380,6 +450,7 @@ async function main() {
   $("delete").addEventListener("click", deleteShown);
   $("more-courses").addEventListener("click", () => loadCourses(listCursor).catch(showLoadError));
   $("status-filter").addEventListener("change", refreshCourses);
+  setupAddBook();
   refreshCourses();
   loadLibrary().catch(showLoadError);
 }

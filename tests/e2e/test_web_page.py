@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -365,3 +367,112 @@ def test_an_unreachable_server_shows_a_banner_and_the_request_goes_through_once_
         page.execute_cdp_cmd("Network.emulateNetworkConditions", {**offline, "offline": False})
     wait_for_status(page, "complete")
     assert not banner.is_displayed()
+
+
+def test_a_request_whose_answer_is_lost_is_sent_again_and_creates_one_course(
+    page: WebDriver, server: str
+) -> None:
+    # The first answer to POST /app/courses is dropped after the server acted on it, as a network
+    # cut would; the page sends the request again with the same Idempotency-Key.
+    page.execute_script(
+        "const real = window.fetch; let dropped = false;"
+        "window.fetch = async (url, init) => {"
+        "  const answer = await real(url, init);"
+        "  if (!dropped && init?.method === 'POST' && String(url).endsWith('/app/courses')) {"
+        "    dropped = true; window.droppedKey = init.headers['Idempotency-Key'];"
+        "    throw new TypeError('Failed to fetch');"
+        "  }"
+        "  return answer;"
+        "};"
+    )
+    query = f"Learn about terminal value, answer lost {time.monotonic_ns()}"
+    fill_request(page, query, "1")
+    by_id(page, "submit").click()
+    wait_for_status(page, "complete")
+
+    assert re.fullmatch(r"[0-9a-f-]{36}", page.execute_script("return window.droppedKey"))
+    with urllib.request.urlopen(f"{server}/courses?limit=50", timeout=10) as response:
+        courses = json.loads(response.read())["courses"]
+    assert [c["course_id"] for c in courses if c["query"] == query] == [
+        by_id(page, "course").get_attribute("data-course-id")
+    ]
+
+
+def sea_book(path: Path) -> Path:
+    sentences = " ".join(
+        f"The sea matters in practice, and sentence {k} explains one more aspect." for k in range(12)
+    )
+    chapters = "".join(
+        f"## Chapter {n}: {name}\n\n### {name} basics\n\n{sentences}\n\n"
+        for n, name in [(1, "Waves"), (2, "Tides")]
+    )
+    path.write_text(f"---\ntitle: The Sea Book\nauthor: M. Mariner\n---\n# The Sea Book\n\n{chapters}")
+    return path
+
+
+def library_titles(driver: WebDriver) -> list[str]:
+    """The library's titles, read at once: the page redraws the table."""
+    titles: list[str] = driver.execute_script(
+        "return [...document.querySelectorAll('#library tbody cite')].map(c => c.textContent)"
+    )
+    return titles
+
+
+def test_a_book_added_from_the_page_with_the_keyboard_joins_the_library(
+    page: WebDriver, tmp_path: Path
+) -> None:
+    def focused() -> str:
+        return str(page.switch_to.active_element.get_attribute("id"))
+
+    def press(key: str) -> None:  # to whatever has the focus (a file field's send_keys would upload)
+        ActionChains(page).send_keys(key).perform()
+
+    field, button = by_id(page, "book-file"), by_id(page, "add-book")
+    status, error = by_id(page, "add-book-status"), by_id(page, "book-file-error")
+    assert by_id(page, "add-book-form").is_displayed()
+    assert page.find_element(By.CSS_SELECTOR, "label[for='book-file']").text == "Document"
+    assert "PDF, EPUB, Markdown, HTML or plain text; up to 50 MB" in by_id(page, "book-file-hint").text
+    assert status.get_attribute("role") == "status" and status.get_attribute("aria-live") == "polite"
+    assert ".md" in str(field.get_attribute("accept"))
+
+    # The field and its button are in the tab order; nothing chosen is named next to the field.
+    button.send_keys(Keys.SHIFT, Keys.TAB)
+    assert focused() == "book-file"
+    press(Keys.TAB)
+    assert focused() == "add-book"
+    press(Keys.ENTER)
+    wait(page, lambda d: error.is_displayed())
+    assert error.text == "Choose a document to add." and focused() == "book-file"
+
+    # A format the page knows it cannot add: refused before anything is sent.
+    docx = tmp_path / "notes.docx"
+    docx.write_bytes(b"PK\x03\x04 not a book")
+    field.send_keys(str(docx))  # what choosing a file in the file chooser does
+    button.send_keys(Keys.ENTER)
+    wait(page, lambda d: "notes.docx cannot be added" in error.text)
+    assert field.get_attribute("aria-invalid") == "true"
+
+    # A document the server reads and refuses: its reason, next to the field.
+    note = tmp_path / "note.txt"
+    note.write_text("Just a short note with no chapters at all.")
+    field.send_keys(str(note))
+    assert not error.is_displayed()  # choosing again clears the error
+    button.send_keys(Keys.ENTER)
+    wait(page, lambda d: error.is_displayed() and "note.txt" in error.text)
+    assert "nothing that looks like a chapter" in error.text
+    screenshot(page, "desktop-book-refused")
+
+    # A real book: "reading" while it waits, then the library lists it.
+    field.send_keys(str(sea_book(tmp_path / "sea.md")))
+    button.send_keys(Keys.ENTER)
+    wait(page, lambda d: status.text.startswith("Added"))
+    assert status.text == "Added The Sea Book (2 chapters)."
+    assert not error.is_displayed() and field.get_attribute("aria-invalid") is None
+    wait(page, lambda d: "The Sea Book" in library_titles(d))
+    screenshot(page, "desktop-book-added")
+
+    # The same document again changes nothing and says so.
+    field.send_keys(str(tmp_path / "sea.md"))
+    button.send_keys(Keys.ENTER)
+    wait(page, lambda d: "already in the library" in status.text)
+    assert library_titles(page).count("The Sea Book") == 1

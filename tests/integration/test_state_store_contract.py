@@ -43,7 +43,14 @@ from chalicelib.core.models import (
 )
 from chalicelib.core.paging import PageKey
 from chalicelib.errors import StaleState
-from chalicelib.ports import EventNotPublished, EventPublisher, StateStore
+from chalicelib.ports import (
+    EventNotPublished,
+    EventPublisher,
+    KeyedCourse,
+    RequestKey,
+    RequestKeyTaken,
+    StateStore,
+)
 
 REGION = "us-east-1"
 TABLE = "docprof-test-course-state"
@@ -436,13 +443,128 @@ class StateStoreContract:
         assert store.get(state.course_id) == saved_at(make_state(), 1)
 
 
-class TestInMemoryStateStore(StateStoreContract):
+# --- request keys (Idempotency-Key): one course per caller and key, however often it is sent ---
+
+NOW = 1_750_000_000.0
+DAY = 24 * 3600.0
+
+
+def a_key(
+    key: str = "key-1", user_id: str = "user-a", fingerprint: str = "f1", now: float = NOW
+) -> RequestKey:
+    return RequestKey(user_id=user_id, key=key, fingerprint=fingerprint, now=now, expires_at=now + DAY)
+
+
+def keyed(store: StateStore, course_id: str, key: RequestKey, replaces: str | None = None) -> CourseState:
+    return store.create_keyed_and_publish(
+        make_state(course_id, key.user_id),
+        key,
+        make_event(EventName.EMBEDDING_GENERATED, course_id),
+        RecordingPublisher(),
+        replaces,
+    )
+
+
+class RequestKeyContract:
+    """What every store does with request keys; mixed into each store's test class."""
+
+    def test_a_keyed_course_is_found_by_its_caller_and_key_only(self, store: StateStore) -> None:
+        publisher = RecordingPublisher()
+        event = make_event(EventName.EMBEDDING_GENERATED, "course-1")
+        created = store.create_keyed_and_publish(make_state(), a_key(), event, publisher)
+
+        assert created == store.get("course-1") == saved_at(make_state(), 1)
+        assert publisher.events == [event]
+        assert store.find_keyed("user-a", "key-1", NOW) == KeyedCourse(course_id="course-1", fingerprint="f1")
+        assert store.find_keyed("user-b", "key-1", NOW) is None  # keys are per caller
+        assert store.find_keyed("user-a", "key-2", NOW) is None
+
+    def test_a_taken_key_creates_and_publishes_nothing_and_names_the_course_it_holds(
+        self, store: StateStore
+    ) -> None:
+        keyed(store, "course-1", a_key())
+        publisher = RecordingPublisher()
+
+        with pytest.raises(RequestKeyTaken) as raised:
+            store.create_keyed_and_publish(
+                make_state("course-2"), a_key(fingerprint="f2"), ANNOUNCED, publisher
+            )
+
+        assert raised.value.taken == KeyedCourse(course_id="course-1", fingerprint="f1")
+        assert store.get("course-2") is None and publisher.events == []
+        assert store.find_keyed("user-a", "key-1", NOW) == KeyedCourse("course-1", "f1")
+        # Another caller's same key is another key.
+        assert keyed(store, "course-3", a_key(user_id="user-b")).course_id == "course-3"
+
+    def test_an_expired_key_answers_nothing_and_may_be_used_again(self, store: StateStore) -> None:
+        keyed(store, "course-1", a_key())
+        later = NOW + DAY + 1
+
+        assert store.find_keyed("user-a", "key-1", NOW + DAY) is not None
+        assert store.find_keyed("user-a", "key-1", later) is None
+        keyed(store, "course-2", a_key(fingerprint="f2", now=later))
+        assert store.find_keyed("user-a", "key-1", later) == KeyedCourse("course-2", "f2")
+        assert store.get("course-1") is not None  # the first course stays
+
+    def test_a_key_is_taken_over_only_from_the_course_it_replaces(self, store: StateStore) -> None:
+        keyed(store, "course-1", a_key())
+
+        with pytest.raises(RequestKeyTaken):
+            keyed(store, "course-2", a_key(), replaces="some-other-course")
+        keyed(store, "course-3", a_key(), replaces="course-1")
+
+        assert store.find_keyed("user-a", "key-1", NOW) == KeyedCourse("course-3", "f1")
+        assert store.get("course-2") is None
+
+    def test_a_course_id_taken_already_records_no_key(self, store: StateStore) -> None:
+        store.create(make_state("course-1"))
+
+        with pytest.raises(StaleState):
+            keyed(store, "course-1", a_key())
+
+        assert store.find_keyed("user-a", "key-1", NOW) is None
+
+    def test_a_keyed_course_whose_event_is_refused_is_reported_and_keeps_its_key(
+        self, store: StateStore
+    ) -> None:
+        with pytest.raises(EventNotPublished) as raised:
+            store.create_keyed_and_publish(make_state(), a_key(), ANNOUNCED, RecordingPublisher(refuse=True))
+
+        assert raised.value.state == store.get("course-1")
+        assert store.find_keyed("user-a", "key-1", NOW) == KeyedCourse("course-1", "f1")
+
+    def test_concurrent_requests_with_one_key_create_exactly_one_course(self, store: StateStore) -> None:
+        writers = [f"course-{n}" for n in range(4)]
+        barrier = threading.Barrier(len(writers))
+        won: list[str] = []
+        lost: list[KeyedCourse] = []
+
+        def send(course_id: str) -> None:
+            barrier.wait()
+            try:
+                won.append(keyed(store, course_id, a_key()).course_id)
+            except RequestKeyTaken as taken:
+                lost.append(taken.taken)
+
+        threads = [threading.Thread(target=send, args=(course_id,)) for course_id in writers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        assert len(won) == 1 and len(lost) == len(writers) - 1
+        assert all(taken == KeyedCourse(won[0], "f1") for taken in lost)
+        assert [c for c in writers if store.get(c) is not None] == won
+        assert store.find_keyed("user-a", "key-1", NOW) == KeyedCourse(won[0], "f1")
+
+
+class TestInMemoryStateStore(StateStoreContract, RequestKeyContract):
     @pytest.fixture
     def store(self) -> StateStore:
         return InMemoryStateStore()
 
 
-class TestSqliteStateStore(StateStoreContract):
+class TestSqliteStateStore(StateStoreContract, RequestKeyContract):
     @pytest.fixture
     def store(self, tmp_path: Path) -> StateStore:
         return SqliteStateStore(tmp_path / "state" / "courses.sqlite3")
@@ -490,7 +612,7 @@ class OneCallAtATime:
         return call
 
 
-class TestDynamoDBStateStore(StateStoreContract):
+class TestDynamoDBStateStore(StateStoreContract, RequestKeyContract):
     @pytest.fixture
     def store(self, dynamodb: Any) -> StateStore:
         return DynamoDBStateStore(TABLE, client=OneCallAtATime(dynamodb))
@@ -585,6 +707,27 @@ class TestDynamoDBStateStore(StateStoreContract):
 
         assert store.get(state.course_id) == saved_at(state, 2)
         assert size < 100_000, f"{size} bytes: {size / DYNAMODB_ITEM_LIMIT:.0%} of the item limit"
+
+
+class TestDynamoDBRequestKeyItems:
+    def test_a_request_key_is_an_item_that_expires_and_stays_out_of_the_user_index(
+        self, dynamodb: Any
+    ) -> None:
+        store = DynamoDBStateStore(TABLE, client=dynamodb)
+        keyed(store, "course-1", a_key())
+
+        item = raw_item(dynamodb, "idem#user-a#key-1")
+        assert set(item) == {"course_id", "target", "fingerprint", "expires_at", "ttl"}
+        assert item["target"] == {"S": "course-1"} and item["ttl"] == {"N": str(int(NOW + DAY) + 1)}
+        assert [state.course_id for state in store.list_page("user-a", 10)] == ["course-1"]
+
+    def test_a_key_past_its_time_but_not_yet_removed_by_ttl_is_taken_over(self, dynamodb: Any) -> None:
+        store = DynamoDBStateStore(TABLE, client=dynamodb)
+        keyed(store, "course-1", a_key())  # DynamoDB removes expired items within days, not at once
+
+        keyed(store, "course-2", a_key(now=NOW + DAY + 1))
+
+        assert raw_item(dynamodb, "idem#user-a#key-1")["target"] == {"S": "course-2"}
 
 
 def raw_item(client: Any, course_id: str) -> dict[str, Any]:

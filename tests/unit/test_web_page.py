@@ -103,6 +103,25 @@ def test_on_aws_the_page_learns_where_to_sign_in_and_may_call_it() -> None:
     assert "connect-src 'self' https://docprof-dev-1a2b.auth.us-east-1.amazoncognito.com;" in policy
 
 
+def test_books_are_added_from_the_page_only_on_the_embedded_default() -> None:
+    from chalicelib.config import Settings
+    from chalicelib.ingest.upload import ACCEPTED, MAX_UPLOAD_BYTES
+
+    assert web.can_add_books(Settings(runtime="local"))  # the readers come with requirements-dev.txt
+    assert not web.can_add_books(Settings(runtime="aws"))
+    assert web.page_config(None, None)["add_books"] is None
+    adding = web.page_config(None, None, add_books=True)["add_books"]
+    assert adding["max_bytes"] == MAX_UPLOAD_BYTES and adding["formats"] == ACCEPTED
+    assert "books bucket" in web.ADD_BOOKS_ELSEWHERE
+
+
+def test_the_suffixes_a_page_upload_accepts_are_those_the_pipeline_reads() -> None:
+    from chalicelib.ingest.folder import HTML_SUFFIXES, MARKDOWN_SUFFIXES
+    from chalicelib.ingest.upload import SUFFIXES
+
+    assert set(SUFFIXES) == HTML_SUFFIXES | MARKDOWN_SUFFIXES | {".pdf", ".epub", ".txt", ".text"}
+
+
 def test_the_browser_routes_use_the_cognito_authorizer_and_the_machine_routes_iam() -> None:
     for path, entries in app.routes.items():
         for method, entry in entries.items():
