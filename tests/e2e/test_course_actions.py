@@ -29,6 +29,7 @@ from chalicelib.core.models import (
 from chalicelib.errors import PlanningError
 from chalicelib.ports import Planner
 from chalicelib.workflow import Workflow
+from tests.support.runtime import bus_of
 
 REQUEST = {"query": "Learn DCF valuation", "hours": 1.0}
 
@@ -190,6 +191,7 @@ class FailingOnce(Planner):
     def __init__(self, inner: Planner) -> None:
         self.inner = inner
         self.failed = False
+        self.planned: list[int] = []  # the part indices planned successfully, in order
 
     def plan_parts(self, request: CourseRequest, chapters: list[ChapterHit]) -> tuple[str, list[PartPlan]]:
         return self.inner.plan_parts(request, chapters)
@@ -205,7 +207,9 @@ class FailingOnce(Planner):
         if part_index == 1 and not self.failed:
             self.failed = True
             raise PlanningError("the planner gave up on part 2")
-        return self.inner.plan_sections(request, chapters, parts, part_index, earlier)
+        sections = self.inner.plan_sections(request, chapters, parts, part_index, earlier)
+        self.planned.append(part_index)
+        return sections
 
     def revise(
         self, request: CourseRequest, chapters: list[ChapterHit], outline: Any, failed: list[str]
@@ -224,8 +228,13 @@ def test_a_failed_course_resumes_from_the_part_that_failed_under_the_same_id(
     failed = poll(client, posted["course_id"])
     assert failed["status"] == "failed"
     assert failed["error"] == {"phase": "sections", "reason": "the planner gave up on part 2"}
-    # Parts are planned at once: part 1 is written, the others that ran before the failure too.
-    assert 1 <= failed["progress"]["parts_done"] < failed["progress"]["parts_total"]
+    # Parts are planned at once: the deliveries of the other parts may still be running when the
+    # course fails; what they write is kept for the retry.
+    assert bus_of(workflow).wait_idle(timeout=30)
+    failed = client.http.get(f"/courses/{posted['course_id']}").json_body
+    assert failed["progress"]["parts_done"] < failed["progress"]["parts_total"]
+    planned_before_retry = sorted(planner.planned)
+    assert 1 not in planned_before_retry
 
     response = client.http.post(f"/courses/{posted['course_id']}/retry")
     assert response.status_code == 202
@@ -239,6 +248,11 @@ def test_a_failed_course_resumes_from_the_part_that_failed_under_the_same_id(
     assert done["status"] == "complete", done["error"]
     assert done["retries"] == 1 and done["error"] is None
     assert len(done["course"]["parts"]) == done["progress"]["parts_total"] >= 2
+    # the retry planned only the parts without a result: each part was planned once in all
+    assert sorted(planner.planned) == list(range(done["progress"]["parts_total"]))
+    assert sorted(planner.planned[len(planned_before_retry) :]) == sorted(
+        set(range(done["progress"]["parts_total"])) - set(planned_before_retry)
+    )
     state = workflow.deps.state_store.get(posted["course_id"])
     assert state is not None
     assert state.past_failures == [Failure(phase="sections", reason="the planner gave up on part 2")]
