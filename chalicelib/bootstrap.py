@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import signal
 import sys
@@ -112,7 +111,9 @@ def new_course_id() -> str:
 
 def openai_config(settings: Settings) -> OpenAIConfig:
     """The model server settings with the API key, which a Secrets Manager secret holds on AWS:
-    fetched once per process, for the planner and the embedder alike."""
+    fetched once per process, for the planner and the embedder alike, when the first of them
+    builds its client (`with_key` below), so a function that never calls the model never
+    reads it."""
     with _lock:
         config = _openai_configs.get(settings.openai)
         if config is None:
@@ -130,7 +131,7 @@ def make_embedder(settings: Settings) -> Embedder:
     if settings.embedder == "openai":
         from .adapters.openai_embedder import OpenAIEmbedder
 
-        return OpenAIEmbedder(openai_config(settings))
+        return OpenAIEmbedder(settings.openai, with_key=lambda _: openai_config(settings))
     raise ConfigError(f"COURSEGEN_EMBEDDER={settings.embedder!r} is not available")
 
 
@@ -142,7 +143,7 @@ def make_planner(settings: Settings, usage: UsageSink | None = None) -> Planner:
     if settings.planner == "openai":
         from .planning.openai_planner import OpenAIPlanner
 
-        return OpenAIPlanner(openai_config(settings), usage=usage)
+        return OpenAIPlanner(settings.openai, usage=usage, with_key=lambda _: openai_config(settings))
     raise ConfigError(f"COURSEGEN_PLANNER={settings.planner!r} is not available")
 
 
@@ -195,23 +196,21 @@ def _exit_on_sigterm() -> None:
 
 
 def aws_connection_factory(settings: Settings) -> ConnectionFactory:
-    """Aurora: the password comes from Secrets Manager, fetched once per cold start."""
-    import boto3
-
-    from .adapters.pg import ConnInfo, connect
+    """Aurora, with the password of the secret RDS manages: read when the first connection is
+    opened (a function that never connects never reads it), kept for the process, and read
+    again when the database refuses it (pg.rotating_password_factory)."""
+    from .adapters.db_secret import SecretPassword
+    from .adapters.pg import ConnInfo, rotating_password_factory
 
     assert settings.aws is not None
-    secret = boto3.client("secretsmanager").get_secret_value(SecretId=settings.aws.db_secret_arn)
-    password = json.loads(secret["SecretString"])["password"]
     info = ConnInfo(
         host=settings.aws.db_endpoint,
         port=settings.aws.db_port,
         user=settings.aws.db_user,
-        password=password,
         database=settings.aws.db_name,
         ssl=True,
     )
-    return lambda: connect(info)
+    return rotating_password_factory(info, SecretPassword(settings.aws.db_secret_arn))
 
 
 def phase_of_handler(handler: str) -> str:

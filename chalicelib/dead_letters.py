@@ -10,14 +10,17 @@ One queue receives two shapes of message:
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .core.events import EventName
 from .core.registry import BY_EVENT
+from .errors import CourseGenError
 
 log = logging.getLogger("coursegen.dead_letters")
 
@@ -88,20 +91,65 @@ def _phase(detail_type: Any) -> str:
 
 
 def _lambda_reason(body: Mapping[str, Any]) -> str:
+    """Why Lambda gave up on the event, as a sentence a learner reads: how many attempts, then
+    what the last one met, never a class name (those stay in the function's log)."""
     context = body.get("requestContext") or {}
-    response = body.get("responsePayload")
-    error = "no error reported"
-    if isinstance(response, dict) and response.get("errorType"):
-        error = f"{response['errorType']}: {response.get('errorMessage', '')}"
-    condition = context.get("condition", "RetriesExhausted")
-    attempts = context.get("approximateInvokeCount", "?")
-    return f"{condition} after {attempts} attempts: {error}"
+    attempts = context.get("approximateInvokeCount")
+    tried = f"gave up after {attempts} attempts" if isinstance(attempts, int) else "gave up"
+    if context.get("condition") == "EventAgeExceeded":
+        tried += ", the event being too old to try again"
+    return f"{tried}: {_error_sentence(body.get('responsePayload'))}"
+
+
+def _error_sentence(response: Any) -> str:
+    """What the handler's error says: ours say it themselves; Lambda's own (a timeout, a crash)
+    and anything unexpected are introduced as such."""
+    if not isinstance(response, dict):
+        return "the function reported no error"
+    message = str(response.get("errorMessage") or "").strip()
+    kind = str(response.get("errorType") or "")
+    if not kind and not message:
+        return "the function reported no error"
+    if kind in _our_error_names():
+        return message or "the step failed"
+    if not kind or "." in kind:  # Lambda's own: Sandbox.Timedout, Runtime.ExitError, ...
+        return f"the function stopped: {message}" if message else "the function stopped"
+    return f"an unexpected error occurred ({message})" if message else "an unexpected error occurred"
+
+
+# The modules outside errors.py whose errors a handler may raise, imported before the error
+# classes are listed: a consumer that has not built its workflow yet has not imported them.
+_ERROR_MODULES = (".config", ".ports", ".adapters.eventbridge", ".adapters.migrate")
+
+
+def _our_error_names() -> set[str]:
+    """The names of this project's error classes, whose messages are sentences by design."""
+    for module in _ERROR_MODULES:
+        importlib.import_module(module, __package__)
+    names, pending = set(), [CourseGenError]
+    while pending:
+        cls = pending.pop()
+        names.add(cls.__name__)
+        pending += cls.__subclasses__()
+    return names
 
 
 def _delivery_reason(attributes: Mapping[str, Any]) -> str:
     def value(name: str) -> str:
         attribute = attributes.get(name) or {}
-        return str(attribute.get("stringValue") or attribute.get("StringValue") or "")
+        return str(attribute.get("stringValue") or attribute.get("StringValue") or "").strip()
 
     code, message = value("ERROR_CODE"), value("ERROR_MESSAGE")
-    return f"EventBridge could not deliver the event: {code or 'unknown error'}: {message}".rstrip(": ")
+    return f"EventBridge could not deliver the event: {message or _words(code) or 'no reason given'}"
+
+
+def _words(code: str) -> str:
+    """An error code in words: "Lambda.TooManyRequestsException" -> "lambda: too many requests",
+    "NO_PERMISSIONS" -> "no permissions"."""
+    parts = []
+    for part in code.split("."):
+        part = re.sub(r"(Exception|Error)$", "", part)
+        part = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", part).replace("_", " ")
+        if part.strip():
+            parts.append(part.strip().lower())
+    return ": ".join(parts)

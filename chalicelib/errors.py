@@ -67,5 +67,11 @@ class TransientError(CourseGenError):
     """A dependency failed in a way that retrying may fix (throttling, timeout, 5xx)."""
 
 
+class DatabasePasswordRefused(TransientError):
+    """The database refused the password of its secret, read again after a first refusal. Its
+    message is a sentence a learner may read; the step is retried like any other transient
+    fault, since a password rotation under way settles within moments."""
+
+
 class LocalDatabaseError(CourseGenError):
     """The embedded PostgreSQL server could not be installed, initialised or started."""

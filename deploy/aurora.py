@@ -4,23 +4,23 @@ password read from the Secrets Manager secret RDS manages."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from chalicelib.adapters.book_files import read_book_file
+from chalicelib.adapters.db_secret import SecretPassword
 from chalicelib.adapters.migrate import migrate
-from chalicelib.adapters.pg import ConnectionFactory, ConnInfo, connect
+from chalicelib.adapters.pg import ConnectionFactory, ConnInfo, rotating_password_factory
 from chalicelib.adapters.pg_library import PgLibrary
 from chalicelib.ports import BookInfo, Embedder, LibraryAdmin
 
 
-def password_from_secret(secret_arn: str, client: Any | None = None) -> str:
-    if client is None:
-        import boto3
+def _secret(secret_arn: str, client: Any | None) -> SecretPassword:
+    return SecretPassword(secret_arn) if client is None else SecretPassword(secret_arn, client=lambda: client)
 
-        client = boto3.client("secretsmanager")
-    return str(json.loads(client.get_secret_value(SecretId=secret_arn)["SecretString"])["password"])
+
+def password_from_secret(secret_arn: str, client: Any | None = None) -> str:
+    return _secret(secret_arn, client).current()
 
 
 def connection_factory(
@@ -32,16 +32,11 @@ def connection_factory(
     client: Any | None = None,
     ssl: str | bool = "require",
 ) -> ConnectionFactory:
-    """Connections to the cluster. TLS is required; the host may be a tunnel to the cluster."""
-    info = ConnInfo(
-        host=host,
-        port=port,
-        user=user,
-        database=database,
-        password=password_from_secret(secret_arn, client),
-        ssl=ssl,
-    )
-    return lambda: connect(info)
+    """Connections to the cluster. TLS is required; the host may be a tunnel to the cluster. The
+    password is read at the first connection, and again if RDS rotates it meanwhile (as in the
+    functions: pg.rotating_password_factory)."""
+    info = ConnInfo(host=host, port=port, user=user, database=database, ssl=ssl)
+    return rotating_password_factory(info, _secret(secret_arn, client))
 
 
 def migrate_aurora(

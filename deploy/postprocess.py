@@ -105,6 +105,7 @@ def postprocess(doc: Doc, options: Options, expected: Mapping[str, Pattern] | No
     _add_log_groups(resources)
     _explicit_api_stage(out, options.stage)
     _wire_user_pool(out)
+    _add_gateway_responses(out)
     out["terraform"] = {
         "required_version": ">= 1.3.0",
         "required_providers": {"aws": {"source": "hashicorp/aws", "version": "~> 5.0"}},
@@ -293,6 +294,60 @@ def _wire_user_pool(out: Doc) -> None:
     swagger = out.get("locals", {}).get("chalice_api_swagger")
     if isinstance(swagger, str) and web.USER_POOL_ARN_PLACEHOLDER in swagger:
         out["locals"]["chalice_api_swagger"] = swagger.replace(web.USER_POOL_ARN_PLACEHOLDER, USER_POOL_VAR)
+
+
+# What API Gateway answers itself, before any route runs, in the app's error shape (http.py):
+# response type -> (status, or None for API Gateway's own; code; message, or None for API
+# Gateway's own, which is a sentence). MISSING_AUTHENTICATION_TOKEN is what an unknown path or
+# method gets (and an IAM route called unsigned: API Gateway cannot tell the two apart).
+GATEWAY_RESPONSES: dict[str, tuple[int | None, str, str | None]] = {
+    "MISSING_AUTHENTICATION_TOKEN": (
+        404,
+        "not_found",
+        "no route answers this method and path, or the request is not signed "
+        "(the API takes requests signed with AWS Signature Version 4)",
+    ),
+    "UNAUTHORIZED": (401, "unauthenticated", "the request carries no valid sign-in token"),
+    "ACCESS_DENIED": (403, "forbidden", "the caller may not call this route"),
+    "THROTTLED": (429, "throttled", "too many requests; try again shortly"),
+    "DEFAULT_4XX": (None, "request_refused", None),
+    "DEFAULT_5XX": (None, "internal_error", None),
+}
+_RETRY_AFTER = {"THROTTLED": "1"}  # seconds, sent as Retry-After
+GATEWAY_RESPONSES_KEY = "x-amazon-apigateway-gateway-responses"
+
+
+def gateway_response_template(code: str, message: str | None) -> str:
+    """The body API Gateway sends: a fixed message as JSON, else its own (already quoted)."""
+    shown = json.dumps(message) if message is not None else "$context.error.messageString"
+    return f'{{"error": {{"code": {json.dumps(code)}, "message": {shown}, "field": null}}}}'
+
+
+def gateway_responses() -> Doc:
+    """The OpenAPI extension that sets API Gateway's own answers."""
+    responses: Doc = {}
+    for kind, (status, code, message) in GATEWAY_RESPONSES.items():
+        response: Doc = {"responseTemplates": {"application/json": gateway_response_template(code, message)}}
+        if status is not None:
+            response["statusCode"] = str(status)
+        if kind in _RETRY_AFTER:
+            response["responseParameters"] = {"gatewayresponse.header.Retry-After": f"'{_RETRY_AFTER[kind]}'"}
+        responses[kind] = response
+    return responses
+
+
+def _add_gateway_responses(out: Doc) -> None:
+    """API Gateway's own answers (an unknown route, a throttled or unauthorized call) in the
+    app's error shape. They go into the API's OpenAPI document rather than separate
+    `aws_api_gateway_gateway_response` resources: Terraform re-imports the document (PutRestApi,
+    overwrite) whenever the routes change, which drops gateway responses the document does not
+    hold; in the document they are imported with it and redeployed by the same trigger."""
+    swagger = out.get("locals", {}).get("chalice_api_swagger")
+    if not isinstance(swagger, str):
+        return
+    document = json.loads(swagger)
+    document[GATEWAY_RESPONSES_KEY] = gateway_responses()
+    out["locals"]["chalice_api_swagger"] = json.dumps(document)
 
 
 def _drop_unused_data(out: Doc) -> None:

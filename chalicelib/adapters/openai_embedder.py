@@ -29,6 +29,7 @@ class OpenAIEmbedder(Embedder):
         config: OpenAIConfig,
         client_factory: Callable[[OpenAIConfig], Any] = make_client,
         batch_size: int = BATCH_SIZE,
+        with_key: Callable[[OpenAIConfig], OpenAIConfig] | None = None,
     ) -> None:
         dimension = config.embedding_dimensions or EMBEDDING_DIMENSIONS.get(config.embedding_model)
         if not dimension:
@@ -42,6 +43,7 @@ class OpenAIEmbedder(Embedder):
         self.batch_size = max(1, batch_size)
         self._client_factory = client_factory
         self._client: Any = None
+        self._with_key = with_key  # called when the first client is built: the key is read then
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         deadline = Deadline(self.config.deadline)
@@ -52,6 +54,8 @@ class OpenAIEmbedder(Embedder):
 
     def _embed_batch(self, texts: list[str], deadline: Deadline) -> list[list[float]]:
         if self._client is None:
+            if self._with_key is not None:
+                self.config = self._with_key(self.config)
             self._client = self._client_factory(self.config)
         client = self._client
         request: dict[str, Any] = {

@@ -2,7 +2,8 @@
 
 Every adapter takes a `ConnectionFactory`. Frequent operations (searching the library, storing a
 course) borrow from `KeptConnections`, which keeps a few open between calls; rare ones (loads,
-re-indexing, migrations) open one connection for the operation with `session`.
+re-indexing, migrations) open one connection for the operation with `session`. On AWS the
+factory is `rotating_password_factory`, which survives a rotation of the database password.
 """
 
 from __future__ import annotations
@@ -15,15 +16,17 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pg8000.exceptions
 from pg8000.native import Connection as Connection  # re-exported: adapters type their connections with it
 
-from ..errors import TransientError
+from ..errors import DatabasePasswordRefused, TransientError
 
 ConnectionFactory = Callable[[], Connection]
+
+INVALID_PASSWORD = "28P01"  # SQLSTATE invalid_password: what a refused password fails with
 
 SSL_MODES = ("disable", "prefer", "require", "verify-full")
 
@@ -144,11 +147,30 @@ def connect(info: ConnInfo) -> Connection:
             sock=sock,
             ssl_context=False,  # TLS, if any, is already on
         )
+    except pg8000.exceptions.InterfaceError as error:
+        sock.close()
+        refused = _server_answer(error)
+        if refused is not None:
+            raise refused from None
+        raise
     except BaseException:
         sock.close()
         raise
     _sockets[conn] = sock
     return conn
+
+
+def _server_answer(error: BaseException) -> pg8000.exceptions.DatabaseError | None:
+    """The server's refusal behind a failed start-up. When the server refuses a connection (a
+    wrong password, no such database) and closes it, pg8000 says goodbye on the closed socket
+    and raises that failure ("network error") in place of the server's answer, which stays in
+    the exception's context; the answer is what tells a refused password from a lost network."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, pg8000.exceptions.DatabaseError):
+            return seen
+        seen = seen.__context__
+    return None
 
 
 def socket_of(conn: Connection) -> socket.socket | None:
@@ -175,6 +197,55 @@ def patient(conn: Connection, seconds: float) -> Iterator[None]:
 
 def connection_factory(info: ConnInfo) -> ConnectionFactory:
     return lambda: connect(info)
+
+
+def sqlstate(error: BaseException) -> str:
+    """The SQLSTATE code of a pg8000 error the server sent; "" for any other error."""
+    details = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
+    return str(details.get("C", ""))
+
+
+class PasswordSource(Protocol):
+    """Where a password that can change is kept (a Secrets Manager secret on AWS)."""
+
+    def current(self) -> str:
+        """The password as last read; read on first use."""
+        ...
+
+    def refresh(self, refused: str) -> str:
+        """The password read again, after the database refused `refused`. When another caller
+        has read it again meanwhile (the password kept is no longer `refused`), that one."""
+        ...
+
+
+def rotating_password_factory(info: ConnInfo, password: PasswordSource) -> ConnectionFactory:
+    """Connections with a password that rotates: when the database refuses the one kept
+    (SQLSTATE 28P01), the password is read again and the connection tried once more; refused
+    again, DatabasePasswordRefused says so in a sentence. Nothing is read before the first
+    connection."""
+
+    def attempt(used: str) -> Connection:
+        return connect(replace(info, password=used))
+
+    def factory() -> Connection:
+        refused = password.current()
+        try:
+            return attempt(refused)
+        except pg8000.exceptions.DatabaseError as error:
+            if sqlstate(error) != INVALID_PASSWORD:
+                raise
+        try:
+            return attempt(password.refresh(refused))
+        except pg8000.exceptions.DatabaseError as error:
+            if sqlstate(error) != INVALID_PASSWORD:
+                raise
+            raise DatabasePasswordRefused(
+                f"the database refused the password for user {info.user}, also after it was read "
+                "again from its secret: the secret and the database disagree (a password rotation "
+                "under way, or a password changed outside the secret)"
+            ) from error
+
+    return factory
 
 
 @contextmanager
@@ -257,9 +328,10 @@ def _open(factory: ConnectionFactory) -> Connection:
     except (pg8000.exceptions.InterfaceError, OSError) as error:
         raise TransientError(f"PostgreSQL is unavailable: {error}") from error
     except pg8000.exceptions.DatabaseError as error:
-        details = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
-        if str(details.get("C", ""))[:2] not in ("08", "57"):  # connection, operator intervention
+        # connection exception, insufficient resources (too many connections), operator intervention
+        if sqlstate(error)[:2] not in ("08", "53", "57"):
             raise
+        details = error.args[0]
         raise TransientError(f"PostgreSQL is unavailable: {details.get('M', error)}") from error
 
 

@@ -52,8 +52,10 @@ class OpenAIPlanner(Planner):
         usage: UsageSink | None = None,
         client_factory: Callable[[OpenAIConfig], Any] = make_client,
         budgets: ContextBudgets | None = None,
+        with_key: Callable[[OpenAIConfig], OpenAIConfig] | None = None,
     ) -> None:
-        self.config = config
+        self.config = config  # with its API key once the client is built, if `with_key` adds it
+        self._with_key = with_key  # called when the first client is built: the key is read then
         self.budgets = budgets or ContextBudgets()
         self._usage = usage
         self._client_factory = client_factory
@@ -262,6 +264,8 @@ class OpenAIPlanner(Planner):
 
     def _get_client(self) -> Any:
         if self._client is None:
+            if self._with_key is not None:
+                self.config = self._with_key(self.config)
             self._client = self._client_factory(self.config)
         return self._client
 

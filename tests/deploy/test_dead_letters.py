@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -43,7 +45,11 @@ def delivery_failure(event: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def invocation_failure(event: dict[str, Any]) -> dict[str, Any]:
+def invocation_failure(
+    event: dict[str, Any],
+    response: dict[str, Any] | None = None,
+    condition: str = "RetriesExhausted",
+) -> dict[str, Any]:
     """What a Lambda on-failure destination receives: an invocation record around the event."""
     record = {
         "version": "1.0",
@@ -51,12 +57,14 @@ def invocation_failure(event: dict[str, Any]) -> dict[str, Any]:
         "requestContext": {
             "requestId": "e4b46cbf-b738-xmpl-8880-a18cdf61200e",
             "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:coursegen-dev-course-parts",
-            "condition": "RetriesExhausted",
+            "condition": condition,
             "approximateInvokeCount": 3,
         },
         "requestPayload": event,
         "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-        "responsePayload": {"errorMessage": "connection refused", "errorType": "InterfaceError"},
+        "responsePayload": response
+        if response is not None
+        else {"errorMessage": "PostgreSQL is unavailable: connection refused", "errorType": "TransientError"},
     }
     return {"body": json.dumps(record), "messageAttributes": {}}
 
@@ -66,7 +74,7 @@ def test_an_invocation_record_names_the_course_the_phase_and_the_error() -> None
     assert letter == dead_letters.DeadLetter(
         course_id="c-1",
         phase="sections",
-        reason="RetriesExhausted after 3 attempts: InterfaceError: connection refused",
+        reason="gave up after 3 attempts: PostgreSQL is unavailable: connection refused",
     )
 
 
@@ -74,9 +82,86 @@ def test_an_undelivered_event_names_the_course_the_phase_and_the_delivery_error(
     letter = dead_letters.parse(delivery_failure(workflow_event("OutlineReview")))
     assert letter is not None
     assert (letter.course_id, letter.phase) == ("c-1", "storage")
-    assert letter.reason == (
-        "EventBridge could not deliver the event: Lambda.TooManyRequestsException: Rate exceeded"
+    assert letter.reason == "EventBridge could not deliver the event: Rate exceeded"
+
+
+def reason_of(response: dict[str, Any], condition: str = "RetriesExhausted") -> str:
+    letter = dead_letters.parse(invocation_failure(workflow_event(), response, condition))
+    assert letter is not None
+    return letter.reason
+
+
+@pytest.mark.parametrize(
+    ("response", "condition", "reason"),
+    [
+        (  # ours: the message is the sentence
+            {"errorType": "DatabasePasswordRefused", "errorMessage": "the database refused the password"},
+            "RetriesExhausted",
+            "gave up after 3 attempts: the database refused the password",
+        ),
+        (  # ours, from a module the consumer imports only when it builds its workflow
+            {"errorType": "PublishError", "errorMessage": "EventBridge refused 1 event"},
+            "RetriesExhausted",
+            "gave up after 3 attempts: EventBridge refused 1 event",
+        ),
+        (  # anything else is unexpected: its message, without its class
+            {"errorType": "KeyError", "errorMessage": "'detail'"},
+            "RetriesExhausted",
+            "gave up after 3 attempts: an unexpected error occurred ('detail')",
+        ),
+        (  # Lambda's own: a timeout
+            {"errorType": "Sandbox.Timedout", "errorMessage": "Task timed out after 30.00 seconds"},
+            "RetriesExhausted",
+            "gave up after 3 attempts: the function stopped: Task timed out after 30.00 seconds",
+        ),
+        (
+            {"errorType": "TransientError", "errorMessage": "the model server answered 503"},
+            "EventAgeExceeded",
+            "gave up after 3 attempts, the event being too old to try again: the model server answered 503",
+        ),
+        ({}, "RetriesExhausted", "gave up after 3 attempts: the function reported no error"),
+    ],
+)
+def test_an_invocation_record_s_reason_is_a_sentence_without_class_names(
+    response: dict[str, Any], condition: str, reason: str
+) -> None:
+    assert reason_of(response, condition) == reason
+
+
+@pytest.mark.slow  # a fresh interpreter
+def test_the_reason_names_no_class_even_in_a_consumer_that_has_imported_nothing_else() -> None:
+    # A cold consumer parses its first record before it builds the workflow (which imports the
+    # adapters); the adapters' errors must read as theirs all the same.
+    script = (
+        "import json, sys\n"
+        "from chalicelib import dead_letters\n"
+        "assert 'chalicelib.adapters.eventbridge' not in sys.modules\n"
+        "print(dead_letters.parse(json.loads(sys.stdin.read())).reason)\n"
     )
+    record = invocation_failure(workflow_event(), {"errorType": "PublishError", "errorMessage": "refused"})
+    done = subprocess.run(
+        [sys.executable, "-c", script], input=json.dumps(record), capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "gave up after 3 attempts: refused"
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "reason"),
+    [
+        ("Lambda.TooManyRequestsException", "", "lambda: too many requests"),
+        ("NO_PERMISSIONS", "", "no permissions"),
+        ("", "", "no reason given"),
+    ],
+)
+def test_an_undelivered_event_without_a_message_says_its_code_in_words(
+    code: str, message: str, reason: str
+) -> None:
+    record = delivery_failure(workflow_event())
+    record["messageAttributes"]["ERROR_CODE"]["stringValue"] = code
+    record["messageAttributes"]["ERROR_MESSAGE"]["stringValue"] = message
+    letter = dead_letters.parse(record)
+    assert letter is not None
+    assert letter.reason == f"EventBridge could not deliver the event: {reason}"
 
 
 @pytest.mark.parametrize(
@@ -142,7 +227,8 @@ def test_the_app_handler_ends_the_course_as_failed_and_announces_it(deployed_flo
     state = store.get("c-9")
     assert state is not None and state.status is Status.FAILED
     assert [event.name for event in publisher.events] == [EventName.COURSE_FAILED]
-    assert "InterfaceError: connection refused" in flow.view(state.user_id, "c-9").state.error.reason  # type: ignore[union-attr]
+    reason = flow.view(state.user_id, "c-9").state.error.reason  # type: ignore[union-attr]
+    assert reason == "gave up after 3 attempts: PostgreSQL is unavailable: connection refused"
 
 
 def test_a_course_that_already_finished_is_left_alone(deployed_flow: DeployedFlow) -> None:

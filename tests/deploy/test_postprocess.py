@@ -9,9 +9,17 @@ from typing import Any
 import pytest
 
 from app import app
-from chalicelib import dead_letters, migrate_handler
+from chalicelib import dead_letters, http, migrate_handler
 from chalicelib.core import registry
-from deploy.postprocess import BUS_VAR, DLQ_VAR, Options, PostProcessError, expected_rules, postprocess
+from deploy.postprocess import (
+    BUS_VAR,
+    DLQ_VAR,
+    GATEWAY_RESPONSES_KEY,
+    Options,
+    PostProcessError,
+    expected_rules,
+    postprocess,
+)
 
 Doc = dict[str, Any]
 
@@ -259,3 +267,77 @@ def test_the_browser_routes_take_the_environment_s_user_pool_and_the_others_keep
                 assert security == [{"sigv4": []}], (method, path)
             else:  # the page, its assets and its settings are public
                 assert security is None, (method, path)
+
+
+def gateway_answers(module: Doc) -> Doc:
+    answers: Doc = json.loads(module["locals"]["chalice_api_swagger"])[GATEWAY_RESPONSES_KEY]
+    return answers
+
+
+def rendered(answer: Doc, gateway_message: str = "Endpoint request timed out") -> Any:
+    """The body API Gateway sends: the template with its one variable filled in as it fills it
+    ($context.error.messageString is the message quoted as a JSON string)."""
+    template = answer["responseTemplates"]["application/json"]
+    return json.loads(template.replace("$context.error.messageString", json.dumps(gateway_message)))
+
+
+def test_an_unknown_route_answers_404_in_the_app_s_error_shape(module: Doc) -> None:
+    answer = gateway_answers(module)["MISSING_AUTHENTICATION_TOKEN"]
+
+    assert answer["statusCode"] == "404"
+    body = rendered(answer)
+    shape = http.not_found("c1").body
+    assert isinstance(shape, dict)
+    assert body["error"].keys() == shape["error"].keys()
+    assert body["error"]["code"] == shape["error"]["code"] == "not_found"
+    assert body["error"]["message"].startswith("no route answers this method and path")
+    assert body["error"]["field"] is None
+
+
+def test_api_gateway_s_own_answers_are_all_in_the_app_s_error_shape(module: Doc) -> None:
+    answers = gateway_answers(module)
+    assert set(answers) == {
+        "MISSING_AUTHENTICATION_TOKEN",
+        "UNAUTHORIZED",
+        "ACCESS_DENIED",
+        "THROTTLED",
+        "DEFAULT_4XX",
+        "DEFAULT_5XX",
+    }
+    statuses = {kind: answer.get("statusCode") for kind, answer in answers.items()}
+    assert statuses == {
+        "MISSING_AUTHENTICATION_TOKEN": "404",
+        "UNAUTHORIZED": "401",
+        "ACCESS_DENIED": "403",
+        "THROTTLED": "429",
+        "DEFAULT_4XX": None,  # API Gateway's own status (413, 403 for a bad signature, ...)
+        "DEFAULT_5XX": None,
+    }
+    for kind, answer in answers.items():
+        body = rendered(answer, 'a "quoted" message')
+        assert set(body) == {"error"}, kind
+        assert set(body["error"]) == {"code", "message", "field"}, kind
+        assert re.fullmatch(r"[a-z_]+", body["error"]["code"]), kind
+        assert body["error"]["field"] is None
+    # The ones without a message of their own pass API Gateway's on, quoted as JSON.
+    assert rendered(answers["DEFAULT_5XX"], 'a "quoted" message')["error"] == {
+        "code": "internal_error",
+        "message": 'a "quoted" message',
+        "field": None,
+    }
+    assert rendered(answers["UNAUTHORIZED"])["error"]["code"] == "unauthenticated"  # as the app's own 401
+    assert answers["THROTTLED"]["responseParameters"] == {"gatewayresponse.header.Retry-After": "'1'"}
+
+
+def test_the_gateway_answers_need_no_cors_headers_while_no_route_allows_cross_origin_calls() -> None:
+    # Were a route to allow cross-origin calls, API Gateway's own answers would need its
+    # Access-Control-Allow-Origin too (GATEWAY_RESPONSES in deploy/postprocess.py).
+    assert all(entry.cors is None for methods in app.routes.values() for entry in methods.values())
+
+
+def test_adding_the_gateway_answers_leaves_the_routes_as_they_were(raw_module: Doc, module: Doc) -> None:
+    before = json.loads(raw_module["locals"]["chalice_api_swagger"])
+    after = json.loads(module["locals"]["chalice_api_swagger"])
+    assert GATEWAY_RESPONSES_KEY not in before
+    assert after["paths"] == before["paths"]
+    assert {key for key in after if key not in before} == {GATEWAY_RESPONSES_KEY}

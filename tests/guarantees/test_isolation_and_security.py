@@ -318,7 +318,8 @@ def test_secrets_in_the_environment_and_in_secrets_manager_never_appear_in_logs(
     shown += [ok.body.decode(), bad.body.decode()]
     shown.append(client.http.get(f"/courses/{ok.json_body['course_id']}").body.decode())
 
-    # The database password as AWS fetches it, used against a database that is not there.
+    # The database password as AWS fetches it (at the first connection), used against a
+    # database that is not there.
     with mock_aws():
         arn = boto3.client("secretsmanager").create_secret(
             Name="coursegen-db", SecretString=json.dumps({"username": "coursegen", "password": DB_SECRET})
@@ -334,19 +335,19 @@ def test_secrets_in_the_environment_and_in_secrets_manager_never_appear_in_logs(
             db_port=closed_port(),
         )
         connections = bootstrap.aws_connection_factory(Settings(runtime="aws", aws=aws))
-    flow = Workflow(replace(embedded.flow.deps, library=PgLibrary(connections)))
-    bootstrap.configure_workflow(flow)
-    # The bus gives up within a second instead of its minute: the secret is logged or not either way.
-    monkeypatch.setattr(embedded.bus, "retry_window", 1.0)
-    monkeypatch.setattr(embedded.bus, "max_delay", 0.2)
-    failing = client.http.post(
-        "/courses", headers={"Content-Type": "application/json"}, body=json.dumps(REQUEST)
-    )
-    course_id = failing.json_body["course_id"]
-    [state] = wait_until_terminal(flow.deps.state_store.get, [course_id], 60).values()
-    assert state.status is Status.FAILED
-    assert bus_of(flow).wait_idle(timeout=30)  # the failure's log line follows its state write
-    shown.append(client.http.get(f"/courses/{course_id}").body.decode())
+        flow = Workflow(replace(embedded.flow.deps, library=PgLibrary(connections)))
+        bootstrap.configure_workflow(flow)
+        # The bus gives up within a second instead of its minute: the secret is logged or not either way.
+        monkeypatch.setattr(embedded.bus, "retry_window", 1.0)
+        monkeypatch.setattr(embedded.bus, "max_delay", 0.2)
+        failing = client.http.post(
+            "/courses", headers={"Content-Type": "application/json"}, body=json.dumps(REQUEST)
+        )
+        course_id = failing.json_body["course_id"]
+        [state] = wait_until_terminal(flow.deps.state_store.get, [course_id], 60).values()
+        assert state.status is Status.FAILED
+        assert bus_of(flow).wait_idle(timeout=30)  # the failure's log line follows its state write
+        shown.append(client.http.get(f"/courses/{course_id}").body.decode())
 
     logged = captured_logs.getvalue()
     assert "course failed" in logged and "dead-lettered" in logged  # the failures were logged

@@ -1,5 +1,6 @@
-"""The composition root on a Lambda cold start (AWS faked by moto): the model planner and the
-model embedder share one client configuration, so the API key secret is read once."""
+"""The composition root on a Lambda cold start (AWS faked by moto): a cold start reads no
+secret; the model planner and the model embedder share one client configuration, so the API key
+secret is read once, by the first of them to call the model."""
 
 from __future__ import annotations
 
@@ -12,7 +13,14 @@ from moto import mock_aws
 
 from chalicelib import bootstrap
 from chalicelib.adapters.openai_embedder import OpenAIEmbedder
+from chalicelib.core.models import CourseRequest
 from chalicelib.planning.openai_planner import OpenAIPlanner
+from tests.support.chapter_fixtures import dcf_hits
+from tests.support.llm_fixtures import (
+    CourseModel,
+    llm_server_fixture,  # noqa: F401 - provides the llm_server fixture
+)
+from tests.support.llm_server import LLMServer
 
 API_KEY = "sk-from-the-secret-0123456789"
 
@@ -57,24 +65,35 @@ def secret_reads(aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iter
             boto3.DEFAULT_SESSION = None
 
 
-def test_a_cold_start_reads_the_api_key_secret_once(secret_reads: list[str]) -> None:
+def test_a_cold_start_reads_no_secret(secret_reads: list[str]) -> None:
     flow = bootstrap.workflow(app=None)
 
-    key_arn = bootstrap.settings().openai.api_key_secret_arn
-    assert secret_reads.count(key_arn) == 1  # type: ignore[arg-type]
+    assert isinstance(flow.deps.planner, OpenAIPlanner) and isinstance(flow.deps.embedder, OpenAIEmbedder)
+    assert secret_reads == []  # neither the model key nor the database password
+
+
+@pytest.mark.slow  # the first import of openai, and three model calls
+def test_the_first_model_call_reads_the_key_once_for_the_planner_and_the_embedder_alike(
+    secret_reads: list[str], llm_server: LLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COURSEGEN_OPENAI_BASE_URL", llm_server.base_url)
+    monkeypatch.setenv("COURSEGEN_EMBEDDING_DIMENSIONS", str(llm_server.embedding_dimension))
+    llm_server.api_key = API_KEY  # any other key is answered with a 401
+    flow = bootstrap.workflow(app=None)
     planner, embedder = flow.deps.planner, flow.deps.embedder
     assert isinstance(planner, OpenAIPlanner) and isinstance(embedder, OpenAIEmbedder)
-    assert planner.config is embedder.config
-    assert planner.config.api_key == API_KEY
 
+    [vector] = embedder.embed(["discounted cash flow"])
+    bootstrap.make_embedder(bootstrap.settings()).embed(["terminal value"])  # a second client
+    llm_server.chat_model = CourseModel()
+    _, parts = planner.plan_parts(CourseRequest(query="Learn DCF valuation", hours=2), dcf_hits())
 
-def test_building_again_in_the_same_process_reads_no_secret_again(secret_reads: list[str]) -> None:
-    bootstrap.workflow(app=None)
-    settings = bootstrap.settings()
-    bootstrap.configure(settings, app=None)
-    bootstrap.make_embedder(settings)
-
-    assert secret_reads.count(settings.openai.api_key_secret_arn) == 1  # type: ignore[arg-type]
+    key_arn = bootstrap.settings().openai.api_key_secret_arn
+    assert len(vector) == llm_server.embedding_dimension
+    assert secret_reads == [key_arn]
+    assert {r.headers["authorization"] for r in llm_server.requests} == {f"Bearer {API_KEY}"}
+    assert parts and len(llm_server.chat_requests()) == 1 and len(llm_server.embedding_requests()) == 2
+    assert planner.config is embedder.config and planner.config.api_key == API_KEY
 
 
 @pytest.mark.parametrize(("setting", "parallel"), [(None, True), ("sequential", False), ("parallel", True)])

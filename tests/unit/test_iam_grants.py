@@ -13,6 +13,7 @@ IAM = ROOT / "terraform" / "modules" / "iam" / "main.tf"
 ADAPTERS = {
     "dynamodb": ROOT / "chalicelib" / "adapters" / "dynamodb_state.py",
     "events": ROOT / "chalicelib" / "adapters" / "eventbridge.py",
+    "secretsmanager": ROOT / "chalicelib" / "adapters" / "db_secret.py",
 }
 # Set-up helpers of the same modules that only tests and operators call (not the functions).
 NOT_IN_THE_FUNCTIONS = {"create_table", "get_waiter", "update_time_to_live"}
@@ -45,6 +46,7 @@ def test_every_call_of_the_runtime_adapters_is_granted() -> None:
 def test_the_check_reads_calls_as_iam_names_them() -> None:
     assert called(ADAPTERS["dynamodb"]) >= {"GetItem", "PutItem", "Query", "BatchGetItem"}
     assert called(ADAPTERS["events"]) == {"PutEvents"}
+    assert called(ADAPTERS["secretsmanager"]) == {"GetSecretValue"}
 
 
 def test_the_state_stores_transactions_only_put_items() -> None:

@@ -12,10 +12,9 @@ locals {
   logs_arn  = format(local.account, "logs")
   log_group = "${local.logs_arn}:log-group:/aws/lambda/${var.grants.function_name_prefix}*"
 
-  # bootstrap.build_workflow reads both secrets when any workflow function starts (the database
-  # password and the model key), so while that is so every
-  # workflow role may read both; false narrows each secret to the roles whose code uses it
-  # (options.secrets_read_at_cold_start).
+  # The app reads the database password at its first connection and the model key at its first
+  # model call, so each secret is readable only by the roles whose code uses it; true
+  # (options.secrets_read_at_cold_start) lets every workflow role read both.
   cold_start = var.options.secrets_read_at_cold_start
   everyone   = concat(var.options.tracing ? ["Tracing"] : [], ["Logs"])
   in_vpc     = var.options.vpc_access ? ["VpcNetworkInterfaces"] : []
@@ -48,9 +47,10 @@ locals {
     # adapters/dynamodb_state.delete: DELETE /courses/{id}, conditional on the version read, then
     # its parts' items in one BatchWriteItem.
     DeleteCourseState = { actions = ["dynamodb:DeleteItem", "dynamodb:BatchWriteItem"], resources = [var.grants.table_arn] }
-    # bootstrap.aws_connection_factory: the Aurora password RDS manages.
+    # adapters/db_secret.SecretPassword (bootstrap.aws_connection_factory): the Aurora password
+    # RDS manages, read at the first connection and again when the database refuses it.
     DatabasePassword = { actions = ["secretsmanager:GetSecretValue"], resources = [var.grants.db_secret_arn] }
-    # adapters/openai_client.resolve_api_key: the model server's API key.
+    # adapters/openai_client.with_api_key: the model server's API key, at the first model call.
     ModelApiKey = { actions = ["secretsmanager:GetSecretValue"], resources = compact([var.grants.model_secret_arn]) }
     # Lambda sends an event handler's on-failure record to the queue with the function's role.
     SendDeadLetters = { actions = ["sqs:SendMessage"], resources = [var.grants.dead_letter_queue_arn] }

@@ -48,9 +48,10 @@ variable "options" {
     vpc_access = optional(bool, true)
     # X-Ray trace segments (the functions run with active tracing).
     tracing = optional(bool, true)
-    # The app reads the database password and the model key whenever a workflow function starts;
-    # false once it reads each on first use: then only the roles that use a secret may read it.
-    secrets_read_at_cold_start = optional(bool, true)
+    # The app reads each secret on first use (the database password at the first connection,
+    # the model key at the first model call), so only the roles that use a secret may read it.
+    # true lets every workflow role read both, for a package that reads both at every start.
+    secrets_read_at_cold_start = optional(bool, false)
   })
   default = {}
 }
