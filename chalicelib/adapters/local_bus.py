@@ -265,6 +265,12 @@ class LocalBus(EventPublisher):
             self._tasks.append(_Task(name=name, interval=interval, run=task))
         self._wake()
 
+    @property
+    def periodic(self) -> list[str]:
+        """The names of the tasks the dispatcher runs now and then."""
+        with self._changed:
+            return [task.name for task in self._tasks]
+
     def _run_due_tasks(self) -> None:
         now = time.monotonic()
         for task in list(self._tasks):
