@@ -60,7 +60,10 @@ def watchdog(app: Any) -> Watchdog:
         if _watchdog is None:
             current = settings()
             if current.runtime == "aws":
+                from . import logs
                 from .adapters.dynamodb_state import DynamoDBStateStore
+
+                logs.configure(force=False)  # the summary line is JSON on stdout, for its metrics
                 from .adapters.eventbridge import EventBridgePublisher
 
                 assert current.aws is not None

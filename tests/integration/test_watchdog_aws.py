@@ -4,7 +4,6 @@ and a rule that catches CourseFailed. The scheduled function runs as Lambda woul
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -107,9 +106,9 @@ class LambdaContext:
     aws_request_id: str = "0f0e0d0c-0000-4000-8000-000000000000"
 
 
-def run_scheduled(out: io.StringIO) -> dict[str, Any]:
+def run_scheduled() -> dict[str, Any]:
     """Invoke the scheduled function as Lambda does for the schedule's rule (the environment is
-    the test's: chalice's test client would apply a stage's instead); its log lines go to `out`."""
+    the test's: chalice's test client would apply a stage's instead)."""
     event = {
         "version": "0",
         "id": "5e2b6a0e-0000-4000-8000-000000000000",
@@ -121,24 +120,23 @@ def run_scheduled(out: io.StringIO) -> dict[str, Any]:
         "resources": ["arn:aws:events:us-east-1:123456789012:rule/coursegen-dev-course-watchdog"],
         "detail": {},
     }
-    logs.configure(stream=out)
-    try:
-        payload: dict[str, Any] = app.handler_map[HANDLER_NAME](event, LambdaContext(FUNCTION))
-    finally:
-        logs.configure()
+    payload: dict[str, Any] = app.handler_map[HANDLER_NAME](event, LambdaContext(FUNCTION))
     return payload
 
 
-def test_the_scheduled_function_redrives_a_course_left_queued_by_a_killed_request(aws: Aws) -> None:
+def test_the_scheduled_function_redrives_a_course_left_queued_by_a_killed_request(
+    aws: Aws, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The API function wrote the state and was killed before it published EmbeddingGenerated.
     hour_ago = datetime.now(UTC) - timedelta(hours=1)
     store = aws.store()
     store.create(a_course("stranded", Status.QUEUED, hour_ago))
     store.create(a_course("fresh", Status.QUEUED, datetime.now(UTC)))  # within its deadline
     assert aws.indexed() == ["fresh", "stranded"]
-    out = io.StringIO()
+    monkeypatch.setattr(logs, "_configured", False)  # as in a new Lambda: the function sets logs up
+    capsys.readouterr()
 
-    summary = run_scheduled(out)
+    summary = run_scheduled()
 
     assert summary == {"checked": 1, "redriven": 1, "failed": 0, "raced": 0, "errors": 0}
     [delivered] = aws.received("course-embedding-handler")
@@ -149,7 +147,8 @@ def test_the_scheduled_function_redrives_a_course_left_queued_by_a_killed_reques
     redriven = store.get("stranded")
     assert redriven is not None and redriven.status is Status.QUEUED and redriven.redrives == 1
     assert redriven.version == 2
-    [line] = [json.loads(text) for text in out.getvalue().splitlines() if '"watchdog swept"' in text]
+    out = capsys.readouterr().out  # Lambda sends stdout, a line an event, to CloudWatch Logs
+    [line] = [json.loads(text) for text in out.splitlines() if '"watchdog swept"' in text]
     assert (line["StalledCoursesRedriven"], line["StalledCoursesFailed"]) == (1, 0)
     assert line["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["FunctionName"]]
     assert line["FunctionName"] == FUNCTION  # the alarm's dimension
