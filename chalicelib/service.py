@@ -266,6 +266,7 @@ def course_dead_letter_handler(event: SQSEvent) -> None:
 
 # --- the watchdog: courses whose next event was lost are redriven, then failed ---------------------
 
+
 @app.schedule(Rate(5, unit=Rate.MINUTES), name=watchdog.HANDLER_NAME)
 def course_watchdog(event: CloudWatchEvent) -> dict[str, int]:
     # The summary line carries the counts as metrics of this function (the redrive alarm's).
