@@ -62,10 +62,9 @@ def watchdog(app: Any) -> Watchdog:
             if current.runtime == "aws":
                 from . import logs
                 from .adapters.dynamodb_state import DynamoDBStateStore
-
-                logs.configure(force=False)  # the summary line is JSON on stdout, for its metrics
                 from .adapters.eventbridge import EventBridgePublisher
 
+                logs.configure(force=False)  # the summary line is JSON on stdout, for its metrics
                 assert current.aws is not None
                 store = DynamoDBStateStore(current.aws.table_name)
                 _watchdog = Watchdog(store, EventBridgePublisher(current.aws.bus_name), current.stall_policy)

@@ -173,7 +173,9 @@ class Watchdog:
         fields: dict[str, Any] = summary.as_fields()
         if metrics is not None:
             fields.update(_metric_fields(summary, metrics, now))
-        level = logging.WARNING if summary.redriven or summary.failed or summary.errors else logging.INFO
+        # A quiet sweep is worth a line only where it feeds the metrics (every minute locally).
+        acted = summary.redriven or summary.failed or summary.errors
+        level = logging.WARNING if acted else logging.INFO if metrics is not None else logging.DEBUG
         log.log(level, "watchdog swept", extra={"phase": "watchdog", "fields": fields})
         return summary
 
