@@ -67,6 +67,14 @@ _IDLE_INDEX = (
     "CREATE INDEX IF NOT EXISTS course_state_idle ON course_state (status, updated_at)"
     " WHERE status NOT IN ('complete', 'failed')"
 )
+# The status, the time and the limit; the index's own condition repeated, so SQLite uses it.
+IDLE_QUERY = (
+    "SELECT course_id, body FROM course_state AS c"
+    " WHERE status = ? AND updated_at < ? AND status NOT IN ('complete', 'failed')"
+    " AND NOT EXISTS (SELECT 1 FROM outbox AS o WHERE o.course_id = c.course_id"
+    " AND o.delivered_at IS NULL AND o.owner IS NULL)"
+    " ORDER BY updated_at, course_id LIMIT ?"
+)
 _KEEP_DELIVERED_SECONDS = 3600.0  # delivered entries stay this long, for people looking into one
 _CLAIM_SCAN = 200  # entries looked at per claim, past those other live processes hold
 
@@ -231,14 +239,7 @@ class SqliteStateStore(StateStore):
         with self._connect() as conn:
             # course_state_idle serves the status and the time; an event waiting unclaimed in
             # the outbox is on its way, so its course is left to the bus.
-            rows = conn.execute(
-                "SELECT course_id, body FROM course_state AS c"
-                " WHERE status = ? AND updated_at < ? AND status NOT IN ('complete', 'failed')"
-                " AND NOT EXISTS (SELECT 1 FROM outbox AS o WHERE o.course_id = c.course_id"
-                " AND o.delivered_at IS NULL AND o.owner IS NULL)"
-                " ORDER BY updated_at, course_id LIMIT ?",
-                (status.value, format_time(before), limit),
-            ).fetchall()
+            rows = conn.execute(IDLE_QUERY, (status.value, format_time(before), limit)).fetchall()
             held = self._holders(conn, [course_id for course_id, _ in rows])
         # An event claimed by a process that has ended is claimed again by the next dispatcher:
         # on its way too. One claimed by a live process is being delivered, or that process hangs;

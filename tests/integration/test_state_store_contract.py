@@ -25,7 +25,7 @@ from moto import mock_aws
 from chalicelib.adapters import processes
 from chalicelib.adapters.dynamodb_state import IDLE_INDEX, DynamoDBStateStore, create_table
 from chalicelib.adapters.memory_state import InMemoryStateStore
-from chalicelib.adapters.sqlite_state import SqliteStateStore
+from chalicelib.adapters.sqlite_state import IDLE_QUERY, SqliteStateStore
 from chalicelib.core.events import Event, EventName, make_event
 from chalicelib.core.models import (
     MAX_HOURS,
@@ -548,10 +548,7 @@ class TestSqliteStateStore(StateStoreContract):
 
         with sqlite3.connect(path) as conn:
             plan = conn.execute(
-                "EXPLAIN QUERY PLAN SELECT course_id, body FROM course_state AS c"
-                " WHERE status = ? AND updated_at < ? AND status NOT IN ('complete', 'failed')"
-                " ORDER BY updated_at, course_id LIMIT 5",
-                ("planning", "2025-03-01T12:00:00.000Z"),
+                f"EXPLAIN QUERY PLAN {IDLE_QUERY}", ("planning", "2025-03-01T12:00:00.000Z", 5)
             ).fetchall()
         assert "course_state_idle" in " ".join(str(row[-1]) for row in plan)
         assert not any(str(row[-1]).strip() == "SCAN c" for row in plan)
