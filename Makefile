@@ -56,6 +56,7 @@ bench: setup $(BIN)/.bench-installed  ## run every benchmark (about 6 minutes; t
 	$(BIN)/python -m bench.sections
 	$(BIN)/python -m bench.throughput
 	$(BIN)/python -m bench.state_size
+	$(BIN)/python -m bench.watchdog
 	$(BIN)/python -m bench.package_size
 	$(BIN)/python -m bench.cold_start
 	$(BIN)/python -m bench.vector_search

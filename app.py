@@ -15,6 +15,7 @@ from chalicelib.service import (
     course_parts_handler,
     course_sections_handler,
     course_storage_handler,
+    course_watchdog,
 )
 
 __all__ = [
@@ -27,4 +28,5 @@ __all__ = [
     "course_parts_handler",
     "course_sections_handler",
     "course_storage_handler",
+    "course_watchdog",
 ]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .config import ConfigError, OpenAIConfig, Settings
 from .planning.usage import UsageRecorder, UsageSink
 from .ports import Embedder, EventPublisher, LibraryAdmin, Planner, StateStore
-from .workflow import Deps, Workflow
+from .workflow import Deps, Watchdog, Workflow
 
 if TYPE_CHECKING:  # the adapters are imported when built: a handler imports only what it uses
     from pg8000.native import Connection
@@ -28,6 +28,7 @@ log = logging.getLogger("coursegen")
 _lock = threading.RLock()
 _settings: Settings | None = None
 _workflow: Workflow | None = None
+_watchdog: Watchdog | None = None
 _openai_configs: dict[OpenAIConfig, OpenAIConfig] = {}  # as configured -> with the API key
 _leased: set[Path] = set()  # the data dirs whose PostgreSQL this process holds a lease on
 
@@ -47,6 +48,29 @@ def workflow(app: Any) -> Workflow:
         if _workflow is None:
             _workflow = build_workflow(settings(), app)
         return _workflow
+
+
+def watchdog(app: Any) -> Watchdog:
+    """The process-wide watchdog. On AWS only the state store and the bus, built on first use:
+    its function reads no secret and reaches neither the database nor the model. Locally the
+    workflow's store and bus, since the bus delivers from the store's outbox."""
+    global _watchdog
+    with _lock:
+        if _watchdog is None:
+            current = settings()
+            if current.runtime == "aws":
+                from . import logs
+                from .adapters.dynamodb_state import DynamoDBStateStore
+                from .adapters.eventbridge import EventBridgePublisher
+
+                logs.configure(force=False)  # the summary line is JSON on stdout, for its metrics
+                assert current.aws is not None
+                store = DynamoDBStateStore(current.aws.table_name)
+                _watchdog = Watchdog(store, EventBridgePublisher(current.aws.bus_name), current.stall_policy)
+            else:
+                deps = workflow(app).deps
+                _watchdog = Watchdog(deps.state_store, deps.publisher, deps.stall_policy)
+        return _watchdog
 
 
 def serving_locally() -> bool:
@@ -78,26 +102,29 @@ def start_when_serving_locally(app: Any) -> None:
 
 def configure(new_settings: Settings, app: Any) -> Workflow:
     """Build the workflow from explicit settings and make it the process-wide one."""
-    global _settings, _workflow
+    global _settings, _workflow, _watchdog
     with _lock:
         _settings = new_settings
         _workflow = build_workflow(new_settings, app)
+        _watchdog = None
         return _workflow
 
 
 def configure_workflow(flow: Workflow) -> None:
     """Make an already built workflow the process-wide one (tests reuse one per session)."""
-    global _workflow
+    global _workflow, _watchdog
     with _lock:
         _workflow = flow
+        _watchdog = None
 
 
 def reset() -> None:
     """Forget the cached settings, workflow and API key (tests, or a CLI switching data folders)."""
-    global _settings, _workflow
+    global _settings, _workflow, _watchdog
     with _lock:
         _settings = None
         _workflow = None
+        _watchdog = None
         _openai_configs.clear()
 
 
@@ -263,6 +290,7 @@ def build_workflow(settings: Settings, app: Any) -> Workflow:
         search=settings.search,
         usage=usage,
         parallel_sections=settings.sections == "parallel",
+        stall_policy=settings.stall_policy,
     )
     flow = Workflow(deps)
     if local_bus is not None:
@@ -272,6 +300,10 @@ def build_workflow(settings: Settings, app: Any) -> Workflow:
         local_bus.on_dead_letter = lambda handler, message, error: flow.fail_course(
             message["detail"]["course_id"], phase_of_handler(handler), describe(error)
         )
+        if settings.watchdog_interval > 0:
+            # The watchdog sweeps on the bus's dispatcher, at once and then periodically: a
+            # course whose event was lost (or is held by a process that hangs) moves again.
+            local_bus.every(settings.watchdog_interval, lambda: flow.sweep(datetime.now(UTC)), "watchdog")
         # Deliver what is pending, whichever process left it: a course outlives its process.
         local_bus.start()
     return flow

@@ -11,8 +11,11 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
+from .core.registry import Phase
+from .core.watchdog import DEFAULT_DEADLINES, MAX_REDRIVES, Policy
 from .errors import CourseGenError
 from .ports import SearchParams
 
@@ -149,6 +152,10 @@ class Settings:
     search: SearchParams = field(default_factory=SearchParams)
     openai: OpenAIConfig = field(default_factory=OpenAIConfig)  # used when planner or embedder is openai
     aws: AwsSettings | None = None
+    # The watchdog: when a course in progress counts as stalled, how often it is redriven.
+    stall_policy: Policy = field(default_factory=Policy)
+    # Seconds between the local runtime's sweeps (0: none); on AWS a schedule runs them.
+    watchdog_interval: float = 60.0
     # The learner's page on AWS signs in with Cognito's hosted UI; unset locally (no sign-in).
     sign_in_domain: str | None = None
     sign_in_client_id: str | None = None
@@ -185,6 +192,8 @@ class Settings:
             )
         return cls(
             runtime=runtime,
+            stall_policy=_stall_policy(env),
+            watchdog_interval=_number(env, "COURSEGEN_WATCHDOG_INTERVAL", cls.watchdog_interval, 0, 86_400),
             data_dir=Path(_text(env, "COURSEGEN_DATA_DIR", ".coursegen")),
             local_user=_text(env, "COURSEGEN_LOCAL_USER", "local-user"),
             planner=_choice(env, "COURSEGEN_PLANNER", "offline", PLANNERS),
@@ -200,3 +209,14 @@ class Settings:
                 env, "COURSEGEN_SIGN_IN_CLIENT_ID", r"[A-Za-z0-9]+", "an app client id (letters and digits)"
             ),
         )
+
+
+def _stall_policy(env: Mapping[str, str]) -> Policy:
+    """COURSEGEN_STALL_MINUTES_<PHASE> (one per phase, 1 to 1440) and COURSEGEN_MAX_REDRIVES."""
+    deadlines = {}
+    for phase in Phase:
+        default = DEFAULT_DEADLINES[phase].total_seconds() / 60
+        minutes = _number(env, f"COURSEGEN_STALL_MINUTES_{phase.name}", default, 1, 1440)
+        deadlines[phase] = timedelta(minutes=minutes)
+    redrives = _integer(env, "COURSEGEN_MAX_REDRIVES", MAX_REDRIVES, 0, 10)
+    return Policy(deadlines=deadlines, max_redrives=redrives)

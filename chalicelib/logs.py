@@ -1,4 +1,5 @@
-"""Structured logs: one JSON object a line, with the course id, phase and attempt when known."""
+"""Structured logs: one JSON object a line, with the course id, phase and attempt when known, and
+whatever a line passes as `extra={"fields": {...}}` (counts, metrics)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,9 @@ class JsonFormatter(logging.Formatter):
                 value = around.get(name)
             if value is not None:
                 line[name] = value
+        fields = getattr(record, "fields", None)  # a line's own structured values
+        if isinstance(fields, dict):
+            line.update({name: value for name, value in fields.items() if name not in line})
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False, default=str)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from .core.books import Book
 from .core.events import Event
@@ -148,6 +149,14 @@ class StateStore(ABC):
         another course and has not expired at `key.now`; a key whose course is `replaces` (a
         course since deleted) is taken over."""
         raise NotImplementedError(f"{type(self).__name__} cannot keep request keys")
+
+    def idle(self, status: Status, before: datetime, limit: int) -> list[CourseState]:
+        """Up to `limit` courses in `status`, which must be a status in progress, last written
+        before `before`, the longest idle first: what the watchdog looks at. Read from an index
+        of the courses in progress, never by scanning every course. A store with an outbox
+        leaves out a course one of whose events is waiting there for a delivery to pick it up:
+        that event is on its way. ValueError for a complete or failed status."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list idle courses")
 
     # Parallel sections: each part's delivery writes its result beside the state, never over
     # another part's and without touching the state's version; the fan-in reads them all.

@@ -5,6 +5,7 @@ Chalice looks, re-exports the app and its handlers."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from chalice.app import (
@@ -12,12 +13,13 @@ from chalice.app import (
     CloudWatchEvent,
     CognitoUserPoolAuthorizer,
     IAMAuthorizer,
+    Rate,
     Response,
     SQSEvent,
 )
 
 from . import bootstrap, dead_letters, http, web
-from .core import registry
+from .core import registry, watchdog
 from .errors import (
     CourseConflict,
     CourseNotFound,
@@ -292,6 +294,17 @@ def course_storage_handler(event: CloudWatchEvent) -> None:
 @app.on_sqs_message(queue=dead_letters.QUEUE_PLACEHOLDER, name=dead_letters.HANDLER_NAME)
 def course_dead_letter_handler(event: SQSEvent) -> None:
     dead_letters.handle((record.to_dict() for record in event), _workflow().fail_course)
+
+
+# --- the watchdog: courses whose next event was lost are redriven, then failed ---------------------
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES), name=watchdog.HANDLER_NAME)
+def course_watchdog(event: CloudWatchEvent) -> dict[str, int]:
+    # The summary line carries the counts as metrics of this function (the redrive alarm's).
+    function = getattr(event.context, "function_name", None) or watchdog.HANDLER_NAME
+    summary = bootstrap.watchdog(app).sweep(datetime.now(UTC), metrics={"FunctionName": function})
+    return summary.as_fields()
 
 
 # --- the schema: Terraform invokes this on apply whenever the migrations change ------------------

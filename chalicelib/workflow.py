@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import logs
-from .core import phases, registry, rules
+from .core import phases, registry, rules, watchdog
 from .core.events import Event, EventName, PartDetail, make_event, parse_detail
 from .core.fixes import WriteObjectives
 from .core.models import (
@@ -86,6 +86,8 @@ class Deps:
     parallel_sections: bool = True
     # How long an Idempotency-Key sent with POST /courses answers with the course it created.
     request_key_hours: float = 24.0
+    # When a course in progress counts as stalled and how often it is redriven (core.watchdog).
+    stall_policy: watchdog.Policy = field(default_factory=watchdog.Policy)
 
 
 @dataclass(frozen=True)
@@ -172,9 +174,106 @@ def offline_objectives(request: CourseRequest) -> WriteObjectives:
     return write
 
 
+# The watchdog's summary line carries its counts as CloudWatch metrics (the embedded metric
+# format) when the caller names the dimensions: the alarm on redrives reads them.
+METRICS_NAMESPACE = "Coursegen"
+SWEEP_METRICS = {"redriven": "StalledCoursesRedriven", "failed": "StalledCoursesFailed"}
+
+
+class Watchdog:
+    """Finds the courses in progress that stalled and redrives or fails them (core.watchdog
+    decides). It needs the state store and the bus only, so the function that runs it on AWS
+    reads no secret and reaches neither the database nor the model."""
+
+    def __init__(self, state_store: StateStore, publisher: EventPublisher, policy: watchdog.Policy) -> None:
+        self.state_store = state_store
+        self.publisher = publisher
+        self.policy = policy
+
+    def sweep(self, now: datetime, metrics: Mapping[str, str] | None = None) -> watchdog.SweepSummary:
+        """One pass over every status in progress: each course idle past its phase's deadline
+        at `now` is redriven or, after the policy's redrives, failed. The write is conditional on
+        the version read and the events go out only if it won, so sweeps running at once act on
+        a course once. A course that cannot be handled is logged and left to the next sweep.
+        `metrics`: the dimensions under which the summary line reports its counts as metrics."""
+        summary = watchdog.SweepSummary()
+        for status in watchdog.IN_PROGRESS:
+            before = self.policy.idle_before(status, now)
+            for state in self.state_store.idle(status, before, self.policy.batch):
+                summary.checked += 1
+                self._remedy(state, now, summary)
+        fields: dict[str, Any] = summary.as_fields()
+        if metrics is not None:
+            fields.update(_metric_fields(summary, metrics, now))
+        # A quiet sweep is worth a line only where it feeds the metrics (every minute locally).
+        acted = summary.redriven or summary.failed or summary.errors
+        level = logging.WARNING if acted else logging.INFO if metrics is not None else logging.DEBUG
+        log.log(level, "watchdog swept", extra={"phase": "watchdog", "fields": fields})
+        return summary
+
+    def _remedy(self, state: CourseState, now: datetime, summary: watchdog.SweepSummary) -> None:
+        remedy = watchdog.remedy(state, now, self.policy)
+        if remedy is None:
+            return  # not stalled after all (a store may read a little ahead of `now`)
+        phase = remedy.phase.value
+        try:
+            self.state_store.save_and_publish_all(remedy.state, remedy.events, self.publisher)
+        except StaleState:
+            summary.raced += 1  # a step or another sweep wrote first: the course moved
+            return
+        except Exception as error:
+            summary.errors += 1
+            _log(logging.ERROR, f"watchdog could not act on the stalled course: {error}", state, phase)
+            return
+        if remedy.gave_up:
+            summary.failed += 1
+            reason = remedy.state.error.reason if remedy.state.error else "stalled"
+            _log(logging.WARNING, f"course failed: {reason}", state, phase, status=Status.FAILED.value)
+        else:
+            summary.redriven += 1
+            names = ", ".join(dict.fromkeys(event.name.value for event in remedy.events))
+            _log(
+                logging.WARNING,
+                f"stalled in {phase}: redrove {names}"
+                f" ({remedy.state.redrives} of {self.policy.max_redrives})",
+                state,
+                phase,
+                status=remedy.state.status.value,
+            )
+
+
+def _metric_fields(
+    summary: watchdog.SweepSummary, dimensions: Mapping[str, str], now: datetime
+) -> dict[str, Any]:
+    """The embedded-metric-format block and values: CloudWatch turns the log line into metrics."""
+    counts = summary.as_fields()
+    return {
+        **dimensions,
+        **{metric: counts[count] for count, metric in SWEEP_METRICS.items()},
+        "_aws": {
+            "Timestamp": int(now.timestamp() * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": METRICS_NAMESPACE,
+                    "Dimensions": [sorted(dimensions)],
+                    "Metrics": [{"Name": metric, "Unit": "Count"} for metric in SWEEP_METRICS.values()],
+                }
+            ],
+        },
+    }
+
+
 class Workflow:
     def __init__(self, deps: Deps):
         self.deps = deps
+
+    # --- the watchdog -----------------------------------------------------------------------
+
+    def sweep(self, now: datetime, metrics: Mapping[str, str] | None = None) -> watchdog.SweepSummary:
+        """Redrive or fail the courses that stalled (Watchdog.sweep) with this workflow's store,
+        bus and policy."""
+        d = self.deps
+        return Watchdog(d.state_store, d.publisher, d.stall_policy).sweep(now, metrics)
 
     # --- entry point: POST /courses ---------------------------------------------------------
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import dead_letters, migrate_handler, web
-from chalicelib.core import registry
+from chalicelib.core import registry, watchdog
 
 Doc = dict[str, Any]
 Pattern = dict[str, Any]
@@ -39,8 +39,8 @@ _OWN_VARIABLES: dict[str, Doc] = {
     },
     "function_role_arns": {
         "type": "map(string)",
-        "description": "Execution role ARN per concern: api, planners, database, dead_letters, migrate "
-        "(the iam module's role_arns).",
+        "description": "Execution role ARN per concern: api, planners, database, dead_letters, migrate, "
+        "watchdog (the iam module's role_arns).",
     },
     "learner_user_pool_arn": {
         "type": "string",
@@ -95,6 +95,7 @@ def postprocess(doc: Doc, options: Options, expected: Mapping[str, Pattern] | No
     """The rewritten module; `doc` is left unchanged."""
     out = copy.deepcopy(doc)
     resources = out.setdefault("resource", {})
+    _name_schedules(resources, options)
     rules = _rules_by_handler(resources, expected_rules() if expected is None else expected)
     for handler, key in rules.items():
         _place_on_bus(resources, key, handler, options)
@@ -118,8 +119,13 @@ def postprocess(doc: Doc, options: Options, expected: Mapping[str, Pattern] | No
 
 
 def _rules_by_handler(resources: Doc, expected: Mapping[str, Pattern]) -> dict[str, str]:
-    """Handler -> rule resource key, matched through the targets; every mismatch is an error."""
-    rules = resources.get("aws_cloudwatch_event_rule", {})
+    """Handler -> rule resource key, matched through the targets; every mismatch is an error.
+    Schedules (rules with a schedule expression) are not workflow rules and are left out."""
+    rules = {
+        key: rule
+        for key, rule in resources.get("aws_cloudwatch_event_rule", {}).items()
+        if "schedule_expression" not in rule
+    }
     handler_of: dict[str, str] = {}
     for target in resources.get("aws_cloudwatch_event_target", {}).values():
         rule, function = _ref(target.get("rule")), _ref(target.get("arn"))
@@ -140,6 +146,26 @@ def _rules_by_handler(resources: Doc, expected: Mapping[str, Pattern]) -> dict[s
     if problems:
         raise PostProcessError("chalice output does not match the app: " + "; ".join(sorted(problems)))
     return dict(sorted(by_handler.items()))
+
+
+SCHEDULED = {watchdog.HANDLER_NAME}  # the functions app.py runs on a schedule
+
+
+def _name_schedules(resources: Doc, options: Options) -> None:
+    """A schedule stays on the default bus (EventBridge runs schedules there only); its rule gets
+    the app and stage in its name, as rule names are unique per account and region."""
+    rules = resources.get("aws_cloudwatch_event_rule", {})
+    handler_of = {
+        _ref(target.get("rule")): _ref(target.get("arn"))
+        for target in resources.get("aws_cloudwatch_event_target", {}).values()
+    }
+    for key, rule in rules.items():
+        if "schedule_expression" not in rule:
+            continue
+        handler = handler_of.get(key)
+        if handler not in SCHEDULED:
+            raise PostProcessError(f"schedule {key} runs {handler}, which is not a scheduled function")
+        rule.update(name=f"{options.app_name}-{options.stage}-{handler}", description=f"Runs {handler}")
 
 
 def _ref(value: Any) -> str | None:
@@ -200,6 +226,8 @@ def role_of(function: str, function_config: Doc, event_handlers: set[str]) -> st
         return "dead_letters"
     if function == MIGRATION_FUNCTION:
         return "migrate"
+    if function == watchdog.HANDLER_NAME:
+        return "watchdog"
     if function in event_handlers:
         # .chalice/config.json puts the handlers that use the database in the VPC.
         return "database" if "vpc_config" in function_config else "planners"

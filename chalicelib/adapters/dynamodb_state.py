@@ -11,6 +11,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -22,10 +23,17 @@ from ..core import rules
 from ..core.events import Event
 from ..core.models import MAX_HOURS, CourseState, PartResult, Status
 from ..core.paging import PageKey, is_older
+from ..core.watchdog import format_time, sort_key
 from ..errors import StaleState
 from ..ports import EventNotPublished, EventPublisher, KeyedCourse, RequestKey, RequestKeyTaken, StateStore
 
 USER_INDEX = "user_id-created_at-index"
+# The courses in progress, for the watchdog: a sparse index. `in_progress` holds the status of a
+# course that is neither complete nor failed and is left out of every other item (finished
+# courses, part results), so the index holds only the courses in progress, by status, the
+# longest idle first (`updated_at`, in core.watchdog.sort_key's form). It projects the keys only:
+# the watchdog reads each candidate's state again, consistently, before it decides.
+IDLE_INDEX = "in_progress-updated_at-index"
 # A part's result (parallel sections) is an item of its own, keyed "<course id>#part-<index>": it
 # has no user_id, so the user index leaves it out, and parallel writers never share an item.
 PART_KEY = "{course_id}#part-{part_index}"
@@ -231,6 +239,49 @@ class DynamoDBStateStore(StateStore):
         kept.sort(key=lambda s: (s.created_at, s.course_id), reverse=True)
         return kept[:limit]
 
+    def idle(self, status: Status, before: datetime, limit: int) -> list[CourseState]:
+        if status.is_terminal:
+            raise ValueError(f"a {status.value} course is not in progress")
+        cutoff = format_time(before)
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": IDLE_INDEX,
+            "KeyConditionExpression": "in_progress = :status AND updated_at < :before",
+            "ExpressionAttributeValues": {":status": {"S": status.value}, ":before": {"S": cutoff}},
+            "ScanIndexForward": True,
+        }
+        kept: list[CourseState] = []
+        while len(kept) < limit:
+            page = self.client.query(**query, Limit=limit - len(kept))
+            ids = [item["course_id"]["S"] for item in page["Items"]]
+            # The index is read eventually consistently: a course may have moved on since.
+            states = self._read_many(ids)
+            kept.extend(
+                state
+                for course_id in ids
+                if (state := states.get(course_id)) is not None
+                and state.status is status
+                and sort_key(state.updated_at) < cutoff
+            )
+            if "LastEvaluatedKey" not in page:
+                break
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return kept
+
+    def _read_many(self, course_ids: list[str]) -> dict[str, CourseState]:
+        """The states of `course_ids` that exist, read consistently, by course id."""
+        found: dict[str, CourseState] = {}
+        pending = [{"course_id": {"S": course_id}} for course_id in dict.fromkeys(course_ids)]
+        while pending:  # at most 100 keys per call; unprocessed keys are asked again
+            batch, pending = pending[:100], pending[100:]
+            request: dict[str, Any] = {self._table: {"Keys": batch, "ConsistentRead": True}}
+            while request:
+                answer = self.client.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(self._table, []):
+                    found[item["course_id"]["S"]] = _parse(item)
+                request = answer.get("UnprocessedKeys") or {}
+        return found
+
     def delete(self, course_id: str, version: int) -> None:
         try:
             self.client.delete_item(
@@ -316,16 +367,22 @@ class DynamoDBStateStore(StateStore):
             raise
 
     def _item(self, state: CourseState) -> dict[str, dict[str, Any]]:
-        return {
+        item: dict[str, dict[str, Any]] = {
             "course_id": {"S": state.course_id},
             "user_id": {"S": state.user_id},
             "status": {"S": state.status.value},
             "version": {"N": str(state.version)},
             "created_at": {"S": state.created_at},
+            "updated_at": {"S": sort_key(state.updated_at)},
             # Refreshed on every write, so only courses idle for ttl_days expire.
             "ttl": {"N": str(int(self._clock()) + self._ttl_seconds)},
             "body": {"B": zlib.compress(state.model_dump_json().encode(), 6)},
         }
+        if not state.status.is_terminal:
+            # A put replaces the whole item: a finished course's item has no `in_progress`, so
+            # it leaves the idle index.
+            item["in_progress"] = {"S": state.status.value}
+        return item
 
 
 def _parse(item: dict[str, Any]) -> CourseState:
@@ -338,7 +395,7 @@ def _reparsed(state: CourseState) -> CourseState:
 
 
 def create_table(client: BaseClient, table_name: str) -> None:
-    """Create the state table with its user index and TTL. For local use and tests only:
+    """Create the state table with its user and idle indexes and TTL. For local use and tests only:
     in AWS, Terraform creates the table."""
     client.create_table(
         TableName=table_name,
@@ -346,6 +403,8 @@ def create_table(client: BaseClient, table_name: str) -> None:
             {"AttributeName": "course_id", "AttributeType": "S"},
             {"AttributeName": "user_id", "AttributeType": "S"},
             {"AttributeName": "created_at", "AttributeType": "S"},
+            {"AttributeName": "in_progress", "AttributeType": "S"},
+            {"AttributeName": "updated_at", "AttributeType": "S"},
         ],
         KeySchema=[{"AttributeName": "course_id", "KeyType": "HASH"}],
         GlobalSecondaryIndexes=[
@@ -356,7 +415,15 @@ def create_table(client: BaseClient, table_name: str) -> None:
                     {"AttributeName": "created_at", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
-            }
+            },
+            {
+                "IndexName": IDLE_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "in_progress", "KeyType": "HASH"},
+                    {"AttributeName": "updated_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
         ],
         BillingMode="PAY_PER_REQUEST",
     )

@@ -49,6 +49,16 @@ class _Target:
     matches: Callable[[Any], bool]
 
 
+@dataclass
+class _Task:
+    """Work the dispatcher does now and then between deliveries (the watchdog's sweep)."""
+
+    name: str
+    interval: float  # seconds
+    run: Callable[[], object]
+    due: float = 0.0  # time.monotonic(); 0: as soon as the dispatcher starts
+
+
 @dataclass(frozen=True)
 class _Context:
     """The few Lambda context attributes a handler might read."""
@@ -228,6 +238,7 @@ class LocalBus(EventPublisher):
         self._woken = False
         self._closing = False
         self._dispatcher: threading.Thread | None = None
+        self._tasks: list[_Task] = []
         self.history: deque[Event] = deque(maxlen=10_000)
         self.outbox.listen(self._added)
 
@@ -244,6 +255,32 @@ class LocalBus(EventPublisher):
         self.history.append(event)
         self.start()
         self._wake()
+
+    def every(self, interval: float, task: Callable[[], object], name: str) -> None:
+        """Run `task` on the dispatcher when it starts and then every `interval` seconds while it
+        runs; an error is logged and the task runs again at its next time."""
+        if interval <= 0:
+            raise ValueError(f"the interval of {name} must be positive, not {interval}")
+        with self._changed:
+            self._tasks.append(_Task(name=name, interval=interval, run=task))
+        self._wake()
+
+    @property
+    def periodic(self) -> list[str]:
+        """The names of the tasks the dispatcher runs now and then."""
+        with self._changed:
+            return [task.name for task in self._tasks]
+
+    def _run_due_tasks(self) -> None:
+        now = time.monotonic()
+        for task in list(self._tasks):
+            if task.due > now:
+                continue
+            task.due = now + task.interval
+            try:
+                task.run()
+            except Exception as error:  # the state database busy, the bus refusing: next time
+                log.warning("%s did not run: %s", task.name, describe(error), extra={"phase": task.name})
 
     # --- dispatching ------------------------------------------------------------------------
 
@@ -262,6 +299,7 @@ class LocalBus(EventPublisher):
 
     def _dispatch(self) -> None:
         while not self._closing:
+            self._run_due_tasks()
             claimed = 0
             free = self.workers - self._in_flight
             if free > 0:

@@ -7,10 +7,12 @@ see values the real stores would not give back (the embedding comes back as floa
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 
 from ..core.events import Event
 from ..core.models import CourseState, PartResult, Status
 from ..core.paging import PageKey, is_older
+from ..core.watchdog import format_time, sort_key
 from ..errors import StaleState
 from ..ports import EventNotPublished, EventPublisher, KeyedCourse, RequestKey, RequestKeyTaken, StateStore
 
@@ -100,6 +102,17 @@ class InMemoryStateStore(StateStore):
         ]
         mine.sort(key=lambda state: (state.created_at, state.course_id), reverse=True)
         return mine[: max(limit, 0)]
+
+    def idle(self, status: Status, before: datetime, limit: int) -> list[CourseState]:
+        if status.is_terminal:
+            raise ValueError(f"a {status.value} course is not in progress")
+        cutoff = format_time(before)
+        with self._lock:
+            bodies = [body for _, body in self._rows.values()]
+        states = [CourseState.model_validate_json(body) for body in bodies]
+        idle = [s for s in states if s.status is status and sort_key(s.updated_at) < cutoff]
+        idle.sort(key=lambda s: (sort_key(s.updated_at), s.course_id))
+        return idle[: max(limit, 0)]
 
     def delete(self, course_id: str, version: int) -> None:
         with self._lock:

@@ -14,12 +14,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ..core.events import Event
 from ..core.models import CourseState, PartResult, Status
 from ..core.paging import PageKey
+from ..core.watchdog import format_time, sort_key
 from ..errors import StaleState
 from ..ports import EventNotPublished, EventPublisher, KeyedCourse, RequestKey, RequestKeyTaken, StateStore
 from . import processes
@@ -32,7 +34,8 @@ CREATE TABLE IF NOT EXISTS course_state (
     status     TEXT NOT NULL,
     version    INTEGER NOT NULL,
     created_at TEXT NOT NULL,
-    body       TEXT NOT NULL
+    body       TEXT NOT NULL,
+    updated_at TEXT
 );
 CREATE INDEX IF NOT EXISTS course_state_user_created ON course_state (user_id, created_at);
 CREATE TABLE IF NOT EXISTS outbox (
@@ -63,9 +66,46 @@ CREATE TABLE IF NOT EXISTS request_key (
     PRIMARY KEY (user_id, request_key)
 );
 CREATE INDEX IF NOT EXISTS outbox_waiting ON outbox (available_at) WHERE delivered_at IS NULL;
+CREATE INDEX IF NOT EXISTS outbox_course ON outbox (course_id) WHERE delivered_at IS NULL;
 """
+# The courses in progress by status and last write, for the watchdog: only they are indexed.
+# `updated_at` holds the state's timestamp in one form (core.watchdog.sort_key), so text order is
+# time order. Created after the column, which a file from before the watchdog lacks.
+_IDLE_INDEX = (
+    "CREATE INDEX IF NOT EXISTS course_state_idle ON course_state (status, updated_at)"
+    " WHERE status NOT IN ('complete', 'failed')"
+)
+# The status, the time and the limit; the index's own condition repeated, so SQLite uses it.
+IDLE_QUERY = (
+    "SELECT course_id, body FROM course_state AS c"
+    " WHERE status = ? AND updated_at < ? AND status NOT IN ('complete', 'failed')"
+    " AND NOT EXISTS (SELECT 1 FROM outbox AS o WHERE o.course_id = c.course_id"
+    " AND o.delivered_at IS NULL AND o.owner IS NULL)"
+    " ORDER BY updated_at, course_id LIMIT ?"
+)
 _KEEP_DELIVERED_SECONDS = 3600.0  # delivered entries stay this long, for people looking into one
 _CLAIM_SCAN = 200  # entries looked at per claim, past those other live processes hold
+
+
+def _add_updated_at(conn: sqlite3.Connection) -> None:
+    """Give a file from before the watchdog the `updated_at` column, filled from the states,
+    and the index of the courses in progress. Once, under the write lock: other processes may
+    open the same file at the same moment."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(course_state)")}
+        if "updated_at" not in columns:
+            conn.execute("ALTER TABLE course_state ADD COLUMN updated_at TEXT")
+        missing = conn.execute("SELECT course_id, body FROM course_state WHERE updated_at IS NULL").fetchall()
+        conn.executemany(
+            "UPDATE course_state SET updated_at = ? WHERE course_id = ?",
+            [(sort_key(json.loads(body)["updated_at"]), course_id) for course_id, body in missing],
+        )
+        conn.execute(_IDLE_INDEX)
+        conn.execute("COMMIT")
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
 
 
 class SqliteStateStore(StateStore):
@@ -81,6 +121,7 @@ class SqliteStateStore(StateStore):
             # connection; it lets readers (the status endpoint) run while a handler writes.
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
+            _add_updated_at(conn)
         self.outbox = SqliteOutbox(self._connect)
         self.outbox.purge_delivered()
         with self._connect() as conn:  # request keys past their time answer nothing any more
@@ -173,9 +214,18 @@ class SqliteStateStore(StateStore):
                     # this read and the writes below.
                     self._take_key(conn, key, state.course_id, replaces)
                 conn.execute(
-                    "INSERT INTO course_state (course_id, user_id, status, version, created_at, body)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (state.course_id, state.user_id, stored.status.value, 1, state.created_at, body),
+                    "INSERT INTO course_state"
+                    " (course_id, user_id, status, version, created_at, body, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        state.course_id,
+                        state.user_id,
+                        stored.status.value,
+                        1,
+                        state.created_at,
+                        body,
+                        sort_key(state.updated_at),
+                    ),
                 )
                 if announce is not None:
                     self.outbox.insert(conn, announce)
@@ -223,8 +273,9 @@ class SqliteStateStore(StateStore):
         # The version in the WHERE clause is the optimistic lock: no row changes if another
         # writer has already moved the course on (or it does not exist).
         update = (
-            "UPDATE course_state SET status = ?, version = ?, body = ? WHERE course_id = ? AND version = ?",
-            (state.status.value, version, body, state.course_id, state.version),
+            "UPDATE course_state SET status = ?, version = ?, body = ?, updated_at = ?"
+            " WHERE course_id = ? AND version = ?",
+            (state.status.value, version, body, sort_key(state.updated_at), state.course_id, state.version),
         )
         if not announce:
             with self._connect() as conn:
@@ -240,6 +291,42 @@ class SqliteStateStore(StateStore):
         for event in announce:
             self.outbox.added(event)
         return CourseState.model_validate_json(body)
+
+    def idle(self, status: Status, before: datetime, limit: int) -> list[CourseState]:
+        if status.is_terminal:
+            raise ValueError(f"a {status.value} course is not in progress")
+        if limit < 1:
+            return []
+        with self._connect() as conn:
+            # course_state_idle serves the status and the time; an event waiting unclaimed in
+            # the outbox is on its way, so its course is left to the bus.
+            rows = conn.execute(IDLE_QUERY, (status.value, format_time(before), limit)).fetchall()
+            held = self._holders(conn, [course_id for course_id, _ in rows])
+        # An event claimed by a process that has ended is claimed again by the next dispatcher:
+        # on its way too. One claimed by a live process is being delivered, or that process hangs;
+        # the deadline tells which.
+        alive: dict[str, bool] = {}
+        kept = []
+        for course_id, body in rows:
+            owners = held.get(course_id, set())
+            if all(alive.setdefault(owner, processes.is_alive(owner)) for owner in owners):
+                kept.append(CourseState.model_validate_json(body))
+        return kept
+
+    @staticmethod
+    def _holders(conn: sqlite3.Connection, course_ids: list[str]) -> dict[str, set[str]]:
+        """The owners of the undelivered events of each course, by course id."""
+        held: dict[str, set[str]] = {}
+        if not course_ids:
+            return held
+        marks = ", ".join("?" * len(course_ids))
+        for course_id, owner in conn.execute(
+            f"SELECT course_id, owner FROM outbox WHERE delivered_at IS NULL AND owner IS NOT NULL"
+            f" AND course_id IN ({marks})",
+            course_ids,
+        ).fetchall():
+            held.setdefault(course_id, set()).add(owner)
+        return held
 
     def put_part(self, course_id: str, part_index: int, result: PartResult) -> None:
         self._put_part(course_id, part_index, result, None)

@@ -339,6 +339,9 @@ class CourseState(BaseModel):
     usage: TokenUsage = TokenUsage()
     retries: int = 0  # how often the learner resumed this course after it failed
     past_failures: list[Failure] = []  # the failures those retries resumed from, the latest few
+    # How often the watchdog published this course's next event again since a step last moved
+    # it on (core.watchdog); every step's write resets it.
+    redrives: int = 0
     # Parallel sections: every part is planned by a delivery of its own, which writes its result
     # beside the state (StateStore.put_part); the fan-in gathers them into `sections` and records
     # which part's delivery did it.

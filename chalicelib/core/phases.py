@@ -181,7 +181,8 @@ def _sections_event(course_id: str, part_index: int) -> Event:
 
 
 def _advance(state: CourseState, now: str, **changes: object) -> CourseState:
-    return state.model_copy(update={**changes, "updated_at": now})
+    # A step's write is progress: the watchdog's count of redrives without it starts again.
+    return state.model_copy(update={**changes, "updated_at": now, "redrives": 0})
 
 
 def start_search(state: CourseState, now: str) -> CourseState:

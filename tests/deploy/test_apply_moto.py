@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from chalicelib import dead_letters, migrate_handler
-from chalicelib.adapters.dynamodb_state import USER_INDEX
+from chalicelib.adapters.dynamodb_state import IDLE_INDEX, USER_INDEX
+from chalicelib.core import watchdog
 from chalicelib.core.registry import BY_HANDLER
 from deploy.smoke import api_url_from_terraform, region_of
 
@@ -37,6 +38,7 @@ ROLE_OF = {
     "coursegen-dev-course-outline-reviewer": "planners",
     f"coursegen-dev-{dead_letters.HANDLER_NAME}": "dead-letters",
     f"coursegen-dev-{migrate_handler.HANDLER_NAME}": "migrate",
+    f"coursegen-dev-{watchdog.HANDLER_NAME}": "watchdog",
 }
 # What every role holds besides its own statements.
 EVERY_ROLE = {"Logs", "Tracing"}
@@ -76,7 +78,9 @@ def test_the_six_rules_are_on_the_custom_bus_with_exactly_the_patterns_app_py_de
     for rule in rules:
         handler = rule["Name"].removeprefix("coursegen-dev-")
         assert json.loads(rule["EventPattern"]) == BY_HANDLER[handler].pattern
-    assert not [r for r in events.list_rules()["Rules"] if r["Name"].startswith("coursegen")]  # default bus
+    # On the default bus only the watchdog's schedule (EventBridge runs schedules there).
+    on_default = [r["Name"] for r in events.list_rules()["Rules"] if r["Name"].startswith("coursegen")]
+    assert on_default == [f"coursegen-dev-{watchdog.HANDLER_NAME}"]
 
 
 def test_each_rule_targets_its_function_with_the_dead_letter_queue_and_retry_policy(
@@ -111,7 +115,7 @@ def test_functions_get_the_seed_environment_and_only_database_handlers_sit_in_th
     deployed: Deployment,
 ) -> None:
     functions = deployed.client("lambda").list_functions()["Functions"]
-    assert len(functions) == 9  # API, six phase handlers, the dead-letter consumer, the migration
+    assert len(functions) == 10  # API, six phase handlers, dead-letter consumer, migration, watchdog
     for function in functions:
         variables = function["Environment"]["Variables"]
         assert variables["DYNAMODB_COURSE_STATE_TABLE_NAME"] == "docprof-dev-course-state"
@@ -158,7 +162,13 @@ def test_the_state_table_has_the_key_index_ttl_and_point_in_time_recovery(deploy
     description = dynamodb.describe_table(TableName=table)["Table"]
     assert description["KeySchema"] == [{"AttributeName": "course_id", "KeyType": "HASH"}]
     assert description["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
-    assert [index["IndexName"] for index in description["GlobalSecondaryIndexes"]] == [USER_INDEX]
+    indexes = {index["IndexName"]: index for index in description["GlobalSecondaryIndexes"]}
+    assert set(indexes) == {USER_INDEX, IDLE_INDEX}
+    assert indexes[IDLE_INDEX]["KeySchema"] == [
+        {"AttributeName": "in_progress", "KeyType": "HASH"},
+        {"AttributeName": "updated_at", "KeyType": "RANGE"},
+    ]
+    assert indexes[IDLE_INDEX]["Projection"] == {"ProjectionType": "KEYS_ONLY"}
     assert description["SSEDescription"]["Status"] == "ENABLED"
     ttl = dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
     assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "ttl"}
@@ -235,6 +245,22 @@ def test_the_api_and_aurora_have_their_alarms(deployed: Deployment) -> None:
     assert alarms["docprof-dev-db-capacity"]["Dimensions"] == cluster
 
 
+def test_the_watchdog_runs_every_five_minutes_and_its_redrives_raise_an_alarm(deployed: Deployment) -> None:
+    function = f"coursegen-dev-{watchdog.HANDLER_NAME}"
+    events = deployed.client("events")
+    rule = events.describe_rule(Name=function)  # on the default bus: schedules run there
+    assert rule["ScheduleExpression"] == "rate(5 minutes)"
+    [target] = events.list_targets_by_rule(Rule=function)["Targets"]
+    assert target["Arn"] == function_arn(deployed, function)
+    alarm = alarms_by_name(deployed)["docprof-dev-stalled-courses"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("Coursegen", "StalledCoursesRedriven")
+    assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": function}]
+    assert alarm["Threshold"] == 1 and alarm["Statistic"] == "Sum"
+    idle_index = role_statements(deployed, "watchdog")["IdleCourses"]
+    assert idle_index["Action"] == "dynamodb:Query"
+    assert idle_index["Resource"].endswith(f"/index/{IDLE_INDEX}")
+
+
 def test_every_alarm_notifies_the_encrypted_alarm_topic_which_mails_the_given_address(
     deployed: Deployment,
 ) -> None:
@@ -242,8 +268,8 @@ def test_every_alarm_notifies_the_encrypted_alarm_topic_which_mails_the_given_ad
     alarms = alarms_by_name(deployed)
     functions = deployed.client("lambda").list_functions()["Functions"]
     # Per function errors and throttles, API 5XX and latency, Aurora capacity and connections,
-    # dead letters received, stuck and old, and failed deliveries of each rule.
-    assert len(alarms) == 2 * len(functions) + 2 + 2 + 3 + len(BY_HANDLER)
+    # dead letters received, stuck and old, failed deliveries of each rule, and stalled courses.
+    assert len(alarms) == 2 * len(functions) + 2 + 2 + 3 + len(BY_HANDLER) + 1
     assert not [name for name, alarm in alarms.items() if topic not in alarm["AlarmActions"]]
     sns = deployed.client("sns")
     attributes = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
@@ -308,6 +334,7 @@ def test_each_role_holds_only_the_statements_of_its_functions(deployed: Deployme
         },
         "dead-letters": {"PublishWorkflowEvents", "CourseState", "ConsumeDeadLetters"},
         "migrate": {"DatabasePassword", "VpcNetworkInterfaces"},
+        "watchdog": {"PublishWorkflowEvents", "CourseState", "IdleCourses"},  # no secret, no VPC
     }
     for role, sids in expected.items():
         assert set(role_statements(deployed, role)) == sids | EVERY_ROLE, role
@@ -316,7 +343,7 @@ def test_each_role_holds_only_the_statements_of_its_functions(deployed: Deployme
 def test_no_role_has_a_star_action_and_star_resources_only_where_aws_offers_nothing_narrower(
     deployed: Deployment,
 ) -> None:
-    for role in ("api", "planners", "database", "dead-letters", "migrate"):
+    for role in ("api", "planners", "database", "dead-letters", "migrate", "watchdog"):
         statements = role_statements(deployed, role)
         for sid, statement in statements.items():
             assert not [a for a in as_list(statement["Action"]) if "*" in a], (role, sid)

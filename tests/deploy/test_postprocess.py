@@ -10,7 +10,7 @@ import pytest
 
 from app import app
 from chalicelib import dead_letters, http, migrate_handler
-from chalicelib.core import registry
+from chalicelib.core import registry, watchdog
 from deploy.postprocess import (
     BUS_VAR,
     DLQ_VAR,
@@ -34,8 +34,14 @@ def rule_of(module: Doc, handler: str) -> Doc:
     return rule
 
 
-def test_every_handler_of_the_app_has_its_rule_on_the_custom_bus_named_by_app_and_stage(module: Doc) -> None:
+def workflow_rules(module: Doc) -> Doc:
+    """The rules of the workflow's events (the schedules aside)."""
     rules = module["resource"]["aws_cloudwatch_event_rule"]
+    return {key: rule for key, rule in rules.items() if "schedule_expression" not in rule}
+
+
+def test_every_handler_of_the_app_has_its_rule_on_the_custom_bus_named_by_app_and_stage(module: Doc) -> None:
+    rules = workflow_rules(module)
     assert len(rules) == len(registry.HANDLERS)
     for spec in registry.HANDLERS:
         rule = rule_of(module, spec.handler)
@@ -45,7 +51,11 @@ def test_every_handler_of_the_app_has_its_rule_on_the_custom_bus_named_by_app_an
 
 
 def test_every_target_gets_the_dead_letter_queue_and_a_retry_policy(module: Doc) -> None:
-    targets = module["resource"]["aws_cloudwatch_event_target"]
+    targets = {
+        key: target
+        for key, target in module["resource"]["aws_cloudwatch_event_target"].items()
+        if key in workflow_rules(module)
+    }
     assert len(targets) == len(registry.HANDLERS)
     for handler in registry.BY_HANDLER:
         target = targets[f"{handler}-event"]
@@ -131,6 +141,7 @@ def test_each_function_runs_with_the_role_of_its_concern(module: Doc) -> None:
         "course-sections-handler": "planners",
         "course-outline-reviewer": "planners",
         migrate_handler.HANDLER_NAME: "migrate",
+        watchdog.HANDLER_NAME: "watchdog",
     }
     assert roles == {key: f"${{var.function_role_arns.{concern}}}" for key, concern in expected.items()}
     assert module["variable"]["function_role_arns"]["type"] == "map(string)"
@@ -341,3 +352,36 @@ def test_adding_the_gateway_answers_leaves_the_routes_as_they_were(raw_module: D
     assert GATEWAY_RESPONSES_KEY not in before
     assert after["paths"] == before["paths"]
     assert {key for key in after if key not in before} == {GATEWAY_RESPONSES_KEY}
+
+
+def test_the_watchdog_runs_every_five_minutes_on_the_default_bus_under_a_name_of_its_stage(
+    module: Doc,
+) -> None:
+    [(key, schedule)] = [
+        (key, rule)
+        for key, rule in module["resource"]["aws_cloudwatch_event_rule"].items()
+        if "schedule_expression" in rule
+    ]
+    assert schedule["schedule_expression"] == "rate(5 minutes)"
+    assert schedule["name"] == f"coursegen-dev-{watchdog.HANDLER_NAME}"
+    assert "event_bus_name" not in schedule  # EventBridge runs schedules on the default bus only
+    target = module["resource"]["aws_cloudwatch_event_target"][key]
+    assert target["arn"] == f"${{aws_lambda_function.{watchdog.HANDLER_NAME}.arn}}"
+    assert "dead_letter_config" not in target  # a missed sweep is made up by the next one
+    function = module["resource"]["aws_lambda_function"][watchdog.HANDLER_NAME]
+    assert "vpc_config" not in function  # DynamoDB and EventBridge only: no network interfaces
+    assert (function["timeout"], function["memory_size"]) == (60, 256)
+    assert watchdog.HANDLER_NAME not in module["output"]["rule_names"]["value"]
+
+
+def test_a_schedule_running_another_function_stops_the_rewrite(raw_module: Doc, options: Options) -> None:
+    targets = raw_module["resource"]["aws_cloudwatch_event_target"]
+    [key] = [
+        k
+        for k, rule in raw_module["resource"]["aws_cloudwatch_event_rule"].items()
+        if "schedule_expression" in rule
+    ]
+    targets[key]["arn"] = "${aws_lambda_function.course-parts-handler.arn}"
+
+    with pytest.raises(PostProcessError, match="course-parts-handler, which is not a scheduled function"):
+        postprocess(raw_module, options)

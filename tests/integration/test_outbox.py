@@ -270,3 +270,29 @@ def test_the_bus_runs_at_most_its_bound_of_deliveries_at_once_and_the_others_wai
         release.set()
     assert bus.wait_idle(timeout=30)
     assert most[0] == 8 and store.outbox.undelivered() == 0
+
+
+# --- work the dispatcher does between deliveries (the watchdog's sweep) --------------------------
+
+
+def test_a_periodic_task_runs_when_the_dispatcher_starts_and_again_after_an_error(
+    store: SqliteStateStore, handlers: Handlers, buses: list[LocalBus], caplog: pytest.LogCaptureFixture
+) -> None:
+    bus = a_bus(store, handlers, buses)
+    runs: list[int] = []
+
+    def task() -> None:
+        runs.append(len(runs))
+        if len(runs) == 1:
+            raise TransientError("the course state database is busy")
+
+    bus.every(0.05, task, "sweep")
+    assert runs == [] and bus.periodic == ["sweep"]  # nothing runs before the dispatcher starts
+    bus.start()
+
+    wait_until(lambda: len(runs) >= 3, 10, "three runs of the task")
+    assert "sweep did not run: the course state database is busy" in caplog.text
+    store.outbox.add(first_event())  # deliveries go on beside it
+    wait_until(lambda: handlers.seen == ["course-1"], 10, "the delivery")
+    with pytest.raises(ValueError, match="interval of sweep must be positive"):
+        bus.every(0, task, "sweep")

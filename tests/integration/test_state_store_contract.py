@@ -8,10 +8,13 @@ from __future__ import annotations
 import random
 import sqlite3
 import struct
+import subprocess
 import threading
 import uuid
 import zlib
 from collections.abc import Iterator
+from contextlib import closing
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +22,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib.adapters.dynamodb_state import DynamoDBStateStore, create_table
+from chalicelib.adapters import processes
+from chalicelib.adapters.dynamodb_state import IDLE_INDEX, DynamoDBStateStore, create_table
 from chalicelib.adapters.memory_state import InMemoryStateStore
-from chalicelib.adapters.sqlite_state import SqliteStateStore
+from chalicelib.adapters.sqlite_state import IDLE_QUERY, SqliteStateStore
 from chalicelib.core.events import Event, EventName, make_event
 from chalicelib.core.models import (
     MAX_HOURS,
@@ -425,6 +429,66 @@ class StateStoreContract:
             store.delete(saved.course_id, saved.version)  # gone
         store.create(make_state())  # the id is free again
 
+    # --- the watchdog's view: courses in progress, idle since a time -------------------------
+
+    def test_idle_lists_the_courses_in_a_status_written_before_a_time_longest_idle_first(
+        self, store: StateStore
+    ) -> None:
+        # Timestamps in the forms the stores meet: the clock's (Z, milliseconds) and an offset.
+        written = {
+            "c-a": (Status.GENERATING_SECTIONS, "2025-03-01T10:00:00.000Z"),
+            "c-b": (Status.GENERATING_SECTIONS, "2025-03-01T10:30:00+01:00"),  # 09:30 UTC
+            "c-c": (Status.GENERATING_SECTIONS, "2025-03-01T11:59:59.999Z"),
+            "c-d": (Status.GENERATING_SECTIONS, "2025-03-01T12:00:00.000Z"),  # not before noon
+            "c-e": (Status.REVIEWING, "2025-03-01T08:00:00.000Z"),  # another status
+            "c-f": (Status.GENERATING_SECTIONS, "2025-03-01T09:00:00.000Z"),
+        }
+        for course_id, (status, updated_at) in written.items():
+            state = make_state(course_id).model_copy(update={"status": status, "updated_at": updated_at})
+            store.create(state)
+        store.put_part("c-a", 0, part_result("a part result is never a course"))
+        noon = datetime(2025, 3, 1, 12, tzinfo=UTC)
+
+        idle = store.idle(Status.GENERATING_SECTIONS, noon, 10)
+
+        assert [state.course_id for state in idle] == ["c-f", "c-b", "c-a", "c-c"]
+        assert idle[0] == saved_at(
+            make_state("c-f").model_copy(update={"updated_at": "2025-03-01T09:00:00.000Z"}), 1
+        )
+        assert [s.course_id for s in store.idle(Status.GENERATING_SECTIONS, noon, 2)] == ["c-f", "c-b"]
+        assert [s.course_id for s in store.idle(Status.REVIEWING, noon, 10)] == ["c-e"]
+        assert store.idle(Status.QUEUED, noon, 10) == []
+        assert store.idle(Status.GENERATING_SECTIONS, noon - timedelta(hours=5), 10) == []
+
+    def test_a_course_leaves_the_idle_list_when_it_finishes_or_is_written_again(
+        self, store: StateStore
+    ) -> None:
+        old = "2025-03-01T10:00:00.000Z"
+        created = {
+            n: store.create(
+                make_state(f"c-{n}").model_copy(update={"status": Status.PLANNING, "updated_at": old})
+            )
+            for n in range(4)
+        }
+        noon = datetime(2025, 3, 1, 12, tzinfo=UTC)
+        assert len(store.idle(Status.PLANNING, noon, 10)) == 4
+
+        store.save(created[0].model_copy(update={"status": Status.COMPLETE}))
+        store.save(created[1].model_copy(update={"status": Status.FAILED}))
+        store.save(created[2].model_copy(update={"updated_at": "2025-03-01T12:00:01.000Z"}))
+        moved = store.save(created[3].model_copy(update={"status": Status.GENERATING_SECTIONS}))
+
+        assert store.idle(Status.PLANNING, noon, 10) == []
+        assert store.idle(Status.GENERATING_SECTIONS, noon, 10) == [moved]
+        assert store.idle(Status.PLANNING, noon + timedelta(hours=1), 10) == [
+            store.get("c-2")
+        ]  # idle again once the new write is old enough
+
+    @pytest.mark.parametrize("status", [Status.COMPLETE, Status.FAILED])
+    def test_idle_refuses_a_status_that_is_not_in_progress(self, store: StateStore, status: Status) -> None:
+        with pytest.raises(ValueError, match=f"a {status.value} course is not in progress"):
+            store.idle(status, datetime(2025, 3, 1, tzinfo=UTC), 10)
+
     def test_getting_an_unknown_course_returns_none(self, store: StateStore) -> None:
         assert store.get("no-such-course") is None
 
@@ -575,12 +639,81 @@ class TestSqliteStateStore(StateStoreContract, RequestKeyContract):
 
         assert SqliteStateStore(path).get(created.course_id) == created
 
+    def test_a_course_whose_event_waits_in_the_outbox_is_left_to_the_bus(self, tmp_path: Path) -> None:
+        store = SqliteStateStore(tmp_path / "courses.sqlite3")
+        publisher = OutboxPublisher(store)
+        old = make_state().model_copy(
+            update={"status": Status.PLANNING, "updated_at": "2025-03-01T10:00:00Z"}
+        )
+        store.create_and_publish(old, make_event(EventName.BOOK_SUMMARIES_FOUND, "course-1"), publisher)
+        noon = datetime(2025, 3, 1, 12, tzinfo=UTC)
+        assert store.idle(Status.PLANNING, noon, 10) == []  # waiting, unclaimed: on its way
+
+        sleeper = subprocess.Popen(["sleep", "30"])
+        try:
+            [entry] = store.outbox.claim(
+                f"{processes.token(sleeper.pid)}:bus", datetime.now(UTC).timestamp(), 10
+            )
+            # Claimed by a live process: delivered now, or that process hangs; the deadline tells.
+            assert [s.course_id for s in store.idle(Status.PLANNING, noon, 10)] == ["course-1"]
+        finally:
+            sleeper.kill()
+            sleeper.wait()
+        # Its holder ended: the next dispatcher claims it again, so it is on its way again.
+        assert store.idle(Status.PLANNING, noon, 10) == []
+        store.outbox.settle(entry.id, datetime.now(UTC).timestamp())
+        assert [s.course_id for s in store.idle(Status.PLANNING, noon, 10)] == ["course-1"]
+
+    def test_the_idle_query_reads_the_partial_index_of_courses_in_progress(self, tmp_path: Path) -> None:
+        path = tmp_path / "courses.sqlite3"
+        SqliteStateStore(path)
+
+        with sqlite3.connect(path) as conn:
+            plan = conn.execute(
+                f"EXPLAIN QUERY PLAN {IDLE_QUERY}", ("planning", "2025-03-01T12:00:00.000Z", 5)
+            ).fetchall()
+        assert "course_state_idle" in " ".join(str(row[-1]) for row in plan)
+        assert not any(str(row[-1]).strip() == "SCAN c" for row in plan)
+
+    def test_a_file_from_before_the_watchdog_gains_the_column_and_index_on_open(self, tmp_path: Path) -> None:
+        path = tmp_path / "courses.sqlite3"
+        old = make_state().model_copy(
+            update={"status": Status.REVIEWING, "updated_at": "2025-03-01T11:00:00+01:00"}
+        )
+        with closing(sqlite3.connect(path)) as conn, conn:
+            conn.execute(
+                "CREATE TABLE course_state (course_id TEXT PRIMARY KEY, user_id TEXT NOT NULL,"
+                " status TEXT NOT NULL, version INTEGER NOT NULL, created_at TEXT NOT NULL,"
+                " body TEXT NOT NULL)"
+            )
+            conn.execute(
+                "INSERT INTO course_state VALUES (?, ?, ?, 1, ?, ?)",
+                (old.course_id, old.user_id, old.status.value, old.created_at, old.model_dump_json()),
+            )
+
+        stores = [SqliteStateStore(path), SqliteStateStore(path)]  # the second finds it done
+
+        idle = stores[1].idle(Status.REVIEWING, datetime(2025, 3, 1, 10, 0, 1, tzinfo=UTC), 10)
+        assert [s.course_id for s in idle] == ["course-1"]  # 11:00+01:00 is 10:00 UTC
+        assert stores[0].idle(Status.REVIEWING, datetime(2025, 3, 1, 10, tzinfo=UTC), 10) == []
+
     def test_the_database_file_uses_write_ahead_logging(self, tmp_path: Path) -> None:
         path = tmp_path / "courses.sqlite3"
         SqliteStateStore(path)
 
         with sqlite3.connect(path) as conn:
             assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+class OutboxPublisher(EventPublisher):
+    """Publishes into a SQLite store's outbox, as the local bus does (the store then commits the
+    event with the state write); delivers nothing."""
+
+    def __init__(self, store: SqliteStateStore) -> None:
+        self.outbox = store.outbox
+
+    def publish(self, event: Event) -> None:
+        self.outbox.add(event)
 
 
 @pytest.fixture
@@ -697,6 +830,58 @@ class TestDynamoDBStateStore(StateStoreContract, RequestKeyContract):
         assert [state.course_id for state in failed] == ["c-06", "c-03"]
         assert {name for name, _ in calls} == {"query"}
         assert all(kwargs["IndexName"] == "user_id-created_at-index" for _, kwargs in calls)
+
+    def test_only_a_course_in_progress_carries_the_key_of_the_sparse_idle_index(self, dynamodb: Any) -> None:
+        store = DynamoDBStateStore(TABLE, client=dynamodb)
+        running = store.create(make_state("c-running"))
+        done = store.save(store.create(make_state("c-done")).model_copy(update={"status": Status.COMPLETE}))
+        failed = store.create(make_state("c-failed").model_copy(update={"status": Status.FAILED}))
+        store.put_part("c-running", 0, part_result("part"))
+
+        assert raw_item(dynamodb, "c-running")["in_progress"] == {"S": "generating_sections"}
+        assert raw_item(dynamodb, "c-running")["updated_at"] == {"S": "2025-03-01T10:00:00.000Z"}
+        for course_id in (done.course_id, failed.course_id, "c-running#part-0"):
+            assert "in_progress" not in raw_item(dynamodb, course_id), course_id
+        indexed = dynamodb.scan(TableName=TABLE, IndexName=IDLE_INDEX)["Items"]  # the test looks
+        assert [item["course_id"]["S"] for item in indexed] == ["c-running"]
+
+        store.save(running.model_copy(update={"status": Status.FAILED}))
+        assert dynamodb.scan(TableName=TABLE, IndexName=IDLE_INDEX)["Items"] == []
+
+    def test_idle_queries_the_idle_index_reads_the_states_consistently_and_never_scans(
+        self, dynamodb: Any
+    ) -> None:
+        calls: list[tuple[str, dict[str, Any]]] = []
+
+        class Recording(OneCallAtATime):
+            def __getattr__(self, name: str) -> Any:
+                attribute = super().__getattr__(name)
+                if not callable(attribute):
+                    return attribute
+
+                def call(**kwargs: Any) -> Any:
+                    calls.append((name, kwargs))
+                    return attribute(**kwargs)
+
+                return call
+
+        store = DynamoDBStateStore(TABLE, client=Recording(dynamodb))
+        for n in range(7):
+            stamp = f"2025-03-01T10:00:{n:02d}.000Z"
+            store.create(make_state(f"c-{n}").model_copy(update={"updated_at": stamp}))
+        calls.clear()
+
+        idle = store.idle(Status.GENERATING_SECTIONS, datetime(2025, 3, 1, 10, 0, 5, tzinfo=UTC), 3)
+
+        assert [state.course_id for state in idle] == ["c-0", "c-1", "c-2"]
+        assert {name for name, _ in calls} == {"query", "batch_get_item"}
+        assert all(kwargs["IndexName"] == IDLE_INDEX for name, kwargs in calls if name == "query")
+        assert all(
+            request["ConsistentRead"]
+            for name, kwargs in calls
+            if name == "batch_get_item"
+            for request in kwargs["RequestItems"].values()
+        )
 
     def test_the_state_item_of_the_largest_course_stays_far_below_the_item_limit(self, dynamodb: Any) -> None:
         store = DynamoDBStateStore(TABLE, client=dynamodb)

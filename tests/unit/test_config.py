@@ -45,6 +45,13 @@ BAD_VALUES = [
     ("COURSEGEN_LLM_MAX_RETRIES", "some", "11"),
     ("COURSEGEN_SIGN_IN_DOMAIN", "https://learners.auth.us-east-1.amazoncognito.com/", None),
     ("COURSEGEN_SIGN_IN_CLIENT_ID", "client id", None),
+    ("COURSEGEN_STALL_MINUTES_SEARCH", "soon", "0.5"),
+    ("COURSEGEN_STALL_MINUTES_PARTS", "later", "1441"),
+    ("COURSEGEN_STALL_MINUTES_SECTIONS", "a while", "0"),
+    ("COURSEGEN_STALL_MINUTES_REVIEW", "long", "-5"),
+    ("COURSEGEN_STALL_MINUTES_STORAGE", "never", "2000"),
+    ("COURSEGEN_MAX_REDRIVES", "a few", "11"),
+    ("COURSEGEN_WATCHDOG_INTERVAL", "often", "-1"),
 ]
 WHOLE_NUMBERS = [
     "COURSEGEN_SEARCH_TOP_K",
@@ -55,6 +62,7 @@ WHOLE_NUMBERS = [
     "COURSEGEN_EMBEDDING_DIMENSIONS",
     "COURSEGEN_LLM_MAX_TOKENS",
     "COURSEGEN_LLM_MAX_RETRIES",
+    "COURSEGEN_MAX_REDRIVES",
 ]
 
 

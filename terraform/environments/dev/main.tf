@@ -49,6 +49,7 @@ module "monitoring" {
   alarm_email = var.alarm_email
   watched = {
     functions              = module.app.function_names
+    watchdog_function      = module.app.function_names["course-watchdog"]
     api_name               = module.app.api_name
     api_stage              = module.app.api_stage_name
     rule_names             = values(module.app.rule_names)
@@ -98,6 +99,7 @@ module "iam" {
     event_bus_arn         = module.events.bus_arn
     table_arn             = module.course_state.table_arn
     table_index_arns      = [module.course_state.user_index_arn]
+    idle_index_arn        = module.course_state.idle_index_arn
     db_secret_arn         = module.database.master_password_secret_arn
     dead_letter_queue_arn = module.events.dead_letter_queue_arn
     function_name_prefix  = module.app.function_name_prefix

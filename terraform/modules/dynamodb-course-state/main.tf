@@ -23,12 +23,33 @@ resource "aws_dynamodb_table" "this" {
     type = "S"
   }
 
+  attribute {
+    name = "in_progress"
+    type = "S"
+  }
+
+  attribute {
+    name = "updated_at"
+    type = "S"
+  }
+
   # GET /courses: a user's courses, newest first.
   global_secondary_index {
     name            = "user_id-created_at-index"
     hash_key        = "user_id"
     range_key       = "created_at"
     projection_type = "ALL"
+  }
+
+  # The watchdog: a sparse index of the courses in progress. Only an item of a course neither
+  # complete nor failed carries `in_progress` (its status), so finished courses and part results
+  # stay out; a query per status reads the longest idle first. Keys only: the watchdog reads
+  # each candidate again, consistently, before it acts.
+  global_secondary_index {
+    name            = "in_progress-updated_at-index"
+    hash_key        = "in_progress"
+    range_key       = "updated_at"
+    projection_type = "KEYS_ONLY"
   }
 
   # The app refreshes `ttl` on every write, so only courses idle for 7 days expire.

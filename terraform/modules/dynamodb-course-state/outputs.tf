@@ -12,3 +12,8 @@ output "user_index_arn" {
   description = "ARN of the user_id-created_at-index global secondary index."
   value       = "${aws_dynamodb_table.this.arn}/index/user_id-created_at-index"
 }
+
+output "idle_index_arn" {
+  description = "ARN of the in_progress-updated_at-index global secondary index (the watchdog's)."
+  value       = "${aws_dynamodb_table.this.arn}/index/in_progress-updated_at-index"
+}

@@ -33,6 +33,10 @@ locals {
     dead_letters = concat(["PublishWorkflowEvents", "CourseState", "ConsumeDeadLetters"], local.cold_start ? ["DatabasePassword", "ModelApiKey"] : [])
     # The migration function: the schema in Aurora, nothing else. In the VPC.
     migrate = concat(["DatabasePassword"], local.in_vpc)
+    # The watchdog (bootstrap.watchdog builds only the state store and the bus, so no secret):
+    # finds the idle courses in progress, reads and conditionally rewrites their state, and
+    # publishes their next event again or CourseFailed. Outside the VPC.
+    watchdog = ["PublishWorkflowEvents", "CourseState", "IdleCourses"]
   }
   roles = { for role, sids in local.own : role => concat(sids, local.everyone) }
 
@@ -44,6 +48,8 @@ locals {
     CourseState = { actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchGetItem"], resources = [var.grants.table_arn] }
     # The user index serves GET /courses.
     CourseStateByUser = { actions = ["dynamodb:Query"], resources = var.grants.table_index_arns }
+    # adapters/dynamodb_state.idle: the sparse index of the courses in progress (the watchdog).
+    IdleCourses = { actions = ["dynamodb:Query"], resources = [var.grants.idle_index_arn] }
     # adapters/dynamodb_state.delete: DELETE /courses/{id}, conditional on the version read, then
     # its parts' items in one BatchWriteItem.
     DeleteCourseState = { actions = ["dynamodb:DeleteItem", "dynamodb:BatchWriteItem"], resources = [var.grants.table_arn] }

@@ -17,6 +17,7 @@ variable "grants" {
     event_bus_arn         = string
     table_arn             = string
     table_index_arns      = list(string)
+    idle_index_arn        = string
     db_secret_arn         = string
     dead_letter_queue_arn = string
     # The Secrets Manager secret holding the model server's API key (null: none is read).
@@ -27,7 +28,7 @@ variable "grants" {
 
   validation {
     condition = alltrue([
-      for arn in concat([var.grants.event_bus_arn, var.grants.table_arn, var.grants.db_secret_arn, var.grants.dead_letter_queue_arn], var.grants.table_index_arns, compact([var.grants.model_secret_arn])) :
+      for arn in concat([var.grants.event_bus_arn, var.grants.table_arn, var.grants.idle_index_arn, var.grants.db_secret_arn, var.grants.dead_letter_queue_arn], var.grants.table_index_arns, compact([var.grants.model_secret_arn])) :
       can(regex("^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9]{12}:", arn))
     ])
     error_message = "Every grant must be a full ARN with a region and account."

@@ -220,6 +220,31 @@ resource "aws_cloudwatch_metric_alarm" "db_connections" {
   tags                = var.tags
 }
 
+# --- the watchdog: a redrive means a course's event was lost (or its step hung) ------------------
+
+# The watchdog function logs one summary line a sweep in CloudWatch's embedded metric format
+# (chalicelib/workflow.py, Watchdog.sweep): the counts arrive as metrics of the function.
+locals {
+  watchdog = { FunctionName = var.watched.watchdog_function }
+}
+
+resource "aws_cloudwatch_metric_alarm" "stalled_courses" {
+  alarm_name          = "${local.prefix}-stalled-courses"
+  alarm_description   = "The watchdog redrove ${var.thresholds.stalled_redrives} or more stalled courses in 5 minutes: events are being lost or a step hangs; courses still stalled after their last redrive end failed."
+  namespace           = "Coursegen"
+  metric_name         = "StalledCoursesRedriven"
+  dimensions          = local.watchdog
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = var.thresholds.stalled_redrives
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+  tags                = var.tags
+}
+
 # --- one dashboard: requests in, each step, deliveries, dead letters, the database --------------
 
 locals {
@@ -262,6 +287,12 @@ locals {
         ["AWS/SQS", "NumberOfMessagesSent", "QueueName", var.watched.dead_letter_queue_name, { stat = "Sum" }],
         ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", var.watched.dead_letter_queue_name, { stat = "Maximum" }],
         ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", var.watched.dead_letter_queue_name, { stat = "Maximum" }],
+      ]
+    },
+    {
+      title = "Watchdog: stalled courses redriven and failed"
+      metrics = [
+        for name in ["StalledCoursesRedriven", "StalledCoursesFailed"] : ["Coursegen", name, "FunctionName", var.watched.watchdog_function, { stat = "Sum" }]
       ]
     },
     {

@@ -10,6 +10,7 @@ output "alarm_names" {
     [for alarm in aws_cloudwatch_metric_alarm.function_throttles : alarm.alarm_name],
     [aws_cloudwatch_metric_alarm.api_5xx.alarm_name, aws_cloudwatch_metric_alarm.api_latency.alarm_name],
     [aws_cloudwatch_metric_alarm.db_capacity.alarm_name, aws_cloudwatch_metric_alarm.db_connections.alarm_name],
+    [aws_cloudwatch_metric_alarm.stalled_courses.alarm_name],
   )
 }
 

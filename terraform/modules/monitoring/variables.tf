@@ -18,9 +18,10 @@ variable "alarm_email" {
 }
 
 variable "watched" {
-  description = "What the alarms and the dashboard watch: the functions (key -> Lambda name), the API stage, the rules, the dead-letter queue and the Aurora cluster."
+  description = "What the alarms and the dashboard watch: the functions (key -> Lambda name), the API stage, the rules, the dead-letter queue, the Aurora cluster and the watchdog function."
   type = object({
     functions              = map(string)
+    watchdog_function      = string
     api_name               = string
     api_stage              = string
     rule_names             = list(string)
@@ -39,11 +40,13 @@ variable "thresholds" {
     db_acu_utilization_percent = optional(number, 90)
     # Open connections (each warm in-VPC function keeps one).
     db_connections = optional(number, 100)
+    # Stalled courses the watchdog redrove in 5 minutes (one already means an event was lost).
+    stalled_redrives = optional(number, 1)
   })
   default = {}
 
   validation {
-    condition     = var.thresholds.api_latency_p90_ms > 0 && var.thresholds.db_acu_utilization_percent > 0 && var.thresholds.db_acu_utilization_percent <= 100 && var.thresholds.db_connections > 0
+    condition     = var.thresholds.api_latency_p90_ms > 0 && var.thresholds.db_acu_utilization_percent > 0 && var.thresholds.db_acu_utilization_percent <= 100 && var.thresholds.db_connections > 0 && var.thresholds.stalled_redrives > 0
     error_message = "Thresholds must be positive; db_acu_utilization_percent at most 100."
   }
 }
