@@ -3,12 +3,13 @@ that `coursegen samples DIR` copies out so a first run has books to load."""
 
 from __future__ import annotations
 
-import tomllib
-from importlib import metadata, resources
-from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import CourseGenError
+
+if TYPE_CHECKING:  # imported where used: the adapters import this module for LOCAL_EXTRA alone
+    from importlib.resources.abc import Traversable
 
 DISTRIBUTION = "coursegen"
 # The repository root when the package runs from a checkout (the directory chalicelib/).
@@ -33,6 +34,9 @@ class SamplesError(CourseGenError):
 def version() -> str:
     """The installed distribution's version; in a checkout (the package imported as chalicelib),
     the one pyproject.toml declares."""
+    import tomllib
+    from importlib import metadata
+
     if __package__ == DISTRIBUTION:
         try:
             return metadata.version(DISTRIBUTION)
@@ -49,6 +53,8 @@ def sample_files() -> list[Traversable]:
     """The bundled book files: the data folder `samples` of the installed package, else (a
     checkout, where the package is the directory chalicelib/) the repository's samples/library,
     which the wheel carries as that folder."""
+    from importlib import resources
+
     bundled = resources.files(__package__ or DISTRIBUTION).joinpath("samples")
     folder: Traversable = bundled if bundled.is_dir() else _CHECKOUT / "samples" / "library"
     if not folder.is_dir():

@@ -54,13 +54,15 @@ def test_the_wheel_holds_the_package_its_data_and_nothing_of_the_checkout(wheel:
         return sorted(n.removeprefix(folder) for n in names if n.startswith(folder) and n.endswith(suffix))
 
     package = ROOT / "chalicelib"
-    modules = sorted(str(p.relative_to(package)) for p in package.rglob("*.py"))
-    assert inside("coursegen/", ".py") == modules
-    migrations, prompts = package / "adapters" / "migrations", package / "planning" / "prompts"
-    assert inside("coursegen/adapters/migrations/", ".sql") == files_under(migrations, "*.sql")
-    assert inside("coursegen/planning/prompts/", ".txt") == files_under(prompts, "*.txt")
-    web = [name for name in files_under(package / "web", "*") if not name.endswith(".py")]
-    assert [n for n in inside("coursegen/web/", "") if not n.endswith(".py")] == web
+    shipped = sorted(
+        str(path.relative_to(package))
+        for path in package.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    )
+    assert [n for n in inside("coursegen/", "") if not n.startswith("samples/")] == shipped
+    assert {"adapters/migrations/001_initial.sql", "planning/prompts/parts.txt", "web/index.html"} <= set(
+        shipped
+    )
     assert inside("coursegen/samples/", ".json") == files_under(ROOT / "samples" / "library", "*.json")
     assert len(inside("coursegen/samples/", ".json")) >= 9
 
