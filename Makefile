@@ -6,15 +6,20 @@ DATA_DIR ?= .coursegen
 QUERY ?= Learn DCF valuation
 HOURS ?= 2
 
-.PHONY: setup demo eval test test-fast lint format serve db-start db-stop clean
+.PHONY: setup demo eval test test-fast lint format serve db-start db-stop clean requirements
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+# pyproject.toml declares every dependency; the extras: local (embedded PostgreSQL, offline
+# embedder, document parsers), aws (boto3 for the adapters and the deploy tooling), dev (tests,
+# linters), bench. Editable: the `coursegen` command runs this checkout's code.
+$(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[local,aws,dev]"
 	touch $@
 
 setup: $(BIN)/.installed  ## install everything into .venv
+
+requirements: setup  ## derive requirements.txt (the Lambda zip's dependencies) from pyproject.toml
+	$(BIN)/python -m deploy.requirements
 
 demo: setup  ## load the sample library and generate a course on the embedded default
 	$(BIN)/coursegen --data-dir $(DATA_DIR) library load samples/library/*.json
@@ -45,11 +50,11 @@ format: setup
 # bench/RESULTS.md keeps the latest figures. The vector benchmark runs 10k chapters here; the 100k
 # figure: $(BIN)/python -m bench.vector_search --rows 100000 (a few minutes per index build).
 .PHONY: bench
-$(BIN)/.bench-installed: requirements-bench.txt $(BIN)/.installed
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-bench.txt
+$(BIN)/.bench-installed: $(BIN)/.installed
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[local,aws,dev,bench]"
 	touch $@
 
-bench: setup $(BIN)/.bench-installed  ## run every benchmark (about 6 minutes; the package build needs the package index once)
+bench: setup $(BIN)/.bench-installed  ## run every benchmark (about 9 minutes; the package build needs the package index once)
 	$(BIN)/python bench/prompt_tokens.py
 	$(BIN)/python -m bench.ingest_tokens
 	$(BIN)/python -m bench.orchestration
@@ -60,6 +65,7 @@ bench: setup $(BIN)/.bench-installed  ## run every benchmark (about 6 minutes; t
 	$(BIN)/python -m bench.package_size
 	$(BIN)/python -m bench.cold_start
 	$(BIN)/python -m bench.vector_search
+	$(BIN)/python -m bench.install
 
 serve: setup  ## chalice local with the whole workflow in process (PostgreSQL in $(DATA_DIR))
 	$(BIN)/chalice local --stage local --no-autoreload
@@ -84,7 +90,8 @@ TF_OFFLINE := TF_CLI_CONFIG_FILE=$(CURDIR)/build/terraformrc
 
 .PHONY: iac-setup package tf-check smoke
 
-# checkov pins an older boto3 than the app, so it gets its own venv inside .venv.
+# checkov pins an older boto3 than the app, so it gets its own venv inside .venv, from its own
+# requirements file: it needs nothing of the app.
 $(IAC)/.installed: requirements-iac.txt
 	$(PYTHON) -m venv $(IAC)
 	$(IAC)/bin/pip install --quiet --disable-pip-version-check -r requirements-iac.txt

@@ -27,6 +27,7 @@ from .core.models import (
 )
 from .core.paging import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor, parse_limit
 from .core.registry import TOKEN_PHASES
+from .distribution import GET_STARTED, copy_samples, version
 from .errors import CourseGenError, CourseNotFound
 from .http import course_body
 from .ports import Embedder, LibraryAdmin
@@ -52,7 +53,13 @@ class CliError(CourseGenError):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="coursegen", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="coursegen",
+        description=__doc__,
+        epilog=GET_STARTED,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     parser.add_argument(
         "--data-dir",
         type=Path,
@@ -138,6 +145,10 @@ def _parser() -> argparse.ArgumentParser:
     delete = course_commands.add_parser("delete", help="delete a complete or failed course and its outline")
     delete.add_argument("course_id", metavar="ID")
 
+    samples = commands.add_parser("samples", help="copy the bundled sample library (book files) into DIR")
+    samples.add_argument("folder", type=Path, metavar="DIR")
+    samples.add_argument("--force", action="store_true", help="overwrite sample files already in DIR")
+
     db = commands.add_parser("db", help="control the embedded PostgreSQL server")
     db.add_argument("action", choices=["start", "stop", "status"])
     return parser
@@ -195,7 +206,10 @@ def _library(args: argparse.Namespace) -> int:
         return _reindex(library, bootstrap.make_embedder(settings))
     listed = library.list_books()
     if not listed:
-        print("the library is empty: load books with `coursegen library load FILE...`", file=sys.stderr)
+        print(
+            f"the library is empty: load books with `coursegen library load FILE...`\n{GET_STARTED}",
+            file=sys.stderr,
+        )
         return 0
     width = max(len(book.title) for book in listed)
     for book in listed:
@@ -313,7 +327,9 @@ def require_books(flow: Workflow) -> None:
     """Refuse at once, before a course is made, when the library has nothing to build it from."""
     library = flow.deps.library
     if isinstance(library, LibraryAdmin) and library.stats().chapters == 0:
-        raise CliError("the library is empty: load books with `coursegen library load FILE...` first")
+        raise CliError(
+            f"the library is empty: load books with `coursegen library load FILE...` first\n{GET_STARTED}"
+        )
 
 
 def _courses(args: argparse.Namespace) -> int:
@@ -513,10 +529,21 @@ def db_status(server: LocalPostgres) -> list[str]:
     return lines
 
 
+def _samples(args: argparse.Namespace) -> int:
+    copied = copy_samples(args.folder, force=args.force)
+    print(f"copied {len(copied)} sample book files into {args.folder}", file=sys.stderr)
+    print(f"next: coursegen library load {args.folder / '*.json'}", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from . import logs
 
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    if not (sys.argv[1:] if argv is None else argv):  # a first run: say how to begin
+        parser.print_help(sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
     # stdout carries the outline; the progress line says what is happening, so only
     # warnings and errors are logged, to stderr.
     logs.configure(level=os.environ.get("COURSEGEN_LOG_LEVEL", "WARNING"), stream=sys.stderr)
@@ -529,6 +556,8 @@ def main(argv: list[str] | None = None) -> int:
             return _eval(args)
         if args.command == "courses":
             return _courses(args)
+        if args.command == "samples":
+            return _samples(args)
         return _db(args)
     except CourseGenError as error:
         print(f"coursegen: error: {error}", file=sys.stderr)

