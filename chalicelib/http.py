@@ -13,7 +13,7 @@ from .config import Settings
 from .core.models import CourseRequest, CourseState, Status, TokenUsage
 from .core.paging import Page, PageKey, decode_cursor, encode_cursor, parse_limit, parse_status
 from .errors import CourseConflict, CourseGenError, InvalidRequest, TransientError
-from .ports import BookInfo
+from .ports import BookInfo, Ingestion
 from .workflow import CourseView
 
 MAX_BODY_BYTES = 16_384
@@ -227,12 +227,26 @@ def course_page_response(page: Page[CourseView]) -> Response:
     return Response(body=body, status_code=200)
 
 
-def books_response(books: list[BookInfo]) -> Response:
+def books_response(books: list[BookInfo], ingestions: list[Ingestion] | None = None) -> Response:
+    """The library (shared by every user), and the caller's uploads to the books bucket."""
     body = {
         "books": [
             {"id": book.id, "title": book.title, "author": book.author, "chapters": book.chapters}
             for book in books
-        ]
+        ],
+        "ingestions": [
+            {
+                "key": item.key,
+                "owner": item.owner,
+                "status": item.status,
+                "reason": item.reason,
+                "book_id": item.book_id,
+                "title": item.title,
+                "chapters": item.chapters,
+                "updated_at": item.updated_at,
+            }
+            for item in ingestions or []
+        ],
     }
     return Response(body=body, status_code=200)
 

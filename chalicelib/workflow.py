@@ -44,6 +44,8 @@ from .ports import (
     Embedder,
     EventNotPublished,
     EventPublisher,
+    Ingestion,
+    IngestionLog,
     Library,
     LibraryAdmin,
     Planner,
@@ -72,6 +74,8 @@ class Deps:
     # False plans them one part after another. A course keeps the choice made when its parts
     # were planned.
     parallel_sections: bool = True
+    # The uploads of books to the books bucket and how far each got (GET /books); None: none.
+    ingestions: IngestionLog | None = None
 
 
 @dataclass(frozen=True)
@@ -495,6 +499,11 @@ class Workflow:
         if not isinstance(library, LibraryAdmin):
             raise TypeError(f"{type(library).__name__} cannot list its books")
         return library.list_books()
+
+    def list_ingestions(self, owner: str) -> list[Ingestion]:
+        """The owner's uploads to the books bucket, the most recently updated first."""
+        log = self.deps.ingestions
+        return log.list_for_owner(owner) if log is not None else []
 
 
 def _stored_key(course_id: str, created_at: str) -> PageKey:

@@ -3,12 +3,14 @@ handler the app registers must be reachable on the app module, as the very funct
 
 from __future__ import annotations
 
+from typing import Any
+
 import app as app_module
 from chalicelib import service
 
 
 def handler_strings() -> dict[str, str]:
-    sources = [*service.app.event_sources, *service.app.pure_lambda_functions]
+    sources: list[Any] = [*service.app.event_sources, *service.app.pure_lambda_functions]
     return {source.name: source.handler_string for source in sources}
 
 

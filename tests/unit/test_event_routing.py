@@ -9,8 +9,8 @@ import pytest
 from chalice.app import CloudWatchEventConfig
 from chalice.test import Client
 
-from chalicelib import service
 from app import app
+from chalicelib import service
 from chalicelib.adapters.local_bus import envelope, event_targets
 from chalicelib.core import registry
 from chalicelib.core.events import SOURCE, EventName, make_event
