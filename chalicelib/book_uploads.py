@@ -9,9 +9,11 @@ failed with the pipeline's reason), which GET /books shows the owner.
 
 S3 delivers each event at least once: a redelivered event of an upload already loaded does
 nothing, and a document whose content is already in the library (the same content hash) is
-recorded as loaded without being read again. A document that cannot become a book (encrypted,
-no text layer, not a supported format, too large) ends `failed` and leaves the library as it
-was; any other error is recorded too, then raised, so that Lambda retries the delivery.
+recorded as loaded without being read again. A `.json` upload is a book file (the format of
+`coursegen library load`, samples/library) and is loaded as it is. A document that cannot become
+a book (encrypted, no text layer, not a supported format, too large) ends `failed` and leaves the
+library as it was; any other error is recorded too, then raised, so that Lambda retries the
+delivery.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
-from .core.books import book_id
+from .core.books import Book, book_id
 from .errors import LibraryError, PermanentFailure
 from .ports import Embedder, Ingestion, IngestionLog, LibraryAdmin
 
@@ -186,6 +188,10 @@ class BookUploads:
             self._download(upload.bucket, upload.key, upload.version_id, path, MAX_DOCUMENT_BYTES)
         except ObjectTooLarge as error:
             raise DocumentError(f"{upload.key}: {error}") from None
+        if path.suffix.lower() == ".json":  # a book file, as `coursegen library load` reads one
+            from .adapters.book_files import read_book_file
+
+            return self._load(upload, read_book_file(path), record)
         existing = self._library.find_source(content_hash(path))
         if existing is not None:
             return self._save(
@@ -203,7 +209,9 @@ class BookUploads:
             nonlocal record
             record = self._save(replace(record, status="summarising", chapters=done))
 
-        book = ingest(path, summariser=self.summariser(), progress=progress)
+        return self._load(upload, ingest(path, summariser=self.summariser(), progress=progress), record)
+
+    def _load(self, upload: Upload, book: Book, record: Ingestion) -> Ingestion:
         (info,) = self._library.load([book], self._embedder)
         loaded = self._save(
             replace(

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 from .support import STAGE, Terraform
 
@@ -39,6 +40,7 @@ SERVICES = [
     "lambda",
     "logs",
     "rds",
+    "s3",
     "secretsmanager",
     "sns",
     "sqs",
@@ -61,6 +63,7 @@ class Deployment:
             endpoint_url=self.endpoint,
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
+            config=Config(s3={"addressing_style": "path"}),  # bucket.127.0.0.1 does not resolve
         )
 
 
@@ -140,6 +143,7 @@ def provider_override(endpoint: str) -> str:
   skip_credentials_validation = true
   skip_metadata_api_check     = true
   skip_requesting_account_id  = true
+  s3_use_path_style           = true # bucket.127.0.0.1 does not resolve
 
   endpoints {{
 {endpoints}

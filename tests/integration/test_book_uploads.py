@@ -15,6 +15,7 @@ from moto import mock_aws
 
 from app import app
 from chalicelib import bootstrap
+from chalicelib.adapters.book_files import read_book_file
 from chalicelib.adapters.memory_state import InMemoryStateStore
 from chalicelib.adapters.offline_embedder import WordLlamaEmbedder
 from chalicelib.adapters.pg import ConnectionFactory
@@ -30,6 +31,7 @@ from tests.ingest.made import encrypted_pdf, prose
 from tests.support.fakes import Clock, FakeCourseStore, RecordingPublisher
 
 BUCKET = "coursegen-dev-books"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "library"
 OWNER = "3f1c9a52-7d0e-4b8f-9a61-0c2d5e7f8a90"  # a learner's user id (Cognito subject)
 
 
@@ -179,6 +181,17 @@ def test_a_document_that_cannot_be_read_ends_failed_with_the_reason_and_the_libr
 
     shown = {item["key"]: item for item in client.http.get("/books").json_body["ingestions"]}
     assert shown[key]["status"] == "failed" and shown[key]["reason"] == failed.reason
+
+
+@pytest.mark.slow  # loads WordLlama
+def test_an_uploaded_book_file_is_loaded_as_it_is(s3: Any, client: Client, library: PgLibrary) -> None:
+    sample = sorted(SAMPLES.glob("*.json"))[0]
+    expected = read_book_file(sample)
+    invoke(client, upload(s3, client, f"books/{OWNER}/{sample.name}", sample.read_bytes()))
+    (book,) = library.list_books()
+    assert (book.title, book.chapters) == (expected.title, len(expected.chapters))
+    (shown,) = client.http.get("/books").json_body["ingestions"]
+    assert (shown["status"], shown["book_id"]) == ("loaded", book.id)
 
 
 @pytest.mark.slow  # loads WordLlama

@@ -13,6 +13,7 @@ IAM = ROOT / "terraform" / "modules" / "iam" / "main.tf"
 ADAPTERS = {
     "dynamodb": ROOT / "chalicelib" / "adapters" / "dynamodb_state.py",
     "events": ROOT / "chalicelib" / "adapters" / "eventbridge.py",
+    "s3": ROOT / "chalicelib" / "adapters" / "s3_documents.py",
 }
 # Set-up helpers of the same modules that only tests and operators call (not the functions).
 NOT_IN_THE_FUNCTIONS = {"create_table", "get_waiter", "update_time_to_live"}
@@ -38,3 +39,4 @@ def test_every_call_of_the_runtime_adapters_is_granted() -> None:
 def test_the_check_reads_calls_as_iam_names_them() -> None:
     assert called(ADAPTERS["dynamodb"]) >= {"GetItem", "PutItem", "Query", "BatchGetItem"}
     assert called(ADAPTERS["events"]) == {"PutEvents"}
+    assert called(ADAPTERS["s3"]) == {"GetObject"}
