@@ -26,6 +26,9 @@ BUS_VAR = "${var.event_bus_name}"
 USER_POOL_VAR = "${var.learner_user_pool_arn}"
 DLQ_VAR = "${var.dead_letter_queue_arn}"
 BOOKS_BUCKET_VAR = "${var.books_bucket_arn}"
+BOOKS_BUCKET_NAME_VAR = "${var.books_bucket_name}"
+# The layer of document readers deploy/package.py builds beside the deployment zip.
+READERS_LAYER_FILE = "readers-layer.zip"
 _REF = re.compile(r"^\$\{aws_(?:lambda_function|cloudwatch_event_rule)\.([A-Za-z0-9_-]+)\.(?:arn|name)\}$")
 _VAR = re.compile(r"\bvar\.([A-Za-z_][A-Za-z0-9_-]*)")
 _DATA = re.compile(r"\bdata\.([a-z0-9_]+)\.([A-Za-z0-9_-]+)")
@@ -52,6 +55,11 @@ _OWN_VARIABLES: dict[str, Doc] = {
         "type": "string",
         "description": "The books bucket (the books-bucket module's bucket_arn): S3 may invoke the "
         "ingestion function for its uploads.",
+    },
+    "books_bucket_name": {
+        "type": "string",
+        "description": "The books bucket's name: the ingestion function's layer of document readers "
+        "is put there, under artifacts/.",
     },
     "log_retention_days": {
         "type": "number",
@@ -302,6 +310,30 @@ def _wire_books_bucket(out: Doc, options: Options) -> None:
     permissions[permission]["source_arn"] = BOOKS_BUCKET_VAR
     # S3 invokes asynchronously: Lambda retries a raised error twice (the handler records the
     # failure first). No on-failure destination: the dead-letter queue carries workflow events only.
+    # The document readers (PDFium, lxml, markdown-it, yake, WordLlama and numpy) reach this
+    # function only, as a layer: Chalice packages one zip for every function.
+    # At about 70 MB the layer is over what Lambda accepts uploaded directly (50 MB), so it goes
+    # through the books bucket, under artifacts/ (outside books/: no notification, and the
+    # ingestion role cannot read it); the bucket keeps versions, and the layer names the one put.
+    function = functions[INGESTION_FUNCTION]
+    layer_path = f"${{path.module}}/{READERS_LAYER_FILE}"
+    resources.setdefault("aws_s3_object", {})["readers_layer"] = {
+        "bucket": BOOKS_BUCKET_NAME_VAR,
+        "key": f"artifacts/{options.app_name}-{options.stage}-{READERS_LAYER_FILE}",
+        "source": layer_path,
+        "source_hash": f'${{filemd5("{layer_path}")}}',
+    }
+    resources.setdefault("aws_lambda_layer_version", {})["readers"] = {
+        "layer_name": f"{options.app_name}-{options.stage}-document-readers",
+        "description": f"Document readers of {INGESTION_FUNCTION} (requirements-ingest.txt)",
+        "s3_bucket": "${aws_s3_object.readers_layer.bucket}",
+        "s3_key": "${aws_s3_object.readers_layer.key}",
+        "s3_object_version": "${aws_s3_object.readers_layer.version_id}",
+        "source_code_hash": f'${{filebase64sha256("{layer_path}")}}',
+        "compatible_runtimes": [function["runtime"]],
+        "compatible_architectures": function.get("architectures", ["x86_64"]),
+    }
+    function["layers"] = ["${aws_lambda_layer_version.readers.arn}"]
     resources.setdefault("aws_lambda_function_event_invoke_config", {})[INGESTION_FUNCTION] = {
         "function_name": f"${{aws_lambda_function.{INGESTION_FUNCTION}.function_name}}",
         "maximum_retry_attempts": options.invoke_max_retries,

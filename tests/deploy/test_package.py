@@ -12,6 +12,7 @@ import pytest
 from moto import mock_aws
 
 from deploy.aurora import password_from_secret
+from deploy.package import without_shared
 from deploy.terraform_cli import TerraformSetupError, cli_config, find_mirror
 
 from .support import STAGE
@@ -19,7 +20,12 @@ from .support import STAGE
 
 def test_the_assembled_module_holds_the_rewritten_json_its_versions_and_the_zip(assembled: Path) -> None:
     app = assembled / "environments" / STAGE / "app"
-    assert sorted(p.name for p in app.iterdir()) == ["chalice.tf.json", "deployment.zip", "versions.tf"]
+    assert sorted(p.name for p in app.iterdir()) == [
+        "chalice.tf.json",
+        "deployment.zip",
+        "readers-layer.zip",
+        "versions.tf",
+    ]
     module = json.loads((app / "chalice.tf.json").read_text(encoding="utf-8"))
     assert "terraform" not in module  # in versions.tf, where checkov's JSON parser does not choke on it
     versions = (app / "versions.tf").read_text(encoding="utf-8")
@@ -63,3 +69,41 @@ def test_the_zip_carries_bytecode_so_a_cold_start_compiles_nothing(chalice_outpu
         source = f"{module}.py"
         compiled = f"{folder + '/' if folder else ''}__pycache__/{name}.{tag}.pyc"
         assert source in names and compiled in names, compiled
+
+
+def test_the_document_readers_are_in_the_ingestion_layer_and_not_in_the_zip_every_function_shares(
+    assembled: Path,
+) -> None:
+    app = assembled / "environments" / STAGE / "app"
+    readers = ("pypdfium2", "lxml", "markdown_it", "yake", "wordllama", "numpy")
+    with zipfile.ZipFile(app / "readers-layer.zip") as archive:
+        layer = {name.split("/")[1] for name in archive.namelist() if name.startswith("python/")}
+        compiled = [name for name in archive.namelist() if name.endswith(".pyc")]
+    assert set(readers) <= layer and compiled  # under python/, where Lambda puts layers on sys.path
+    assert "pydantic" not in layer  # WordLlama requires it, but the function's own zip holds it
+    with zipfile.ZipFile(app / "deployment.zip") as archive:
+        shared = {name.split("/")[0] for name in archive.namelist()}
+    assert not shared & set(readers)
+    assert "chalicelib" in shared  # the readers' code itself is the app's
+
+
+def test_the_layer_leaves_out_what_the_app_zip_holds_already(tmp_path: Path) -> None:
+    def made(path: Path, files: dict[str, str]) -> Path:
+        with zipfile.ZipFile(path, "w") as archive:
+            for name, text in files.items():
+                archive.writestr(name, text)
+        return path
+
+    app = made(tmp_path / "app.zip", {"typing_extensions-4.0.dist-info/RECORD": "typing_extensions.py,,\n"})
+    layer = made(
+        tmp_path / "layer.zip",
+        {
+            "python/typing_extensions.py": "",
+            "python/__pycache__/typing_extensions.cpython-311.pyc": "",
+            "python/typing_extensions-4.1.dist-info/RECORD": "typing_extensions.py,,\n",
+            "python/numpy/__init__.py": "",
+            "python/numpy-2.0.dist-info/RECORD": "numpy/__init__.py,,\n",
+        },
+    )
+    with zipfile.ZipFile(without_shared(layer, app, tmp_path / "out.zip")) as out:
+        assert sorted(out.namelist()) == ["python/numpy-2.0.dist-info/RECORD", "python/numpy/__init__.py"]

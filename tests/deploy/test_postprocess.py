@@ -196,6 +196,16 @@ def test_the_books_bucket_invokes_the_ingestion_function_sized_by_the_benchmark(
         "filter_prefix": "books/",
     }
     assert notification["depends_on"] == [f"aws_lambda_permission.{permission[0]}"]
+    # the document readers reach this function only, as a layer
+    assert function["layers"] == ["${aws_lambda_layer_version.readers.arn}"]
+    layer = resources["aws_lambda_layer_version"]["readers"]
+    put = resources["aws_s3_object"]["readers_layer"]  # over 50 MB: through S3
+    assert (put["bucket"], put["source"]) == ("${var.books_bucket_name}", "${path.module}/readers-layer.zip")
+    assert put["key"] == "artifacts/coursegen-dev-readers-layer.zip"  # outside books/
+    assert layer["s3_object_version"] == "${aws_s3_object.readers_layer.version_id}"
+    assert layer["compatible_runtimes"] == [function["runtime"]] == ["python3.11"]
+    others = [f for key, f in resources["aws_lambda_function"].items() if key != book_uploads.HANDLER_NAME]
+    assert others and not [f for f in others if "layers" in f]
     retries = resources["aws_lambda_function_event_invoke_config"][book_uploads.HANDLER_NAME]
     assert retries["maximum_retry_attempts"] == 2 and "destination_config" not in retries
     assert module["variable"]["books_bucket_arn"]["type"] == "string"

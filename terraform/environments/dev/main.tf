@@ -128,6 +128,7 @@ module "app" {
   dead_letter_queue_arn = module.events.dead_letter_queue_arn
   log_retention_days    = var.log_retention_days
   books_bucket_arn      = module.books.bucket_arn
+  books_bucket_name     = module.books.bucket_name
 
   function_role_arns      = module.iam.role_arns
   learner_user_pool_arn   = module.learners.user_pool_arn
