@@ -18,7 +18,7 @@ $(BIN)/.installed: pyproject.toml
 
 setup: $(BIN)/.installed  ## install everything into .venv
 
-requirements: setup  ## derive requirements.txt (the Lambda zip's dependencies) from pyproject.toml
+requirements: setup  ## derive requirements.txt (the Lambda zip) and requirements-ingest.txt (the ingestion layer) from pyproject.toml
 	$(BIN)/python -m deploy.requirements
 
 demo: setup  ## load the sample library and generate a course on the embedded default

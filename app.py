@@ -7,6 +7,7 @@ carries the same app (docs/development.md#layout). Chalice names each Lambda's h
 
 from chalicelib.service import (
     app,
+    book_ingestion_handler,
     course_book_search_handler,
     course_dead_letter_handler,
     course_embedding_handler,
@@ -20,6 +21,7 @@ from chalicelib.service import (
 
 __all__ = [
     "app",
+    "book_ingestion_handler",
     "course_book_search_handler",
     "course_dead_letter_handler",
     "course_embedding_handler",

@@ -6,6 +6,8 @@ Builds the package as deploy/package.py does (into build/bench-package/; the fir
 downloads Lambda wheels from the package index, later ones use Chalice's cache), then sizes the
 zip per distribution (files mapped through each wheel's RECORD) and says which requirement
 pulled each one in. The zip is kept for bench.cold_start, which times `import app` from it.
+Then the layer of document readers only the ingestion function carries (deploy/package.py),
+less what the zip already holds, and the two together against Lambda's 250 MB unpacked.
 """
 
 from __future__ import annotations
@@ -142,6 +144,29 @@ def main() -> None:
     print(
         f"zip: {size / 2**20:.2f} MB (target <= {TARGET_MB:g} MB) -> {verdict(size / 2**20 <= TARGET_MB)};"
         f" unpacked {total_unpacked:.1f} MB (Lambda allows 250 MB); .pyc files in the zip: {bytecode}"
+    )
+
+    from deploy.package import build_readers_layer, without_shared
+
+    layer = without_shared(build_readers_layer(), path, OUT_DIR / "readers-layer.zip")
+    with zipfile.ZipFile(layer) as archive:
+        by_top: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for info in archive.infolist():
+            top = re.sub(r"-[^-]+\.dist-info$", "", info.filename.split("/")[1])
+            by_top[top][0] += info.compress_size
+            by_top[top][1] += info.file_size
+    layer_unpacked = sum(u for _, u in by_top.values()) / 2**20
+    biggest = sorted(by_top, key=lambda top: -by_top[top][0])[: args.top]
+    table(
+        "The ingestion function's layer of document readers, by top-level folder (MB)",
+        ("folder", "in zip", "unpacked"),
+        [(top, f"{by_top[top][0] / 2**20:.2f}", f"{by_top[top][1] / 2**20:.1f}") for top in biggest],
+    )
+    together = total_unpacked + layer_unpacked
+    print(
+        f"layer: {layer.stat().st_size / 2**20:.2f} MB (over the 50 MB of a direct upload: put through"
+        f" S3); unpacked {layer_unpacked:.1f} MB; with the zip {together:.1f} MB of Lambda's 250 MB"
+        f" -> {verdict(together <= 250)}"
     )
 
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # the adapters are imported when built: a handler imports onl
 
     from .adapters.local_bus import LocalBus
     from .adapters.pg import ConnectionFactory
+    from .book_uploads import BookUploads
 
 log = logging.getLogger("coursegen")
 
@@ -29,6 +30,7 @@ _lock = threading.RLock()
 _settings: Settings | None = None
 _workflow: Workflow | None = None
 _watchdog: Watchdog | None = None
+_book_uploads: BookUploads | None = None
 _openai_configs: dict[OpenAIConfig, OpenAIConfig] = {}  # as configured -> with the API key
 _leased: set[Path] = set()  # the data dirs whose PostgreSQL this process holds a lease on
 
@@ -110,6 +112,41 @@ def configure(new_settings: Settings, app: Any) -> Workflow:
         return _workflow
 
 
+def book_uploads() -> BookUploads:
+    """The process-wide ingestion of uploaded books, built on first use (the ingestion function's
+    cold start): the library, the upload log, the embedder and the books bucket."""
+    global _book_uploads
+    with _lock:
+        if _book_uploads is None:
+            _book_uploads = build_book_uploads(settings())
+        return _book_uploads
+
+
+def build_book_uploads(settings: Settings) -> BookUploads:
+    from . import logs
+    from .adapters.pg_ingestions import PgIngestions
+    from .adapters.pg_library import PgLibrary
+    from .adapters.s3_documents import S3Documents
+    from .book_uploads import BookUploads
+
+    logs.configure(force=False)
+    connections = connection_factory(settings)
+    return BookUploads(
+        library=PgLibrary(connections),
+        ingestions=PgIngestions(connections),
+        embedder=make_embedder(settings),
+        download=S3Documents().download,
+        settings=settings,
+    )
+
+
+def configure_book_uploads(uploads: BookUploads | None) -> None:
+    """Make an already built ingestion the process-wide one (tests); None forgets it."""
+    global _book_uploads
+    with _lock:
+        _book_uploads = uploads
+
+
 def configure_workflow(flow: Workflow) -> None:
     """Make an already built workflow the process-wide one (tests reuse one per session)."""
     global _workflow, _watchdog
@@ -120,11 +157,12 @@ def configure_workflow(flow: Workflow) -> None:
 
 def reset() -> None:
     """Forget the cached settings, workflow and API key (tests, or a CLI switching data folders)."""
-    global _settings, _workflow, _watchdog
+    global _settings, _workflow, _watchdog, _book_uploads
     with _lock:
         _settings = None
         _workflow = None
         _watchdog = None
+        _book_uploads = None
         _openai_configs.clear()
 
 
@@ -254,6 +292,7 @@ def build_workflow(settings: Settings, app: Any) -> Workflow:
 
     logs.configure(force=False)
     from .adapters.pg_course_store import PgCourseStore
+    from .adapters.pg_ingestions import PgIngestions
     from .adapters.pg_library import PgLibrary
 
     state_store: StateStore
@@ -283,6 +322,7 @@ def build_workflow(settings: Settings, app: Any) -> Workflow:
         publisher=publisher,
         library=PgLibrary(connections),
         course_store=PgCourseStore(connections),
+        ingestions=PgIngestions(connections),
         planner=make_planner(settings, usage),
         embedder=make_embedder(settings),
         clock=utc_now,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from .config import PLANNERS, Settings
+from .config import PLANNERS, SUMMARIZERS, Settings
 from .core.books import Book, book_id
 from .core.models import (
     CourseRequest,
@@ -84,10 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--out", type=Path, help="folder for the derived book files (default: DATA_DIR/books)")
     add.add_argument(
         "--summarizer",
-        choices=("offline", "openai"),
-        default="offline",
-        help="who writes summaries, topics and key concepts: offline (default), or the chat model of "
-        "COURSEGEN_CHAT_MODEL on the COURSEGEN_OPENAI_* server",
+        choices=SUMMARIZERS,
+        help="who writes summaries, topics and key concepts: offline (default: COURSEGEN_SUMMARIZER), "
+        "or the chat model of COURSEGEN_CHAT_MODEL on the COURSEGEN_OPENAI_* server",
     )
     library_commands.add_parser("list", help="list the loaded books and the embedder they are indexed with")
     library_commands.add_parser(
@@ -239,7 +238,8 @@ def _library_add(args: argparse.Namespace, settings: Settings) -> int:
     from .ingest.summarise import summariser_for
 
     # a model without a key fails here, before anything is read; None: offline, reusing the embedder
-    summariser = summariser_for(args.summarizer, settings) if args.summarizer != "offline" else None
+    chosen = args.summarizer or settings.summarizer
+    summariser = summariser_for(chosen, settings) if chosen != "offline" else None
     library = bootstrap.make_library_admin(settings)
     embedder = bootstrap.make_embedder(settings)
     out_dir = args.out or args.data_dir / "books"

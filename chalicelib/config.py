@@ -21,6 +21,7 @@ from .ports import SearchParams
 
 RUNTIMES = ("local", "aws")
 PLANNERS = ("offline", "openai")
+SUMMARIZERS = ("offline", "openai")  # who summarises the chapters of an added document
 EMBEDDERS = ("offline", "openai")
 SECTIONS = ("parallel", "sequential")  # how the parts' sections are planned
 
@@ -148,6 +149,7 @@ class Settings:
     local_user: str = "local-user"
     planner: str = "offline"
     embedder: str = "offline"
+    summarizer: str = "offline"
     sections: str = "parallel"
     search: SearchParams = field(default_factory=SearchParams)
     openai: OpenAIConfig = field(default_factory=OpenAIConfig)  # used when planner or embedder is openai
@@ -198,6 +200,7 @@ class Settings:
             local_user=_text(env, "COURSEGEN_LOCAL_USER", "local-user"),
             planner=_choice(env, "COURSEGEN_PLANNER", "offline", PLANNERS),
             embedder=_choice(env, "COURSEGEN_EMBEDDER", "offline", EMBEDDERS),
+            summarizer=_choice(env, "COURSEGEN_SUMMARIZER", "offline", SUMMARIZERS),
             sections=_choice(env, "COURSEGEN_SECTIONS", "parallel", SECTIONS),
             search=search,
             openai=OpenAIConfig.from_env(env),

@@ -14,7 +14,7 @@ from .config import Settings
 from .core.models import CourseRequest, Status, TokenUsage
 from .core.paging import Page, PageKey, decode_cursor, encode_cursor, parse_limit, parse_status
 from .errors import CourseConflict, CourseGenError, InvalidRequest, TransientError
-from .ports import BookInfo
+from .ports import BookInfo, Ingestion
 from .workflow import CourseView
 
 if TYPE_CHECKING:
@@ -260,8 +260,23 @@ def _book(book: BookInfo) -> dict[str, Any]:
     return {"id": book.id, "title": book.title, "author": book.author, "chapters": book.chapters}
 
 
-def books_response(books: list[BookInfo]) -> Response:
-    return Response(body={"books": [_book(book) for book in books]}, status_code=200)
+def _ingestion(item: Ingestion) -> dict[str, Any]:
+    return {
+        "key": item.key,
+        "owner": item.owner,
+        "status": item.status,
+        "reason": item.reason,
+        "book_id": item.book_id,
+        "title": item.title,
+        "chapters": item.chapters,
+        "updated_at": item.updated_at,
+    }
+
+
+def books_response(books: list[BookInfo], ingestions: list[Ingestion] | None = None) -> Response:
+    """The library (shared by every user), and the caller's uploads to the books bucket."""
+    body = {"books": [_book(book) for book in books], "ingestions": [_ingestion(i) for i in ingestions or []]}
+    return Response(body=body, status_code=200)
 
 
 _UPLOAD_CODES = {

@@ -276,6 +276,42 @@ class LibraryAdmin(ABC):
         ids to choose from)."""
 
 
+INGESTION_STATUSES = ("queued", "reading", "summarising", "loaded", "failed")
+
+
+@dataclass(frozen=True)
+class Ingestion:
+    """One uploaded document on its way into the library (books/<owner>/<file> in the books
+    bucket). `upload` tells two uploads of one key apart (S3's event sequencer); `reason` is a
+    sentence when the upload failed, or a note (already in the library); `chapters` counts the
+    chapters summarised so far, then the book's."""
+
+    key: str
+    upload: str
+    owner: str
+    status: str
+    reason: str | None = None
+    book_id: str | None = None
+    title: str | None = None
+    chapters: int = 0
+    updated_at: str = ""  # set by the store
+
+
+class IngestionLog(ABC):
+    """Where each upload's progress is recorded, for GET /books to show."""
+
+    @abstractmethod
+    def save(self, ingestion: Ingestion) -> None:
+        """Insert or replace the record of (key, upload); the store stamps updated_at."""
+
+    @abstractmethod
+    def get(self, key: str, upload: str) -> Ingestion | None: ...
+
+    @abstractmethod
+    def list_for_owner(self, owner: str, limit: int = 50) -> list[Ingestion]:
+        """The owner's uploads, the most recently updated first."""
+
+
 @dataclass(frozen=True)
 class StoredCourse:
     user_id: str

@@ -15,10 +15,11 @@ from chalice.app import (
     IAMAuthorizer,
     Rate,
     Response,
+    S3Event,
     SQSEvent,
 )
 
-from . import bootstrap, dead_letters, http, web
+from . import book_uploads, bootstrap, dead_letters, http, web
 from .core import registry, watchdog
 from .errors import (
     CourseConflict,
@@ -128,8 +129,9 @@ def delete_course(course_id: str) -> Response:
 @app.route("/books", methods=["GET"], authorizer=iam)
 def list_books() -> Response:
     try:
-        http.caller_id(app.current_request, bootstrap.settings())
-        return http.books_response(_workflow().list_books())
+        user_id = http.caller_id(app.current_request, bootstrap.settings())
+        flow = _workflow()
+        return http.books_response(flow.list_books(), flow.list_ingestions(user_id))
     except InvalidRequest as error:
         return http.error_response(error)
     except TransientError as error:
@@ -305,6 +307,19 @@ def course_watchdog(event: CloudWatchEvent) -> dict[str, int]:
     function = getattr(event.context, "function_name", None) or watchdog.HANDLER_NAME
     summary = bootstrap.watchdog(app).sweep(datetime.now(UTC), metrics={"FunctionName": function})
     return summary.as_fields()
+
+
+# --- books uploaded to the books bucket go into the library ---------------------------------------
+
+
+@app.on_s3_event(
+    bucket=book_uploads.BUCKET_PLACEHOLDER,
+    prefix=book_uploads.BOOKS_PREFIX,
+    events=["s3:ObjectCreated:*"],
+    name=book_uploads.HANDLER_NAME,
+)
+def book_ingestion_handler(event: S3Event) -> None:
+    bootstrap.book_uploads().handle(event.to_dict())
 
 
 # --- the schema: Terraform invokes this on apply whenever the migrations change ------------------

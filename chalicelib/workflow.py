@@ -50,6 +50,8 @@ from .ports import (
     Embedder,
     EventNotPublished,
     EventPublisher,
+    Ingestion,
+    IngestionLog,
     KeyedCourse,
     Library,
     LibraryAdmin,
@@ -88,6 +90,9 @@ class Deps:
     request_key_hours: float = 24.0
     # When a course in progress counts as stalled and how often it is redriven (core.watchdog).
     stall_policy: watchdog.Policy = field(default_factory=watchdog.Policy)
+
+    # The uploads of books to the books bucket and how far each got (GET /books); None: none.
+    ingestions: IngestionLog | None = None
 
 
 @dataclass(frozen=True)
@@ -705,6 +710,11 @@ class Workflow:
         if not isinstance(library, LibraryAdmin):
             raise TypeError(f"{type(library).__name__} cannot list or load books")
         return library
+
+    def list_ingestions(self, owner: str) -> list[Ingestion]:
+        """The owner's uploads to the books bucket, the most recently updated first."""
+        log = self.deps.ingestions
+        return log.list_for_owner(owner) if log is not None else []
 
 
 def _stored_key(course_id: str, created_at: str) -> PageKey:

@@ -7,6 +7,7 @@ import compileall
 import json
 import os
 import py_compile
+import re
 import shutil
 import subprocess
 import sys
@@ -15,12 +16,25 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from deploy.postprocess import Options, expected_rules, postprocess
+from deploy.postprocess import READERS_LAYER_FILE, Options, expected_rules, postprocess
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 MODULE_FILE = "chalice.tf.json"
 ZIP_FILE = "deployment.zip"
 VERSIONS_FILE = "versions.tf"
+# The document readers the ingestion function needs and no other function does: a Lambda layer of
+# that function only (deploy/postprocess.py), so the other functions' package stays small.
+LAYER_FILE = READERS_LAYER_FILE
+READERS_REQUIREMENTS = PROJECT_DIR / "requirements-ingest.txt"
+LAYER_CACHE = PROJECT_DIR / "build" / "layers"
+LAMBDA_ABI = "cp311"  # the functions' runtime, python3.11 (.chalice/config.json via Chalice)
+# Lambda's python3.11 runs on Amazon Linux 2 (glibc 2.26): numpy 2.3 and later ship x86_64 wheels
+# for glibc 2.28 only, so the layer takes the last numpy built for manylinux2014 (glibc 2.17).
+LAYER_PINS = ("numpy==2.2.6",)
+
+
+class PackageError(Exception):
+    """The deployment package could not be built; the message says what is missing."""
 
 
 def chalice_package(stage: str, out_dir: Path, project_dir: Path = PROJECT_DIR) -> Path:
@@ -38,6 +52,45 @@ def chalice_package(stage: str, out_dir: Path, project_dir: Path = PROJECT_DIR) 
     )
     add_bytecode(out_dir / ZIP_FILE)
     return out_dir
+
+
+def build_readers_layer(
+    requirements: Path = READERS_REQUIREMENTS, cache: Path = LAYER_CACHE, abi: str = LAMBDA_ABI
+) -> Path:
+    """The layer zip of `requirements` (python/<packages>, bytecode included) for Lambda's
+    runtime, built with Chalice's own dependency builder (Lambda-compatible wheels, pure-Python
+    sources built here); kept in `cache` by the requirements' digest, so a rebuild downloads
+    nothing."""
+    import hashlib
+
+    from chalice.deploy.packager import DependencyBuilder, MissingDependencyError
+    from chalice.utils import OSUtils
+
+    wanted = requirements.read_text(encoding="utf-8") + "".join(f"{pin}\n" for pin in LAYER_PINS)
+    digest = hashlib.sha256((wanted + abi).encode()).hexdigest()[:16]
+    layer = cache / f"readers-{digest}.zip"
+    if layer.exists():
+        return layer
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as folder:
+        site = Path(folder) / "python"
+        site.mkdir()
+        pinned = Path(folder) / "requirements.txt"
+        pinned.write_text(wanted, encoding="utf-8")
+        try:
+            DependencyBuilder(OSUtils()).build_site_packages(abi, str(pinned), str(site))
+        except MissingDependencyError as error:
+            missing = ", ".join(sorted(package.identifier for package in error.missing))
+            raise PackageError(f"no Lambda-compatible build of: {missing} ({requirements.name})") from None
+        building = layer.with_name(layer.stem + ".building.zip")
+        with zipfile.ZipFile(building, "w", zipfile.ZIP_DEFLATED) as out:
+            for path in sorted(site.rglob("*")):
+                if path.is_file():
+                    name = path.relative_to(folder).as_posix()
+                    out.write(path, arcname=name)
+        add_bytecode(building)  # compiled in, and rewritten in a reproducible order
+        building.replace(layer)
+    return layer
 
 
 def add_bytecode(zip_path: Path) -> None:
@@ -79,7 +132,40 @@ def assemble(raw_dir: Path, module_dir: Path, options: Options, app: Any | None 
     (module_dir / VERSIONS_FILE).write_text(versions_tf(rewritten.pop("terraform")), encoding="utf-8")
     (module_dir / MODULE_FILE).write_text(json.dumps(rewritten, indent=2) + "\n", encoding="utf-8")
     shutil.copy2(raw_dir / ZIP_FILE, module_dir / ZIP_FILE)
+    without_shared(build_readers_layer(), raw_dir / ZIP_FILE, module_dir / LAYER_FILE)
     return module_dir
+
+
+def _dist_name(record: str) -> str | None:
+    """The normalised distribution name of a `<name>-<version>.dist-info/RECORD` path."""
+    folder, _, leaf = record.rpartition("/")
+    if leaf != "RECORD" or not folder.endswith(".dist-info") or "/" in folder:
+        return None
+    return re.sub(r"[-_.]+", "-", folder.removesuffix(".dist-info").rsplit("-", 1)[0]).lower()
+
+
+def without_shared(layer: Path, app_zip: Path, dest: Path) -> Path:
+    """Copy `layer` to `dest` without the distributions the app's zip already holds (pydantic,
+    which WordLlama also requires): the function's own code folder comes first on sys.path, so
+    the layer's copy would never be imported."""
+    with zipfile.ZipFile(app_zip) as app:
+        shared = {name for name in map(_dist_name, app.namelist()) if name}
+    with zipfile.ZipFile(layer) as source, zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as out:
+        tops: set[str] = set()  # the top-level files and folders of the shared distributions
+        for entry in source.namelist():
+            if _dist_name(entry.removeprefix("python/")) in shared:
+                tops.add(entry.removeprefix("python/").split("/")[0])
+                for line in source.read(entry).decode().splitlines():
+                    if line and not line.startswith(".."):
+                        tops.add(line.split(",")[0].split("/")[0])
+        for info in source.infolist():
+            parts = info.filename.removeprefix("python/").split("/")
+            top = parts[0]
+            if top == "__pycache__" and len(parts) == 2:  # bytecode of a top-level module
+                top = parts[1].split(".")[0] + ".py"
+            if top not in tops:
+                out.writestr(info, source.read(info))
+    return dest
 
 
 def versions_tf(block: dict[str, Any]) -> str:

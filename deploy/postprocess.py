@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib import dead_letters, migrate_handler, web
+from chalicelib import book_uploads, dead_letters, migrate_handler, web
 from chalicelib.core import registry, watchdog
 
 Doc = dict[str, Any]
@@ -25,6 +25,10 @@ Pattern = dict[str, Any]
 BUS_VAR = "${var.event_bus_name}"
 USER_POOL_VAR = "${var.learner_user_pool_arn}"
 DLQ_VAR = "${var.dead_letter_queue_arn}"
+BOOKS_BUCKET_VAR = "${var.books_bucket_arn}"
+BOOKS_BUCKET_NAME_VAR = "${var.books_bucket_name}"
+# The layer of document readers deploy/package.py builds beside the deployment zip.
+READERS_LAYER_FILE = "readers-layer.zip"
 _REF = re.compile(r"^\$\{aws_(?:lambda_function|cloudwatch_event_rule)\.([A-Za-z0-9_-]+)\.(?:arn|name)\}$")
 _VAR = re.compile(r"\bvar\.([A-Za-z_][A-Za-z0-9_-]*)")
 _DATA = re.compile(r"\bdata\.([a-z0-9_]+)\.([A-Za-z0-9_-]+)")
@@ -40,12 +44,22 @@ _OWN_VARIABLES: dict[str, Doc] = {
     "function_role_arns": {
         "type": "map(string)",
         "description": "Execution role ARN per concern: api, planners, database, dead_letters, migrate, "
-        "watchdog (the iam module's role_arns).",
+        "watchdog, ingestion (the iam module's role_arns).",
     },
     "learner_user_pool_arn": {
         "type": "string",
         "description": "The Cognito user pool whose ID tokens the /app routes accept "
         "(the cognito module's user_pool_arn).",
+    },
+    "books_bucket_arn": {
+        "type": "string",
+        "description": "The books bucket (the books-bucket module's bucket_arn): S3 may invoke the "
+        "ingestion function for its uploads.",
+    },
+    "books_bucket_name": {
+        "type": "string",
+        "description": "The books bucket's name: the ingestion function's layer of document readers "
+        "is put there, under artifacts/.",
     },
     "log_retention_days": {
         "type": "number",
@@ -103,6 +117,7 @@ def postprocess(doc: Doc, options: Options, expected: Mapping[str, Pattern] | No
     _consume_dead_letters(resources)
     _assign_roles(resources, set(rules))
     _configure_migration_function(out, set(rules))
+    _wire_books_bucket(out, options)
     _add_log_groups(resources)
     _explicit_api_stage(out, options.stage)
     _wire_user_pool(out)
@@ -214,6 +229,7 @@ def _consume_dead_letters(resources: Doc) -> None:
 
 API_FUNCTION = "api_handler"  # Chalice's name for the function behind every route
 MIGRATION_FUNCTION = migrate_handler.HANDLER_NAME
+INGESTION_FUNCTION = book_uploads.HANDLER_NAME
 # Waiting for the advisory lock, and for a paused Aurora (min_capacity 0) to resume.
 MIGRATION_TIMEOUT_SECONDS = 300
 
@@ -228,6 +244,8 @@ def role_of(function: str, function_config: Doc, event_handlers: set[str]) -> st
         return "migrate"
     if function == watchdog.HANDLER_NAME:
         return "watchdog"
+    if function == INGESTION_FUNCTION:
+        return "ingestion"
     if function in event_handlers:
         # .chalice/config.json puts the handlers that use the database in the VPC.
         return "database" if "vpc_config" in function_config else "planners"
@@ -275,6 +293,90 @@ def _configure_migration_function(out: Doc, event_handlers: set[str]) -> None:
     outputs["migrations_sha256"] = {
         "value": migrate_handler.migrations_digest(),
         "description": "Digest of the migrations in the package: the trigger of the migration invocation.",
+    }
+
+
+def _wire_books_bucket(out: Doc, options: Options) -> None:
+    """The ingestion function is invoked by the environment's books bucket. Chalice writes the
+    bucket's notification and the invoke permission for the placeholder bucket app.py names; the
+    bucket and its one notification configuration belong to the books-bucket module, so the
+    notification moves out as an output (created only after the permission, or S3 refuses it) and
+    the permission names the module's bucket."""
+    resources = out["resource"]
+    functions = resources.get("aws_lambda_function", {})
+    if INGESTION_FUNCTION not in functions:
+        raise PostProcessError(f"app.py declares no {INGESTION_FUNCTION}: uploaded books would never load")
+    if "vpc_config" not in functions[INGESTION_FUNCTION]:
+        raise PostProcessError(
+            f"{INGESTION_FUNCTION} does not run in the VPC (.chalice/config.json): it would not reach Aurora"
+        )
+    notifications = resources.pop("aws_s3_bucket_notification", {})
+    wanted = f"${{aws_lambda_function.{INGESTION_FUNCTION}.arn}}"
+    found = [
+        (key, target)
+        for key, notification in notifications.items()
+        if notification.get("bucket") == book_uploads.BUCKET_PLACEHOLDER
+        for target in notification.get("lambda_function", [])
+        if target.get("lambda_function_arn") == wanted
+    ]
+    others = [key for key, n in notifications.items() if n.get("bucket") != book_uploads.BUCKET_PLACEHOLDER]
+    if len(found) != 1 or others:
+        raise PostProcessError(
+            f"expected one S3 notification of bucket {book_uploads.BUCKET_PLACEHOLDER} for "
+            f"{INGESTION_FUNCTION}, found {len(found)} (and buckets {others})"
+        )
+    target = found[0][1]
+    permissions = resources.get("aws_lambda_permission", {})
+    invoked_by_s3 = [
+        key
+        for key, permission in permissions.items()
+        if permission.get("function_name") == wanted
+        and str(permission.get("principal", "")).startswith("s3.")
+    ]
+    if len(invoked_by_s3) != 1:
+        raise PostProcessError(f"expected one S3 invoke permission for {INGESTION_FUNCTION}")
+    permission = invoked_by_s3[0]
+    permissions[permission]["source_arn"] = BOOKS_BUCKET_VAR
+    # S3 invokes asynchronously: Lambda retries a raised error twice (the handler records the
+    # failure first). No on-failure destination: the dead-letter queue carries workflow events only.
+    # The document readers (PDFium, lxml, markdown-it, yake, WordLlama and numpy) reach this
+    # function only, as a layer: Chalice packages one zip for every function.
+    # At about 70 MB the layer is over what Lambda accepts uploaded directly (50 MB), so it goes
+    # through the books bucket, under artifacts/ (outside books/: no notification, and the
+    # ingestion role cannot read it); the bucket keeps versions, and the layer names the one put.
+    function = functions[INGESTION_FUNCTION]
+    layer_path = f"${{path.module}}/{READERS_LAYER_FILE}"
+    resources.setdefault("aws_s3_object", {})["readers_layer"] = {
+        "bucket": BOOKS_BUCKET_NAME_VAR,
+        "key": f"artifacts/{options.app_name}-{options.stage}-{READERS_LAYER_FILE}",
+        "source": layer_path,
+        "source_hash": f'${{filemd5("{layer_path}")}}',
+    }
+    resources.setdefault("aws_lambda_layer_version", {})["readers"] = {
+        "layer_name": f"{options.app_name}-{options.stage}-document-readers",
+        "description": f"Document readers of {INGESTION_FUNCTION} (requirements-ingest.txt)",
+        "s3_bucket": "${aws_s3_object.readers_layer.bucket}",
+        "s3_key": "${aws_s3_object.readers_layer.key}",
+        "s3_object_version": "${aws_s3_object.readers_layer.version_id}",
+        "source_code_hash": f'${{filebase64sha256("{layer_path}")}}',
+        "compatible_runtimes": [function["runtime"]],
+        "compatible_architectures": function.get("architectures", ["x86_64"]),
+    }
+    function["layers"] = ["${aws_lambda_layer_version.readers.arn}"]
+    resources.setdefault("aws_lambda_function_event_invoke_config", {})[INGESTION_FUNCTION] = {
+        "function_name": f"${{aws_lambda_function.{INGESTION_FUNCTION}.function_name}}",
+        "maximum_retry_attempts": options.invoke_max_retries,
+        "maximum_event_age_in_seconds": options.invoke_max_age_seconds,
+    }
+    out.setdefault("output", {})["books_notification"] = {
+        "value": {
+            "function_arn": wanted,
+            "events": target["events"],
+            "filter_prefix": target.get("filter_prefix", ""),
+        },
+        "description": "What the books bucket notifies: the ingestion function, for objects created "
+        "under the prefix (the books-bucket module's notification).",
+        "depends_on": [f"aws_lambda_permission.{permission}"],
     }
 
 

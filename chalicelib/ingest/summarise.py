@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from ..config import SUMMARIZERS as SUMMARISERS
 from ..config import ConfigError
 from ..ports import Embedder
 from .document import clean_line
@@ -18,8 +19,6 @@ from .document import clean_line
 if TYPE_CHECKING:
     from ..adapters.openai_client import Deadline
     from ..config import Settings
-
-SUMMARISERS = ("offline", "openai")
 
 SUMMARY_SENTENCES = 3
 SUMMARY_MAX_CHARS = 900

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 from .support import STAGE, Terraform
 
@@ -39,11 +40,33 @@ SERVICES = [
     "lambda",
     "logs",
     "rds",
+    "s3",
     "secretsmanager",
     "sns",
     "sqs",
     "sts",
 ]
+# moto evaluates a bucket policy without its conditions, so the books bucket's TLS-only Deny would
+# refuse every object written over moto's plain HTTP, the layer the apply puts there included: in
+# moto the statement covers the bucket's own ARN only (the real one covers its objects too).
+TLS_ONLY_BUCKET_LEVEL = """data "aws_iam_policy_document" "tls_only" {
+  statement {
+    sid       = "TlsOnly"
+    effect    = "Deny"
+    actions   = ["s3:*"]
+    resources = [aws_s3_bucket.this.arn]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+"""
 # Inputs of the applied environment (read by apply and destroy alike).
 TFVARS = 'alarm_email = "oncall@example.com"\n'
 
@@ -61,6 +84,7 @@ class Deployment:
             endpoint_url=self.endpoint,
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
+            config=Config(s3={"addressing_style": "path"}),  # bucket.127.0.0.1 does not resolve
         )
 
 
@@ -85,6 +109,8 @@ class MotoApply:
         app = self.directory / "app"
         module = json.loads((app / "chalice.tf.json").read_text(encoding="utf-8"))
         (app / "moto_override.tf.json").write_text(json.dumps(openapi3_override(module)), encoding="utf-8")
+        books = root / "modules" / "books-bucket" / "moto_override.tf"
+        books.write_text(TLS_ONLY_BUCKET_LEVEL, encoding="utf-8")
         self._process: subprocess.Popen[str] | None = None
         self._error: str | None = None
         self._thread = threading.Thread(target=self._apply, name="terraform-apply-moto", daemon=True)
@@ -140,6 +166,7 @@ def provider_override(endpoint: str) -> str:
   skip_credentials_validation = true
   skip_metadata_api_check     = true
   skip_requesting_account_id  = true
+  s3_use_path_style           = true # bucket.127.0.0.1 does not resolve
 
   endpoints {{
 {endpoints}

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib import dead_letters, migrate_handler
+from chalicelib import book_uploads, dead_letters, migrate_handler
 from chalicelib.adapters.dynamodb_state import IDLE_INDEX, USER_INDEX
 from chalicelib.core import watchdog
 from chalicelib.core.registry import BY_HANDLER
@@ -27,6 +27,7 @@ DB_HANDLERS = {
     "coursegen-dev-course-embedding-handler",
     "coursegen-dev-course-storage-handler",
     f"coursegen-dev-{migrate_handler.HANDLER_NAME}",
+    f"coursegen-dev-{book_uploads.HANDLER_NAME}",
 }
 ROLE_OF = {
     "coursegen-dev": "api",
@@ -39,6 +40,7 @@ ROLE_OF = {
     f"coursegen-dev-{dead_letters.HANDLER_NAME}": "dead-letters",
     f"coursegen-dev-{migrate_handler.HANDLER_NAME}": "migrate",
     f"coursegen-dev-{watchdog.HANDLER_NAME}": "watchdog",
+    f"coursegen-dev-{book_uploads.HANDLER_NAME}": "ingestion",
 }
 # What every role holds besides its own statements.
 EVERY_ROLE = {"Logs", "Tracing"}
@@ -115,7 +117,8 @@ def test_functions_get_the_seed_environment_and_only_database_handlers_sit_in_th
     deployed: Deployment,
 ) -> None:
     functions = deployed.client("lambda").list_functions()["Functions"]
-    assert len(functions) == 10  # API, six phase handlers, dead-letter consumer, migration, watchdog
+    # API, six phase handlers, the dead-letter consumer, the migration, the watchdog, the book ingestion
+    assert len(functions) == 11
     for function in functions:
         variables = function["Environment"]["Variables"]
         assert variables["DYNAMODB_COURSE_STATE_TABLE_NAME"] == "docprof-dev-course-state"
@@ -335,6 +338,7 @@ def test_each_role_holds_only_the_statements_of_its_functions(deployed: Deployme
         "dead-letters": {"PublishWorkflowEvents", "CourseState", "ConsumeDeadLetters"},
         "migrate": {"DatabasePassword", "VpcNetworkInterfaces"},
         "watchdog": {"PublishWorkflowEvents", "CourseState", "IdleCourses"},  # no secret, no VPC
+        "ingestion": {"ReadUploadedBooks", "VpcNetworkInterfaces", "DatabasePassword", "ModelApiKey"},
     }
     for role, sids in expected.items():
         assert set(role_statements(deployed, role)) == sids | EVERY_ROLE, role
@@ -343,7 +347,7 @@ def test_each_role_holds_only_the_statements_of_its_functions(deployed: Deployme
 def test_no_role_has_a_star_action_and_star_resources_only_where_aws_offers_nothing_narrower(
     deployed: Deployment,
 ) -> None:
-    for role in ("api", "planners", "database", "dead-letters", "migrate", "watchdog"):
+    for role in ("api", "planners", "database", "dead-letters", "migrate", "watchdog", "ingestion"):
         statements = role_statements(deployed, role)
         for sid, statement in statements.items():
             assert not [a for a in as_list(statement["Action"]) if "*" in a], (role, sid)
@@ -364,6 +368,43 @@ def test_no_role_has_a_star_action_and_star_resources_only_where_aws_offers_noth
         "sqs:GetQueueAttributes",
         "sqs:ReceiveMessage",
     ]
+
+
+def test_the_books_bucket_is_private_encrypted_versioned_tls_only_and_invokes_the_ingestion_function(
+    deployed: Deployment,
+) -> None:
+    s3 = deployed.client("s3")
+    bucket = deployed.outputs["books_bucket_name"]
+    assert bucket == f"docprof-dev-books-123456789012-{REGION}"
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert all(block.values()) and len(block) == 4
+    (rule,) = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    # (its objects too outside moto, which cannot evaluate the condition: moto_apply.py)
+    (statement,) = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
+    assert statement["Effect"] == "Deny" and statement["Action"] == "s3:*"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    rules = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]}
+    assert rules["uploads"]["Expiration"]["Days"] == 90
+    assert rules["uploads"]["NoncurrentVersionExpiration"]["NoncurrentDays"] == 30
+    assert rules["incomplete-uploads"]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 7
+    (notification,) = s3.get_bucket_notification_configuration(Bucket=bucket)["LambdaFunctionConfigurations"]
+    function = function_arn(deployed, f"coursegen-dev-{book_uploads.HANDLER_NAME}")
+    assert notification["LambdaFunctionArn"] == function
+    assert notification["Events"] == ["s3:ObjectCreated:*"]
+    (prefix,) = notification["Filter"]["Key"]["FilterRules"]
+    assert prefix["Value"] == "books/"
+    # the ingestion function's layer of readers went through the bucket, outside books/
+    (layer,) = s3.list_objects_v2(Bucket=bucket, Prefix="artifacts/")["Contents"]
+    assert layer["Key"] == "artifacts/coursegen-dev-readers-layer.zip" and layer["Size"] > 50 * 2**20
+    config = deployed.client("lambda").get_function(FunctionName=f"coursegen-dev-{book_uploads.HANDLER_NAME}")
+    (attached,) = config["Configuration"]["Layers"]
+    assert ":layer:coursegen-dev-document-readers:" in attached["Arn"]
+    # the role reads uploads only, under books/
+    read = role_statements(deployed, "ingestion")["ReadUploadedBooks"]
+    assert read["Resource"] == f"arn:aws:s3:::{bucket}/books/*"
+    assert sorted(as_list(read["Action"])) == ["s3:GetObject", "s3:GetObjectVersion"]
 
 
 def test_aurora_serverless_v2_keeps_its_password_in_secrets_manager(deployed: Deployment) -> None:
@@ -412,3 +453,5 @@ def test_terraform_destroy_removes_every_resource(deployed: Deployment, terrafor
     assert deployed.client("apigateway").get_rest_apis()["items"] == []
     roles = deployed.client("iam").list_roles()["Roles"]
     assert not [role for role in roles if role["RoleName"].startswith("docprof-")]
+    buckets = deployed.client("s3").list_buckets()["Buckets"]
+    assert not [bucket for bucket in buckets if bucket["Name"].startswith("docprof-")]

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from app import app
-from chalicelib import dead_letters, http, migrate_handler
+from chalicelib import book_uploads, dead_letters, http, migrate_handler
 from chalicelib.core import registry, watchdog
 from deploy.postprocess import (
+    BOOKS_BUCKET_VAR,
     BUS_VAR,
     DLQ_VAR,
     GATEWAY_RESPONSES_KEY,
@@ -68,7 +69,8 @@ def test_every_target_gets_the_dead_letter_queue_and_a_retry_policy(module: Doc)
 def test_every_event_handler_retries_twice_then_sends_its_failure_to_the_dead_letter_queue(
     module: Doc,
 ) -> None:
-    configs = module["resource"]["aws_lambda_function_event_invoke_config"]
+    configs = dict(module["resource"]["aws_lambda_function_event_invoke_config"])
+    configs.pop(book_uploads.HANDLER_NAME)  # S3's, not a workflow event: no dead-letter queue
     assert set(configs) == set(registry.BY_HANDLER)
     for handler, config in configs.items():
         assert config["function_name"] == f"${{aws_lambda_function.{handler}.function_name}}"
@@ -96,8 +98,11 @@ def test_the_null_data_source_and_every_data_source_nothing_reads_are_dropped(
     raw_module: Doc, module: Doc
 ) -> None:
     assert "null_data_source" in raw_module["data"]
-    assert "data" not in module  # the caller identity/region/partition only built the queue ARN
-    assert "data." not in json.dumps(module)
+    # the region and partition only built the queue's and the bucket's ARNs; the account id stays
+    # as the S3 invoke permission's source_account (a bucket ARN names no account)
+    assert module["data"] == {"aws_caller_identity": {"chalice": {}}}
+    read = set(re.findall(r"\bdata\.[a-z_]+\.[a-z_]+", json.dumps(module)))
+    assert read == {"data.aws_caller_identity.chalice"}
 
 
 def test_every_variable_the_module_references_is_declared_with_a_type(module: Doc) -> None:
@@ -116,6 +121,7 @@ def test_only_the_database_handlers_run_in_the_vpc(module: Doc) -> None:
         "course-embedding-handler",
         "course-storage-handler",
         migrate_handler.HANDLER_NAME,
+        book_uploads.HANDLER_NAME,
     }
 
 
@@ -142,6 +148,7 @@ def test_each_function_runs_with_the_role_of_its_concern(module: Doc) -> None:
         "course-outline-reviewer": "planners",
         migrate_handler.HANDLER_NAME: "migrate",
         watchdog.HANDLER_NAME: "watchdog",
+        book_uploads.HANDLER_NAME: "ingestion",
     }
     assert roles == {key: f"${{var.function_role_arns.{concern}}}" for key, concern in expected.items()}
     assert module["variable"]["function_role_arns"]["type"] == "map(string)"
@@ -178,6 +185,57 @@ def test_the_migration_function_runs_in_the_vpc_and_the_module_outputs_its_trigg
     )
     assert outputs["migrations_sha256"]["value"] == migrate_handler.migrations_digest()
     assert migrate_handler.HANDLER_NAME not in module["resource"]["aws_lambda_function_event_invoke_config"]
+
+
+def test_the_books_bucket_invokes_the_ingestion_function_sized_by_the_benchmark(module: Doc) -> None:
+    resources = module["resource"]
+    function = resources["aws_lambda_function"][book_uploads.HANDLER_NAME]
+    assert function["handler"] == "app.book_ingestion_handler"
+    # .chalice/config.json, from bench/RESULTS.md ("Ingesting a book on Lambda"): one vCPU, 15 min
+    assert (function["memory_size"], function["timeout"]) == (1769, 900)
+    assert function["vpc_config"] == resources["aws_lambda_function"]["course-storage-handler"]["vpc_config"]
+    # the bucket's notification belongs to the books-bucket module: out of the app module ...
+    assert "aws_s3_bucket_notification" not in resources
+    permissions = resources["aws_lambda_permission"].items()
+    (permission,) = [(key, p) for key, p in permissions if p["principal"] == "s3.amazonaws.com"]
+    assert permission[1]["source_arn"] == BOOKS_BUCKET_VAR
+    assert permission[1]["function_name"] == f"${{aws_lambda_function.{book_uploads.HANDLER_NAME}.arn}}"
+    # ... into an output the module reads, created only once S3 may invoke the function
+    notification = module["output"]["books_notification"]
+    assert notification["value"] == {
+        "function_arn": f"${{aws_lambda_function.{book_uploads.HANDLER_NAME}.arn}}",
+        "events": ["s3:ObjectCreated:*"],
+        "filter_prefix": "books/",
+    }
+    assert notification["depends_on"] == [f"aws_lambda_permission.{permission[0]}"]
+    # the document readers reach this function only, as a layer
+    assert function["layers"] == ["${aws_lambda_layer_version.readers.arn}"]
+    layer = resources["aws_lambda_layer_version"]["readers"]
+    put = resources["aws_s3_object"]["readers_layer"]  # over 50 MB: through S3
+    assert (put["bucket"], put["source"]) == ("${var.books_bucket_name}", "${path.module}/readers-layer.zip")
+    assert put["key"] == "artifacts/coursegen-dev-readers-layer.zip"  # outside books/
+    assert layer["s3_object_version"] == "${aws_s3_object.readers_layer.version_id}"
+    assert layer["compatible_runtimes"] == [function["runtime"]] == ["python3.11"]
+    others = [f for key, f in resources["aws_lambda_function"].items() if key != book_uploads.HANDLER_NAME]
+    assert others and not [f for f in others if "layers" in f]
+    retries = resources["aws_lambda_function_event_invoke_config"][book_uploads.HANDLER_NAME]
+    assert retries["maximum_retry_attempts"] == 2 and "destination_config" not in retries
+    assert module["variable"]["books_bucket_arn"]["type"] == "string"
+    assert book_uploads.BUCKET_PLACEHOLDER not in json.dumps(module)
+
+
+def test_an_ingestion_function_outside_the_vpc_stops_the_rewrite(raw_module: Doc, options: Options) -> None:
+    del raw_module["resource"]["aws_lambda_function"][book_uploads.HANDLER_NAME]["vpc_config"]
+    with pytest.raises(PostProcessError, match="would not reach Aurora"):
+        postprocess(raw_module, options)
+
+
+def test_a_notification_of_another_bucket_stops_the_rewrite(raw_module: Doc, options: Options) -> None:
+    notifications = raw_module["resource"]["aws_s3_bucket_notification"]
+    (notification,) = notifications.values()
+    notifications["other_notify"] = dict(notification, bucket="someone-elses-bucket")
+    with pytest.raises(PostProcessError, match="expected one S3 notification"):
+        postprocess(raw_module, options)
 
 
 def test_an_app_without_the_migration_function_stops_the_rewrite(raw_module: Doc, options: Options) -> None:

@@ -30,6 +30,7 @@ BAD_VALUES = [
     ("COURSEGEN_RUNTIME", "cloud", None),
     ("COURSEGEN_PLANNER", "gpt", None),
     ("COURSEGEN_EMBEDDER", "bert", None),
+    ("COURSEGEN_SUMMARIZER", "gpt", None),
     ("COURSEGEN_SECTIONS", "all-at-once", None),
     ("COURSEGEN_SEARCH_TOP_K", "many", "0"),
     ("COURSEGEN_SEARCH_MIN_SIMILARITY", "high", "1.5"),

@@ -14,6 +14,7 @@ ADAPTERS = {
     "dynamodb": ROOT / "chalicelib" / "adapters" / "dynamodb_state.py",
     "events": ROOT / "chalicelib" / "adapters" / "eventbridge.py",
     "secretsmanager": ROOT / "chalicelib" / "adapters" / "db_secret.py",
+    "s3": ROOT / "chalicelib" / "adapters" / "s3_documents.py",
 }
 # Set-up helpers of the same modules that only tests and operators call (not the functions).
 NOT_IN_THE_FUNCTIONS = {"create_table", "get_waiter", "update_time_to_live"}
@@ -47,6 +48,7 @@ def test_the_check_reads_calls_as_iam_names_them() -> None:
     assert called(ADAPTERS["dynamodb"]) >= {"GetItem", "PutItem", "Query", "BatchGetItem"}
     assert called(ADAPTERS["events"]) == {"PutEvents"}
     assert called(ADAPTERS["secretsmanager"]) == {"GetSecretValue"}
+    assert called(ADAPTERS["s3"]) == {"GetObject"}
 
 
 def test_the_state_stores_transactions_only_put_items() -> None:

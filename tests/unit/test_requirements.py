@@ -10,10 +10,21 @@ import sys
 import tomllib
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from deploy.requirements import PYPROJECT, REQUIREMENTS, RequirementsError, declared, main, name_of, render
+from deploy.requirements import (
+    INGEST_REQUIREMENTS,
+    PYPROJECT,
+    REQUIREMENTS,
+    RequirementsError,
+    declared,
+    main,
+    name_of,
+    render,
+    render_ingest,
+)
 
 PACKAGE_DIR = Path(__file__).resolve().parents[2] / "chalicelib"
 
@@ -26,6 +37,27 @@ def test_the_committed_requirements_txt_is_what_pyproject_declares() -> None:
     assert REQUIREMENTS.read_text(encoding="utf-8") == render(pyproject()), "run `make requirements`"
 
 
+def test_the_committed_requirements_ingest_txt_is_the_ingest_extra() -> None:
+    assert INGEST_REQUIREMENTS.read_text(encoding="utf-8") == render_ingest(pyproject()), (
+        "run `make requirements`"
+    )
+    readers = {
+        name_of(line) for line in INGEST_REQUIREMENTS.read_text().splitlines() if not line.startswith("#")
+    }
+    assert readers >= {"pypdfium2", "lxml", "markdown-it-py", "yake", "wordllama"}
+    assert not readers & {name_of(req) for req in declared(pyproject())[""]}  # none already in the zip
+
+
+def test_an_extra_naming_another_holds_its_requirements_and_a_bad_reference_is_refused() -> None:
+    extras = {"ingest": ["lxml==6.1.3"], "local": ["coursegen[ingest]", "moto==5.2.5"]}
+    project: dict[str, Any] = {"optional-dependencies": extras}
+    assert declared({"project": project})["local"] == ["lxml==6.1.3", "moto==5.2.5"]
+    assert declared({"project": project})["ingest"] == ["lxml==6.1.3"]
+    extras["local"] = ["coursegen[nothing]"]
+    with pytest.raises(RequirementsError, match="coursegen\\[nothing\\]"):
+        declared({"project": project})
+
+
 def test_the_lambda_zip_gets_the_runtime_dependencies_less_chalice_and_no_extra() -> None:
     lines = [line for line in render(pyproject()).splitlines() if not line.startswith("#")]
     assert [name_of(line) for line in lines] == ["pydantic", "pg8000", "openai"]
@@ -34,7 +66,7 @@ def test_the_lambda_zip_gets_the_runtime_dependencies_less_chalice_and_no_extra(
 
 def test_every_dependency_of_every_group_is_pinned_exactly() -> None:
     groups = declared(pyproject())
-    assert set(groups) == {"", "local", "aws", "dev", "bench"}
+    assert set(groups) == {"", "local", "ingest", "aws", "dev", "bench"}
     assert all(re.search(r"==\d", req) for reqs in groups.values() for req in reqs)
 
 

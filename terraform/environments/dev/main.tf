@@ -92,6 +92,19 @@ module "learners" {
   }
 }
 
+# The books bucket: a document uploaded to books/<owner>/<file> invokes the app's ingestion
+# function, which loads it into the library (docs/deployment.md, "Loading books").
+module "books" {
+  source        = "../../modules/books-bucket"
+  naming        = local.naming
+  notification  = module.app.books_notification
+  force_destroy = var.books.force_destroy
+  retention = {
+    upload_days     = var.books.upload_days
+    noncurrent_days = var.books.noncurrent_days
+  }
+}
+
 module "iam" {
   source = "../../modules/iam"
   naming = local.naming
@@ -104,6 +117,7 @@ module "iam" {
     dead_letter_queue_arn = module.events.dead_letter_queue_arn
     function_name_prefix  = module.app.function_name_prefix
     model_secret_arn      = aws_secretsmanager_secret.model_api_key.arn
+    books_bucket_arn      = module.books.bucket_arn
   }
 }
 
@@ -115,6 +129,8 @@ module "app" {
   event_bus_name        = module.events.bus_name
   dead_letter_queue_arn = module.events.dead_letter_queue_arn
   log_retention_days    = var.log_retention_days
+  books_bucket_arn      = module.books.bucket_arn
+  books_bucket_name     = module.books.bucket_name
 
   function_role_arns      = module.iam.role_arns
   learner_user_pool_arn   = module.learners.user_pool_arn

@@ -77,3 +77,8 @@ output "learner_sign_in_domain" {
   description = "Host of the learners' hosted sign-in pages."
   value       = module.learners.domain
 }
+
+output "books_bucket_name" {
+  description = "Upload books here to load them into the library: aws s3 cp book.pdf s3://<this>/books/<your user id>/ (GET /books shows how far each got)."
+  value       = module.books.bucket_name
+}

@@ -97,3 +97,13 @@ variable "learners" {
   })
   default = {}
 }
+
+variable "books" {
+  description = "The books bucket users upload documents to (books-bucket module): days uploads and their old versions are kept (upload_days 0: for good), and whether destroy may delete a bucket holding uploads. Dev: uploads kept 90 days, the bucket emptied and deleted with the environment."
+  type = object({
+    upload_days     = optional(number, 90)
+    noncurrent_days = optional(number, 30)
+    force_destroy   = optional(bool, true)
+  })
+  default = {}
+}

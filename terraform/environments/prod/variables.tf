@@ -101,3 +101,13 @@ variable "learners" {
   })
   default = {}
 }
+
+variable "books" {
+  description = "The books bucket users upload documents to (books-bucket module): days uploads and their old versions are kept (upload_days 0: for good), and whether destroy may delete a bucket holding uploads. Prod: uploads kept 90 days; destroy refuses a bucket that still holds uploads."
+  type = object({
+    upload_days     = optional(number, 90)
+    noncurrent_days = optional(number, 30)
+    force_destroy   = optional(bool, false)
+  })
+  default = {}
+}

@@ -37,6 +37,9 @@ locals {
     # finds the idle courses in progress, reads and conditionally rewrites their state, and
     # publishes their next event again or CourseFailed. Outside the VPC.
     watchdog = ["PublishWorkflowEvents", "CourseState", "IdleCourses"]
+    # The ingestion function (book_uploads): reads an uploaded document, embeds its chapters with
+    # the model and loads the book into Aurora. In the VPC.
+    ingestion = concat(["ReadUploadedBooks", "DatabasePassword", "ModelApiKey"], local.in_vpc)
   }
   roles = { for role, sids in local.own : role => concat(sids, local.everyone) }
 
@@ -58,6 +61,10 @@ locals {
     DatabasePassword = { actions = ["secretsmanager:GetSecretValue"], resources = [var.grants.db_secret_arn] }
     # adapters/openai_client.with_api_key: the model server's API key, at the first model call.
     ModelApiKey = { actions = ["secretsmanager:GetSecretValue"], resources = compact([var.grants.model_secret_arn]) }
+    # adapters/s3_documents.S3Documents.download: the uploaded object, by the version the event
+    # names (GetObjectVersion) when the bucket keeps versions; only under books/. The bucket is
+    # encrypted with S3-managed keys, so no KMS permission is needed.
+    ReadUploadedBooks = { actions = ["s3:GetObject", "s3:GetObjectVersion"], resources = var.grants.books_bucket_arn == null ? [] : ["${var.grants.books_bucket_arn}/books/*"] }
     # Lambda sends an event handler's on-failure record to the queue with the function's role.
     SendDeadLetters = { actions = ["sqs:SendMessage"], resources = [var.grants.dead_letter_queue_arn] }
     # The SQS event source mapping polls with the consumer's role (AWSLambdaSQSQueueExecutionRole's actions).

@@ -24,7 +24,14 @@ variable "grants" {
     model_secret_arn = optional(string)
     # Chalice names every function <app>-<stage>[-<handler>]: their log groups share this prefix.
     function_name_prefix = string
+    # The books bucket the ingestion function reads uploads from (null: no uploads are read).
+    books_bucket_arn = optional(string)
   })
+
+  validation {
+    condition     = var.grants.books_bucket_arn == null || can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.grants.books_bucket_arn))
+    error_message = "books_bucket_arn must be an S3 bucket ARN (arn:aws:s3:::name), or null."
+  }
 
   validation {
     condition = alltrue([
@@ -45,7 +52,7 @@ variable "grants" {
 variable "options" {
   description = "Which optional statements the roles hold."
   type = object({
-    # Lets the in-VPC roles (api, database, migrate) manage their network interfaces in the VPC.
+    # Lets the in-VPC roles (api, database, migrate, ingestion) manage their network interfaces in the VPC.
     vpc_access = optional(bool, true)
     # X-Ray trace segments (the functions run with active tracing).
     tracing = optional(bool, true)

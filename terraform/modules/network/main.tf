@@ -75,6 +75,16 @@ resource "aws_vpc_endpoint" "dynamodb" {
   tags              = merge(var.tags, { Name = "${local.prefix}-dynamodb" })
 }
 
+# The ingestion function downloads uploaded books from S3: a free gateway endpoint, like DynamoDB's,
+# so the bytes never pass the NAT gateway (which charges per GB).
+resource "aws_vpc_endpoint" "s3" {
+  vpc_id            = aws_vpc.this.id
+  service_name      = "com.amazonaws.${data.aws_region.current.name}.s3"
+  vpc_endpoint_type = "Gateway"
+  route_table_ids   = [aws_route_table.private.id]
+  tags              = merge(var.tags, { Name = "${local.prefix}-s3" })
+}
+
 resource "aws_security_group" "endpoints" {
   count       = var.network.interface_endpoints ? 1 : 0
   name        = "${local.prefix}-endpoints"
