@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 
 from app import app
 from chalicelib import bootstrap
-from chalicelib.core.models import MAX_QUERY_CHARS, CourseRequest, CourseState, PartResult
+from chalicelib.core.models import MAX_QUERY_CHARS, CourseRequest, CourseState
 from chalicelib.ports import StateStore
+from tests.support.fakes import DelegatingStateStore
 
 from .support import LOCAL_USER, Embedded, ScriptedBus, scripted_workflow
 
@@ -28,32 +29,17 @@ FIELDS = ("query", "hours", "preferences", "preferences.depth", "preferences.pac
 JSON_TYPES = [None, "application/json", "application/json; charset=utf-8", "Application/JSON"]
 
 
-class CountingStateStore(StateStore):
+class CountingStateStore(DelegatingStateStore):
     """The real store, counting the states created through it."""
 
     def __init__(self, inner: StateStore) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.created: list[str] = []
 
     def create(self, state: CourseState) -> CourseState:
         created = self.inner.create(state)
         self.created.append(created.course_id)
         return created
-
-    def get(self, course_id: str) -> CourseState | None:
-        return self.inner.get(course_id)
-
-    def save(self, state: CourseState) -> CourseState:
-        return self.inner.save(state)
-
-    def list_for_user(self, user_id: str, limit: int = 50) -> list[CourseState]:
-        return self.inner.list_for_user(user_id, limit)
-
-    def put_part(self, course_id: str, part_index: int, result: PartResult) -> None:
-        self.inner.put_part(course_id, part_index, result)
-
-    def get_parts(self, course_id: str, part_count: int) -> dict[int, PartResult]:
-        return self.inner.get_parts(course_id, part_count)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from chalicelib.core.events import Event, EventName
 from chalicelib.core.models import CourseState, Outline, PartResult, Status
 from chalicelib.core.paging import PageKey
 from chalicelib.ports import CourseStore, EventPublisher, StateStore, StoredCourse
+from tests.support.fakes import DelegatingStateStore
 
 from .support import (
     LOCAL_USER,
@@ -58,15 +59,10 @@ class CrashPlan:
             raise Crash(f"crashed {point} while handling {handling.name.value}")
 
 
-class CrashingStateStore(StateStore):
+class CrashingStateStore(DelegatingStateStore):
     def __init__(self, inner: StateStore, plan: CrashPlan) -> None:
-        self.inner, self.plan = inner, plan
-
-    def create(self, state: CourseState) -> CourseState:
-        return self.inner.create(state)
-
-    def get(self, course_id: str) -> CourseState | None:
-        return self.inner.get(course_id)
+        super().__init__(inner)
+        self.plan = plan
 
     def save(self, state: CourseState) -> CourseState:
         self.plan.check("before the state write")
@@ -74,16 +70,10 @@ class CrashingStateStore(StateStore):
         self.plan.check("after the state write")
         return saved
 
-    def list_for_user(self, user_id: str, limit: int = 50) -> list[CourseState]:
-        return self.inner.list_for_user(user_id, limit)
-
     def put_part(self, course_id: str, part_index: int, result: PartResult) -> None:
         self.plan.check("before the part write")
         self.inner.put_part(course_id, part_index, result)
         self.plan.check("after the part write")
-
-    def get_parts(self, course_id: str, part_count: int) -> dict[int, PartResult]:
-        return self.inner.get_parts(course_id, part_count)
 
 
 class CrashingPublisher(EventPublisher):

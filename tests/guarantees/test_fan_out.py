@@ -19,6 +19,7 @@ from chalicelib.core.models import CourseState, PartResult, Status
 from chalicelib.errors import StaleState
 from chalicelib.ports import StateStore
 from tests.integration.test_state_store_contract import OneCallAtATime
+from tests.support.fakes import DelegatingStateStore
 
 from .support import (
     LOCAL_USER,
@@ -36,22 +37,16 @@ E = EventName
 REQUEST = a_request("Learn DCF valuation", 6.0)  # three parts
 
 
-class ReadTogether(StateStore):
+class ReadTogether(DelegatingStateStore):
     """Holds each delivery, once it has read the state and the parts written, until every racing
     delivery has, so they all decide on the same reads and race to write; counts the state
     writes and part writes that lose."""
 
     def __init__(self, inner: StateStore) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.barrier: threading.Barrier | None = None
         self.lost_saves = 0
         self.lost_parts = 0
-
-    def create(self, state: CourseState) -> CourseState:
-        return self.inner.create(state)
-
-    def get(self, course_id: str) -> CourseState | None:
-        return self.inner.get(course_id)
 
     def save(self, state: CourseState) -> CourseState:
         try:
@@ -59,9 +54,6 @@ class ReadTogether(StateStore):
         except StaleState:
             self.lost_saves += 1
             raise
-
-    def list_for_user(self, user_id: str, limit: int = 50) -> list[CourseState]:
-        return self.inner.list_for_user(user_id, limit)
 
     def put_part(self, course_id: str, part_index: int, result: PartResult) -> None:
         try:

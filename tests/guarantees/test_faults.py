@@ -28,12 +28,13 @@ from chalicelib.adapters.pg import ConnectionFactory, ConnInfo, connection_facto
 from chalicelib.adapters.pg_course_store import PgCourseStore
 from chalicelib.adapters.pg_library import PgLibrary
 from chalicelib.core.events import EventName, make_event
-from chalicelib.core.models import CourseState, PartResult, Status
+from chalicelib.core.models import CourseState, Status
 from chalicelib.core.registry import BY_EVENT
 from chalicelib.errors import StaleState, TransientError
 from chalicelib.ports import StateStore
 from chalicelib.workflow import Workflow
 from tests.integration.test_state_store_contract import OneCallAtATime
+from tests.support.fakes import DelegatingStateStore
 from tests.support.waiting import wait_until
 
 from .support import (
@@ -213,32 +214,18 @@ def test_reading_courses_while_postgresql_is_down_is_a_503_in_the_error_format(
 # --- retries spent: the local bus's dead letters and the AWS dead-letter queue ---------------------
 
 
-class FlakyStateStore(StateStore):
+class FlakyStateStore(DelegatingStateStore):
     """Refuses the first `failures` writes of a failed state (SQLite busy past its timeout)."""
 
     def __init__(self, inner: StateStore, failures: int) -> None:
-        self.inner, self.failures = inner, failures
-
-    def create(self, state: CourseState) -> CourseState:
-        return self.inner.create(state)
-
-    def get(self, course_id: str) -> CourseState | None:
-        return self.inner.get(course_id)
+        super().__init__(inner)
+        self.failures = failures
 
     def save(self, state: CourseState) -> CourseState:
         if state.status is Status.FAILED and self.failures > 0:
             self.failures -= 1
             raise sqlite3.OperationalError("database is locked")
         return self.inner.save(state)
-
-    def list_for_user(self, user_id: str, limit: int = 50) -> list[CourseState]:
-        return self.inner.list_for_user(user_id, limit)
-
-    def put_part(self, course_id: str, part_index: int, result: PartResult) -> None:
-        self.inner.put_part(course_id, part_index, result)
-
-    def get_parts(self, course_id: str, part_count: int) -> dict[int, PartResult]:
-        return self.inner.get_parts(course_id, part_count)
 
 
 @pytest.fixture
@@ -404,17 +391,14 @@ def test_on_aws_a_dead_letter_for_a_course_that_completed_meanwhile_leaves_it_co
 # --- DynamoDB: two deliveries of one event at the same moment -----------------------------------
 
 
-class ReadTogether(StateStore):
+class ReadTogether(DelegatingStateStore):
     """Holds each delivery's read until the other one has read too, so both decide on the same
     version and race to write it; counts the writes that lose."""
 
     def __init__(self, inner: StateStore) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.barrier: threading.Barrier | None = threading.Barrier(2, timeout=10)
         self.lost = 0
-
-    def create(self, state: CourseState) -> CourseState:
-        return self.inner.create(state)
 
     def get(self, course_id: str) -> CourseState | None:
         state = self.inner.get(course_id)
@@ -428,15 +412,6 @@ class ReadTogether(StateStore):
         except StaleState:
             self.lost += 1
             raise
-
-    def list_for_user(self, user_id: str, limit: int = 50) -> list[CourseState]:
-        return self.inner.list_for_user(user_id, limit)
-
-    def put_part(self, course_id: str, part_index: int, result: PartResult) -> None:
-        self.inner.put_part(course_id, part_index, result)
-
-    def get_parts(self, course_id: str, part_count: int) -> dict[int, PartResult]:
-        return self.inner.get_parts(course_id, part_count)
 
 
 def test_two_concurrent_deliveries_of_each_event_apply_it_once_through_dynamodb_conditional_writes(

@@ -5,11 +5,64 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Sequence
+from datetime import datetime
 
 from chalicelib.core.events import Event
-from chalicelib.core.models import ChapterHit, Outline
+from chalicelib.core.models import ChapterHit, CourseState, Outline, PartResult, Status
 from chalicelib.core.paging import PageKey, is_older
-from chalicelib.ports import CourseStore, Embedder, EventPublisher, Library, SearchParams, StoredCourse
+from chalicelib.ports import (
+    CourseStore,
+    Embedder,
+    EventPublisher,
+    KeyedCourse,
+    Library,
+    SearchParams,
+    StateStore,
+    StoredCourse,
+)
+
+
+class DelegatingStateStore(StateStore):
+    """A real store behind a test double: forwards each primitive read and write to `inner`, so
+    a double overrides only what it watches or breaks. The composite writes (`create_and_publish`,
+    `save_and_publish`, ...) stay the port's own, built on the primitives, so an override sees
+    every write the workflow makes (the inner store's outbox is bypassed, which is what a
+    fault-injecting double wants)."""
+
+    def __init__(self, inner: StateStore) -> None:
+        self.inner = inner
+
+    def create(self, state: CourseState) -> CourseState:
+        return self.inner.create(state)
+
+    def get(self, course_id: str) -> CourseState | None:
+        return self.inner.get(course_id)
+
+    def save(self, state: CourseState) -> CourseState:
+        return self.inner.save(state)
+
+    def list_for_user(self, user_id: str, limit: int = 50) -> list[CourseState]:
+        return self.inner.list_for_user(user_id, limit)
+
+    def list_page(
+        self, user_id: str, limit: int, before: PageKey | None = None, status: Status | None = None
+    ) -> list[CourseState]:
+        return self.inner.list_page(user_id, limit, before, status)
+
+    def delete(self, course_id: str, version: int) -> None:
+        self.inner.delete(course_id, version)
+
+    def find_keyed(self, user_id: str, key: str, now: float) -> KeyedCourse | None:
+        return self.inner.find_keyed(user_id, key, now)
+
+    def idle(self, status: Status, before: datetime, limit: int) -> list[CourseState]:
+        return self.inner.idle(status, before, limit)
+
+    def put_part(self, course_id: str, part_index: int, result: PartResult) -> None:
+        self.inner.put_part(course_id, part_index, result)
+
+    def get_parts(self, course_id: str, part_count: int) -> dict[int, PartResult]:
+        return self.inner.get_parts(course_id, part_count)
 
 
 class RecordingPublisher(EventPublisher):
