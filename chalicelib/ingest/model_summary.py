@@ -25,7 +25,8 @@ from importlib import resources
 from string import Template
 from typing import Any, Literal
 
-from ..adapters.openai_client import Deadline, error_message, make_client, map_error, with_retries
+from ..adapters.openai_chat import ChatModel, token_counts
+from ..adapters.openai_client import Deadline, make_client
 from ..config import OpenAIConfig
 from ..planning.context import CHARS_PER_TOKEN, estimate_tokens
 from ..planning.llm_output import find_json
@@ -47,7 +48,6 @@ DEFAULT_CHUNK_TOKENS = 3000  # the most chapter text one call reads
 MAX_CHUNKS = 64  # a chapter longer than this many chunks is read in an even sample of them
 NOTE_MAX_CHARS = 1200  # one chunk's notes, clipped to this
 HEADINGS_SHOWN = 20
-FORMATS = ("json_schema", "json_object", "text")  # what to ask for, best first
 _REASK = "Your answer could not be read. Answer again with JSON only, in the shape asked for above."
 _ROLE_MARK = re.compile(r"^\[(system|user)\]\s*$", re.MULTILINE)
 _LIST_MARK = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+")
@@ -265,15 +265,11 @@ class OpenAISummariser:
     ) -> None:
         if chunk_tokens < 200:
             raise ValueError("chunk_tokens must be at least 200")
-        self.config = config
+        self.model = ChatModel(config, client_factory)
         self.chunk_chars = chunk_tokens * CHARS_PER_TOKEN
-        self._client_factory = client_factory
         self.until = until  # when set, no call outlasts it (a Lambda's remaining time less a margin)
-        self._client: Any = None
         self._lock = threading.Lock()
         self._usage = SummaryUsage()
-        self.response_format = FORMATS[0]  # steps down when the server rejects it
-        self.limit_param = "max_completion_tokens"
 
     @property
     def usage(self) -> SummaryUsage:
@@ -387,70 +383,24 @@ class OpenAISummariser:
     def _create(
         self, sent: list[dict[str, str]], step: Step, deadline: Deadline, limit: int, what: str
     ) -> Any:
-        """One chat completion within `deadline`, retried by `with_retries`; steps down the
-        response format (and the name of the token limit) when the server rejects them."""
-        import openai  # only here: its import is a large share of a cold start
-
-        described = f"summarising {what} ({self.config.chat_model})"
-        for _ in range(len(FORMATS) + 1):
-            request = self._request(sent, step, limit)
-            try:
-                return self._send(request, deadline)
-            except Exception as error:
-                failure = error
-            rejected = isinstance(failure, openai.BadRequestError | openai.UnprocessableEntityError)
-            if not (rejected and self._step_down(error_message(failure))):
-                raise map_error(failure, described, self.config)
-        raise SummaryError(f"{described}: the server rejected every request format")
-
-    def _send(self, request: dict[str, Any], deadline: Deadline) -> Any:
-        client = self._get_client()
-        return with_retries(
-            lambda timeout: client.chat.completions.create(**request, timeout=timeout), deadline, self.config
+        """One chat completion within `deadline`, in the best format the server accepts."""
+        properties = _SCHEMAS[step]
+        schema = {"type": "object", "properties": properties, "required": list(properties)}
+        return self.model.create(
+            sent,
+            limit,
+            deadline,
+            what=f"summarising {what} ({self.config.chat_model})",
+            schema_name=f"chapter_{step}",
+            schema=lambda: {**schema, "additionalProperties": False},
         )
 
-    def _request(self, sent: list[dict[str, str]], step: Step, limit: int) -> dict[str, Any]:
-        request: dict[str, Any] = {"model": self.config.chat_model, "messages": sent, self.limit_param: limit}
-        if self.response_format == "json_schema":
-            properties = _SCHEMAS[step]
-            schema = {
-                "type": "object",
-                "properties": properties,
-                "required": list(properties),
-                "additionalProperties": False,
-            }
-            request["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": f"chapter_{step}", "strict": True, "schema": schema},
-            }
-        elif self.response_format == "json_object":
-            request["response_format"] = {"type": "json_object"}
-        return request
-
-    def _step_down(self, message: str) -> bool:
-        """Whether a rejected request names a feature we can do without (and now will)."""
-        text = message.lower()
-        with self._lock:
-            if self.limit_param == "max_completion_tokens" and "max_completion_tokens" in text:
-                self.limit_param = "max_tokens"
-            elif self.response_format != "text" and any(
-                word in text for word in ("response_format", "json_schema", "json_object", "structured")
-            ):
-                self.response_format = FORMATS[FORMATS.index(self.response_format) + 1]
-            else:
-                return False
-        log.info("the model server refused a request option; now using response_format=%s, %s",
-                 self.response_format, self.limit_param)  # fmt: skip
-        return True
+    @property
+    def config(self) -> OpenAIConfig:
+        return self.model.config
 
     def _record(self, sent: list[dict[str, str]], response: Any, text: str) -> None:
-        usage = getattr(response, "usage", None)
-        prompt_tokens = getattr(usage, "prompt_tokens", None)
-        completion_tokens = getattr(usage, "completion_tokens", None)
-        if not isinstance(prompt_tokens, int):  # a server that reports no usage: estimate it
-            prompt_tokens = sum(estimate_tokens(m["content"]) for m in sent)
-        if not isinstance(completion_tokens, int):
-            completion_tokens = estimate_tokens(text)
+        prompt_tokens, completion_tokens = token_counts(response, sent, text, estimate_tokens)
         with self._lock:
             self._usage = replace(
                 self._usage,
@@ -458,9 +408,3 @@ class OpenAISummariser:
                 prompt_tokens=self._usage.prompt_tokens + prompt_tokens,
                 completion_tokens=self._usage.completion_tokens + completion_tokens,
             )
-
-    def _get_client(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                self._client = self._client_factory(self.config)
-            return self._client

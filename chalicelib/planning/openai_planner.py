@@ -8,13 +8,8 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from ..adapters.openai_client import (
-    Deadline,
-    error_message,
-    make_client,
-    map_error,
-    with_retries,
-)
+from ..adapters.openai_chat import ChatModel, token_counts
+from ..adapters.openai_client import Deadline, make_client
 from ..config import OpenAIConfig
 from ..core import checks, fixes
 from ..core.models import ChapterHit, ChapterRef, CourseRequest, PartPlan, PlannedPart, SectionPlan
@@ -35,7 +30,6 @@ from .usage import UsageSink
 
 log = logging.getLogger("coursegen.planner")
 
-FORMATS = ("json_schema", "json_object", "text")  # what to ask for, best first
 _REASK = "Your answer could not be read. Answer again with JSON only, in the shape asked for above."
 
 
@@ -54,14 +48,10 @@ class OpenAIPlanner(Planner):
         budgets: ContextBudgets | None = None,
         with_key: Callable[[OpenAIConfig], OpenAIConfig] | None = None,
     ) -> None:
-        self.config = config  # with its API key once the client is built, if `with_key` adds it
-        self._with_key = with_key  # called when the first client is built: the key is read then
+        # the key is read when the first client is built (`with_key`), at the first call
+        self.model = ChatModel(config, client_factory, with_key)
         self.budgets = budgets or ContextBudgets()
         self._usage = usage
-        self._client_factory = client_factory
-        self._client: Any = None
-        self.response_format = FORMATS[0]  # steps down when the server rejects it, once per planner
-        self.limit_param = "max_completion_tokens"
 
     # --- the three steps --------------------------------------------------------------------
 
@@ -193,81 +183,33 @@ class OpenAIPlanner(Planner):
     def _create(
         self, messages: list[dict[str, str]], prompt: Prompt, shape: Shape, deadline: Deadline, limit: int
     ) -> Any:
-        """One chat completion within the deadline; steps down the response format (and the
-        name of the token limit) when the server rejects them, remembering it."""
-        import openai  # only here: its import is a large share of a cold start (bench/RESULTS.md)
-
-        what = f"{prompt.phase} planning ({self.config.chat_model})"
-        for _ in range(len(FORMATS) + 1):
-            request = self._request(messages, prompt, shape, limit)
-            try:
-                return self._send(request, deadline)
-            except Exception as error:
-                failure = error
-            rejected = isinstance(failure, openai.BadRequestError | openai.UnprocessableEntityError)
-            if not (rejected and self._step_down(error_message(failure))):
-                raise map_error(failure, what, self.config, PlanningError)
-        raise PlanningError(f"{what}: the server rejected every request format")
-
-    def _send(self, request: dict[str, Any], deadline: Deadline) -> Any:
-        """One chat completion, tried again within `deadline` when a retry can help."""
-        client = self._get_client()
-        return with_retries(
-            lambda timeout: client.chat.completions.create(**request, timeout=timeout), deadline, self.config
+        """One chat completion within the deadline, in the best format the server accepts."""
+        return self.model.create(
+            messages,
+            limit,
+            deadline,
+            what=f"{prompt.phase} planning ({self.config.chat_model})",
+            schema_name=f"course_{shape}",
+            schema=lambda: llm_output.json_schema(shape, sorted(prompt.allowed)),
+            permanent=PlanningError,
         )
 
-    def _request(
-        self, messages: list[dict[str, str]], prompt: Prompt, shape: Shape, limit: int
-    ) -> dict[str, Any]:
-        request: dict[str, Any] = {
-            "model": self.config.chat_model,
-            "messages": messages,
-            self.limit_param: limit,
-        }
-        if self.response_format == "json_schema":
-            schema = llm_output.json_schema(shape, sorted(prompt.allowed))
-            request["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": f"course_{shape}", "strict": True, "schema": schema},
-            }
-        elif self.response_format == "json_object":
-            request["response_format"] = {"type": "json_object"}
-        return request
+    @property
+    def config(self) -> OpenAIConfig:
+        """The model settings, with the API key once the first call has read it."""
+        return self.model.config
 
-    def _step_down(self, message: str) -> bool:
-        """Whether a rejected request names a feature we can do without (and now will)."""
-        text = message.lower()
-        if self.limit_param == "max_completion_tokens" and "max_completion_tokens" in text:
-            self.limit_param = "max_tokens"
-        elif self.response_format != "text" and any(
-            word in text for word in ("response_format", "json_schema", "json_object", "structured")
-        ):
-            self.response_format = FORMATS[FORMATS.index(self.response_format) + 1]
-        else:
-            return False
-        log.info("the model server refused a request option; now using response_format=%s, %s",
-                 self.response_format, self.limit_param)  # fmt: skip
-        return True
+    @property
+    def response_format(self) -> str:
+        """What the planner asks the server for now: json_schema, json_object or text."""
+        return self.model.response_format
 
     def _record(self, prompt: Prompt, messages: list[dict[str, str]], response: Any, text: str) -> None:
-        usage = getattr(response, "usage", None)
-        prompt_tokens = getattr(usage, "prompt_tokens", None)
-        completion_tokens = getattr(usage, "completion_tokens", None)
-        if not isinstance(prompt_tokens, int):  # a server that reports no usage: estimate it
-            prompt_tokens = sum(estimate_tokens(m["content"]) for m in messages)
-        if not isinstance(completion_tokens, int):
-            completion_tokens = estimate_tokens(text)
+        prompt_tokens, completion_tokens = token_counts(response, messages, text, estimate_tokens)
         log.info("%s: %d prompt + %d completion tokens", prompt.phase, prompt_tokens, completion_tokens,
                  extra=_phase(prompt.phase))  # fmt: skip
         if self._usage is not None:
             self._usage(prompt.phase, prompt_tokens, completion_tokens)
-
-    def _get_client(self) -> Any:
-        if self._client is None:
-            if self._with_key is not None:
-                self.config = self._with_key(self.config)
-            self._client = self._client_factory(self.config)
-        return self._client
 
 
 # --- mapping the answers, and what is left after each step --------------------------------------
