@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -270,17 +270,7 @@ class DynamoDBStateStore(StateStore):
 
     def _read_many(self, course_ids: list[str]) -> dict[str, CourseState]:
         """The states of `course_ids` that exist, read consistently, by course id."""
-        found: dict[str, CourseState] = {}
-        pending = [{"course_id": {"S": course_id}} for course_id in dict.fromkeys(course_ids)]
-        while pending:  # at most 100 keys per call; unprocessed keys are asked again
-            batch, pending = pending[:100], pending[100:]
-            request: dict[str, Any] = {self._table: {"Keys": batch, "ConsistentRead": True}}
-            while request:
-                answer = self.client.batch_get_item(RequestItems=request)
-                for item in answer.get("Responses", {}).get(self._table, []):
-                    found[item["course_id"]["S"]] = _parse(item)
-                request = answer.get("UnprocessedKeys") or {}
-        return found
+        return {item["course_id"]["S"]: _parse(item) for item in self._get_many(course_ids)}
 
     def delete(self, course_id: str, version: int) -> None:
         try:
@@ -330,18 +320,22 @@ class DynamoDBStateStore(StateStore):
 
     def get_parts(self, course_id: str, part_count: int) -> dict[int, PartResult]:
         keys = {PART_KEY.format(course_id=course_id, part_index=k): k for k in range(part_count)}
-        found: dict[int, PartResult] = {}
-        pending = [{"course_id": {"S": key}} for key in keys]
-        while pending:  # at most 100 keys per call; unprocessed keys are asked again
+        return {
+            keys[item["course_id"]["S"]]: PartResult.model_validate_json(zlib.decompress(item["body"]["B"]))
+            for item in self._get_many(list(keys))
+        }
+
+    def _get_many(self, item_keys: list[str]) -> Iterator[dict[str, Any]]:
+        """The items of `item_keys` that exist, read consistently (BatchGetItem: at most 100 keys a
+        call; the keys a call leaves unprocessed are asked again)."""
+        pending = [{"course_id": {"S": key}} for key in dict.fromkeys(item_keys)]
+        while pending:
             batch, pending = pending[:100], pending[100:]
             request: dict[str, Any] = {self._table: {"Keys": batch, "ConsistentRead": True}}
             while request:
                 answer = self.client.batch_get_item(RequestItems=request)
-                for item in answer.get("Responses", {}).get(self._table, []):
-                    body = zlib.decompress(item["body"]["B"])
-                    found[keys[item["course_id"]["S"]]] = PartResult.model_validate_json(body)
+                yield from answer.get("Responses", {}).get(self._table, [])
                 request = answer.get("UnprocessedKeys") or {}
-        return found
 
     def _put(
         self,

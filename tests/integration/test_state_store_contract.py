@@ -745,6 +745,25 @@ class OneCallAtATime:
         return call
 
 
+class RecordingClient(OneCallAtATime):
+    """OneCallAtATime that also keeps each call's name and arguments, in order."""
+
+    def __init__(self, client: Any) -> None:
+        super().__init__(client)
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = super().__getattr__(name)
+        if not callable(attribute):
+            return attribute
+
+        def call(**kwargs: Any) -> Any:
+            self.calls.append((name, kwargs))
+            return attribute(**kwargs)
+
+        return call
+
+
 class TestDynamoDBStateStore(StateStoreContract, RequestKeyContract):
     @pytest.fixture
     def store(self, dynamodb: Any) -> StateStore:
@@ -802,21 +821,9 @@ class TestDynamoDBStateStore(StateStoreContract, RequestKeyContract):
         assert store.get("no-such-course") is None
 
     def test_paging_queries_the_user_index_and_never_scans(self, dynamodb: Any) -> None:
-        calls: list[tuple[str, dict[str, Any]]] = []
-
-        class Recording(OneCallAtATime):
-            def __getattr__(self, name: str) -> Any:
-                attribute = super().__getattr__(name)
-                if not callable(attribute):
-                    return attribute
-
-                def call(**kwargs: Any) -> Any:
-                    calls.append((name, kwargs))
-                    return attribute(**kwargs)
-
-                return call
-
-        store = DynamoDBStateStore(TABLE, client=Recording(dynamodb))
+        recording = RecordingClient(dynamodb)
+        calls = recording.calls
+        store = DynamoDBStateStore(TABLE, client=recording)
         for n in range(12):
             created = store.create(make_state(f"c-{n:02d}", "user-a", f"2025-03-01T10:00:{n:02d}.000Z"))
             if n % 3 == 0:
@@ -851,21 +858,9 @@ class TestDynamoDBStateStore(StateStoreContract, RequestKeyContract):
     def test_idle_queries_the_idle_index_reads_the_states_consistently_and_never_scans(
         self, dynamodb: Any
     ) -> None:
-        calls: list[tuple[str, dict[str, Any]]] = []
-
-        class Recording(OneCallAtATime):
-            def __getattr__(self, name: str) -> Any:
-                attribute = super().__getattr__(name)
-                if not callable(attribute):
-                    return attribute
-
-                def call(**kwargs: Any) -> Any:
-                    calls.append((name, kwargs))
-                    return attribute(**kwargs)
-
-                return call
-
-        store = DynamoDBStateStore(TABLE, client=Recording(dynamodb))
+        recording = RecordingClient(dynamodb)
+        calls = recording.calls
+        store = DynamoDBStateStore(TABLE, client=recording)
         for n in range(7):
             stamp = f"2025-03-01T10:00:{n:02d}.000Z"
             store.create(make_state(f"c-{n}").model_copy(update={"updated_at": stamp}))
