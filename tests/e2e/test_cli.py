@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -107,3 +108,19 @@ def test_a_course_the_library_cannot_ground_fails_with_the_reason(
     assert coursegen(data_dir, "generate", "zxqv wblorf snarg", "--hours", "1") == 1
     err = capsys.readouterr().err
     assert "failed in search" in err and "no chapter in the library" in err
+
+
+@pytest.mark.slow
+def test_the_readmes_other_demo_query_makes_a_course_from_the_sample_library(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = (SAMPLES.parents[1] / "README.md").read_text(encoding="utf-8")
+    found = re.search(r'make demo\s+QUERY="([^"]+)"\s+HOURS=(\S+?)`', readme)
+    assert found, "the README no longer shows `make demo QUERY=... HOURS=...`"
+    query, hours = found.groups()
+    paths = sorted(SAMPLES.glob("*.json"))
+    assert coursegen(data_dir, "library", "load", *map(str, paths)) == 0
+    code = coursegen(data_dir, "generate", query, "--hours", hours, "--json")
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert json.loads(captured.out)["query"] == query
