@@ -85,9 +85,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--data-dir",
         type=Path,
-        default=Path(".coursegen"),
+        default=None,
         metavar="DIR",
-        help="folder for everything local: the PostgreSQL data and the course state (default: .coursegen)",
+        help="folder for everything local: the PostgreSQL data and the course state "
+        "(default: $COURSEGEN_DATA_DIR, else .coursegen)",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -643,24 +644,21 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     args = parser.parse_args(argv)
+    if args.data_dir is None:
+        args.data_dir = Settings.from_env().data_dir
     # stdout carries the outline; the progress line says what is happening, so only
     # warnings and errors are logged, to stderr.
     logs.configure(level=os.environ.get("COURSEGEN_LOG_LEVEL", "WARNING"), stream=sys.stderr)
+    commands = {"library": _library, "generate": _generate, "eval": _eval, "courses": _courses}
+    run = {**commands, "samples": _samples, "db": _db}
     try:
-        if args.command == "library":
-            return _library(args)
-        if args.command == "generate":
-            return _generate(args)
-        if args.command == "eval":
-            return _eval(args)
-        if args.command == "courses":
-            return _courses(args)
-        if args.command == "samples":
-            return _samples(args)
-        return _db(args)
+        return run[args.command](args)
     except CourseGenError as error:
         print(f"coursegen: error: {error}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # the reader went away (`| head`): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit's flush
+        return 141
     except OSError as error:  # a folder that cannot be made, a file that cannot be written
         where = f"{error.filename}: " if error.filename else ""
         print(f"coursegen: error: {where}{error.strerror or error}", file=sys.stderr)

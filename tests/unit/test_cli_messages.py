@@ -4,10 +4,12 @@ it and every argument, and bad input is one line on stderr, exit status 1, no tr
 from __future__ import annotations
 
 import argparse
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from chalicelib.adapters.sqlite_state import SqliteStateStore
 from chalicelib.cli import _parser, interrupted_message, main
 
 
@@ -98,3 +100,28 @@ def test_ctrl_c_names_the_course_it_leaves_and_how_to_go_on() -> None:
     message = interrupted_message("abc123")
     assert "course abc123 is kept" in message and "`coursegen courses retry abc123`" in message
     assert interrupted_message(None) == "coursegen: interrupted"
+
+
+def test_without_data_dir_the_cli_uses_coursegen_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "elsewhere"
+    data.mkdir()
+    SqliteStateStore(data / "state.sqlite3")  # what `db status` counts the waiting events of
+    monkeypatch.chdir(tmp_path)  # no .coursegen here
+    monkeypatch.setenv("COURSEGEN_DATA_DIR", str(data))
+    assert main(["db", "status"]) == 0
+    assert "0 workflow events waiting for delivery" in capsys.readouterr().out
+    assert not (tmp_path / ".coursegen").exists()
+    monkeypatch.delenv("COURSEGEN_DATA_DIR")
+    assert main(["db", "status"]) == 0
+    assert "waiting for delivery" not in capsys.readouterr().out  # .coursegen: no state yet
+
+
+def test_make_serve_serves_the_data_dir_it_is_given() -> None:
+    root = Path(__file__).resolve().parents[2]
+    dry = subprocess.run(
+        ["make", "-n", "serve", "DATA_DIR=somewhere"], cwd=root, capture_output=True, text=True, check=True
+    )
+    [serve] = [line for line in dry.stdout.splitlines() if "chalice local" in line]
+    assert serve.startswith("COURSEGEN_DATA_DIR=somewhere ")
