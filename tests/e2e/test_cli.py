@@ -124,3 +124,21 @@ def test_the_readmes_other_demo_query_makes_a_course_from_the_sample_library(
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert json.loads(captured.out)["query"] == query
+
+
+@pytest.mark.slow
+def test_the_readmes_example_course_is_what_the_sample_library_gives(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = (SAMPLES.parents[1] / "README.md").read_text(encoding="utf-8")
+    example = readme[readme.index('"course": {"title"') :]
+    part, part_minutes = re.search(r'\{"title": "([^"]+)", "minutes": (\d+), "sections"', example).groups()  # type: ignore[union-attr]
+    section, minutes = re.search(r'\{"title": "([^"]+)", "minutes": (\d+),\n', example).groups()  # type: ignore[union-attr]
+    objective = re.search(r'"objectives": \["([^"]+)"', example).group(1)  # type: ignore[union-attr]
+    paths = sorted(SAMPLES.glob("*.json"))
+    assert coursegen(data_dir, "library", "load", *map(str, paths)) == 0
+    assert coursegen(data_dir, "generate", "Learn DCF valuation", "--hours", "2", "--json") == 0
+    first = json.loads(capsys.readouterr().out)["parts"][0]
+    assert (first["title"], first["minutes"]) == (part, int(part_minutes))
+    assert (first["sections"][0]["title"], first["sections"][0]["minutes"]) == (section, int(minutes))
+    assert first["sections"][0]["objectives"][0] == objective
