@@ -29,7 +29,7 @@ from .core.models import (
 from .core.paging import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor, parse_limit
 from .core.registry import TOKEN_PHASES
 from .distribution import GET_STARTED, copy_samples, version
-from .errors import CourseConflict, CourseGenError, CourseNotFound
+from .errors import CourseConflict, CourseGenError, CourseNotFound, InvalidRequest
 from .http import course_body, invalid_field
 from .ports import Embedder, LibraryAdmin
 from .workflow import CourseView, Workflow
@@ -466,7 +466,10 @@ def _resume(flow: Workflow, user: str, course_id: str) -> CourseState:
 
 def _list_courses(args: argparse.Namespace, flow: Workflow, user: str) -> int:
     limit = parse_limit(str(args.limit))
-    cursor = decode_cursor(args.cursor) if args.cursor else None
+    try:
+        cursor = decode_cursor(args.cursor) if args.cursor else None
+    except InvalidRequest:
+        raise CliError("--cursor is not one `courses list` printed: copy it unchanged") from None
     page = flow.list_page(user, limit, cursor, Status(args.status) if args.status else None)
     if not page.items:
         print("no courses" + (f" {args.status}" if args.status else ""), file=sys.stderr)
@@ -592,6 +595,9 @@ def _db(args: argparse.Namespace) -> int:
             f"PostgreSQL running, socket {server.socket_path}; `coursegen db stop` stops it", file=sys.stderr
         )
     elif args.action == "stop":
+        if not server.is_running():
+            print("PostgreSQL was not running", file=sys.stderr)
+            return 0
         users = server.users()
         server.stop()
         print("PostgreSQL stopped", file=sys.stderr)

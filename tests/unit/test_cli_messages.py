@@ -125,3 +125,10 @@ def test_make_serve_serves_the_data_dir_it_is_given() -> None:
     )
     [serve] = [line for line in dry.stdout.splitlines() if "chalice local" in line]
     assert serve.startswith("COURSEGEN_DATA_DIR=somewhere ")
+
+
+def test_db_stop_says_when_there_was_nothing_to_stop(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--data-dir", str(tmp_path), "db", "stop"]) == 0
+    assert capsys.readouterr().err == "PostgreSQL was not running\n"
