@@ -127,3 +127,11 @@ def test_every_make_target_and_coursegen_command_shown_exists() -> None:
                 unknown.append(f"coursegen {command} {action}")
     assert unknown == []
     assert {"demo", "serve", "test-fast"} <= targets and "retry" in commands["courses"]
+
+
+def test_development_md_lists_every_make_target() -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    targets = {t for line in re.findall(r"^\.PHONY:(.*)$", makefile, re.M) for t in line.split()}
+    listed = set(re.findall(r"^make ([a-z][\w-]*)", code(ROOT / "docs" / "development.md"), re.M))
+    assert {"demo", "serve", "iac-setup"} <= targets
+    assert sorted(targets - listed) == []
