@@ -100,10 +100,12 @@ def _parser() -> argparse.ArgumentParser:
         library_commands,
         "load",
         "validate book files and load them in one transaction",
-        ("library load books/*.json",),
+        ("library load books/*.json", "library load books/"),
         "A bad file is refused, naming the file and the field, and the library is left unchanged.",
     )
-    load.add_argument("files", nargs="+", type=Path, metavar="FILE", help="a book file (JSON)")
+    load.add_argument(
+        "files", nargs="+", type=Path, metavar="FILE", help="a book file (JSON), or a folder of them"
+    )
     add = _command(
         library_commands,
         "add",
@@ -278,7 +280,8 @@ def _library(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 0
-    books = [read_book_file(path) for path in getattr(args, "files", [])]  # all validated before any write
+    paths = book_paths(getattr(args, "files", []))
+    books = [read_book_file(path) for path in paths]  # all validated before any write
     if args.library_command == "load":
         warn_of_dropped_chapters(books, library)
         started = time.monotonic()
@@ -304,6 +307,20 @@ def _library(args: argparse.Namespace) -> int:
     stats = library.stats()
     print(f"indexed with embedder {stats.embedder_kind} ({stats.dimension} dimensions)", file=sys.stderr)
     return 0
+
+
+def book_paths(given: list[Path]) -> list[Path]:
+    """The book files named: a folder stands for the `*.json` files in it."""
+    paths = []
+    for path in given:
+        if path.is_dir():
+            inside = sorted(path.glob("*.json"))
+            if not inside:
+                raise CliError(f"{path}: no book files (*.json) in this folder")
+            paths += inside
+        else:
+            paths.append(path)
+    return paths
 
 
 def warn_of_dropped_chapters(books: list[Book], library: LibraryAdmin) -> None:

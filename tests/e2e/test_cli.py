@@ -142,3 +142,19 @@ def test_the_readmes_example_course_is_what_the_sample_library_gives(
     assert (first["title"], first["minutes"]) == (part, int(part_minutes))
     assert (first["sections"][0]["title"], first["sections"][0]["minutes"]) == (section, int(minutes))
     assert first["sections"][0]["objectives"][0] == objective
+
+
+def test_a_folder_given_to_library_load_stands_for_its_book_files(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "books"
+    folder.mkdir()
+    for name in ("databases-sql-data-engineering.json", "nutrition-exercise-physiology.json"):
+        shutil.copy(SAMPLES / name, folder / name)
+    (folder / "notes.txt").write_text("not a book", encoding="utf-8")
+    assert coursegen(data_dir, "library", "load", str(folder)) == 0
+    assert "loaded 2 book(s)" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert coursegen(data_dir, "library", "load", str(empty)) == 1
+    assert capsys.readouterr().err == f"coursegen: error: {empty}: no book files (*.json) in this folder\n"
