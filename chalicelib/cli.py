@@ -398,6 +398,7 @@ def _generate(args: argparse.Namespace) -> int:
         )
     except ValidationError as error:
         raise CliError(f"invalid request: {invalid_field(error).message}") from None
+    require_model_key(_settings(args))
     flow = _setup(args)
     require_books(flow)
     user = flow_user()
@@ -426,6 +427,15 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def require_model_key(settings: Settings) -> None:
+    """With the model planner, refuse at once when no key can be found: the course's steps
+    would otherwise retry for a minute before failing for the same reason."""
+    if settings.planner == "openai":
+        from . import bootstrap
+
+        bootstrap.openai_config(settings)  # ConfigError naming the variables to set
+
+
 def require_books(flow: Workflow) -> None:
     """Refuse at once, before a course is made, when the library has nothing to build it from."""
     library = flow.deps.library
@@ -448,6 +458,7 @@ def _course_command(args: argparse.Namespace, flow: Workflow, user: str) -> int:
     if command == "list":
         return _list_courses(args, flow, user)
     if command == "retry":
+        require_model_key(_settings(args))
         return _follow(flow, user, _resume(flow, user, args.course_id), args.json)
     if command == "delete":
         flow.delete(user, args.course_id)

@@ -132,3 +132,17 @@ def test_db_stop_says_when_there_was_nothing_to_stop(
 ) -> None:
     assert main(["--data-dir", str(tmp_path), "db", "stop"]) == 0
     assert capsys.readouterr().err == "PostgreSQL was not running\n"
+
+
+def test_the_model_planner_without_a_key_is_refused_before_a_course_is_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("OPENAI_API_KEY", "COURSEGEN_OPENAI_API_KEY", "COURSEGEN_OPENAI_API_KEY_SECRET_ARN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("COURSEGEN_OPENAI_BASE_URL", raising=False)
+    data = tmp_path / "data"
+    args = ["--data-dir", str(data), "generate", "Learn DCF valuation", "--hours", "1", "--planner", "openai"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("coursegen: error: the openai planner/embedder needs an API key: set ")
+    assert not data.exists()  # no server started, no course made: it would retry for a minute
