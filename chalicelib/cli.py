@@ -527,7 +527,12 @@ def course_text(view: CourseView) -> str:
     progress = body["progress"]
     lines = [
         f"course   {body['course_id']}",
-        f"status   {body['status']} ({progress['parts_done']} of {progress['parts_total']} parts planned)",
+        f"status   {body['status']}"
+        + (
+            f" ({progress['parts_done']} of {progress['parts_total']} parts planned)"
+            if progress["parts_total"]
+            else ""
+        ),
         f"request  {body['query']!r}, {body['hours']:g} h, depth {body['preferences']['depth']},"
         f" pace {body['preferences']['pace']}",
         f"created  {body['created_at']}, updated {body['updated_at']}",

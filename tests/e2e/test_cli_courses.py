@@ -68,7 +68,7 @@ def test_a_failed_course_is_listed_shown_and_resumed_by_retry(
 
     assert coursegen(data_dir, "courses", "show", course_id) == 0
     shown = capsys.readouterr().out
-    assert "status   failed" in shown and "error    in search: no chapter" in shown
+    assert "status   failed\n" in shown and "error    in search: no chapter" in shown
     assert f"coursegen courses retry {course_id}" in shown
     assert coursegen(data_dir, "courses", "export", course_id) == 1
     assert "only a complete course has an outline" in capsys.readouterr().err
