@@ -703,9 +703,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"coursegen: error: {where}{error.strerror or error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(interrupted_message(_following[-1] if _following else None), file=sys.stderr)
+        say_interrupted(sys.stderr, _following[-1] if _following else None)
         leave_at_once(130)
         return 130  # not reached
+
+
+def say_interrupted(stream: Any, course_id: str | None) -> None:
+    """Ctrl-C's message on a line of its own: on a terminal the progress line has no end yet."""
+    stream.write(("\n" if stream.isatty() else "") + interrupted_message(course_id) + "\n")
+    stream.flush()
 
 
 def interrupted_message(course_id: str | None) -> str:

@@ -4,13 +4,14 @@ it and every argument, and bad input is one line on stderr, exit status 1, no tr
 from __future__ import annotations
 
 import argparse
+import io
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from chalicelib.adapters.sqlite_state import SqliteStateStore
-from chalicelib.cli import _parser, interrupted_message, main
+from chalicelib.cli import _parser, interrupted_message, main, say_interrupted
 
 
 def commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -146,3 +147,17 @@ def test_the_model_planner_without_a_key_is_refused_before_a_course_is_made(
     err = capsys.readouterr().err
     assert err.startswith("coursegen: error: the openai planner/embedder needs an API key: set ")
     assert not data.exists()  # no server started, no course made: it would retry for a minute
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_ctrl_c_starts_a_new_line_after_the_progress_line() -> None:
+    terminal, piped = Terminal("[  0.6s] planning the parts"), io.StringIO()
+    terminal.seek(0, io.SEEK_END)
+    say_interrupted(terminal, "abc123")
+    say_interrupted(piped, "abc123")
+    assert terminal.getvalue() == "[  0.6s] planning the parts\n" + interrupted_message("abc123") + "\n"
+    assert piped.getvalue() == interrupted_message("abc123") + "\n"
