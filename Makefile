@@ -68,7 +68,7 @@ bench: setup $(BIN)/.bench-installed  ## run every benchmark (about 9 minutes; t
 	$(BIN)/python -m bench.install
 
 serve: setup  ## chalice local with the whole workflow in process (PostgreSQL in $(DATA_DIR))
-	$(BIN)/chalice local --stage local --no-autoreload
+	COURSEGEN_DATA_DIR=$(DATA_DIR) $(BIN)/chalice local --stage local --no-autoreload
 
 db-start: setup
 	$(BIN)/coursegen --data-dir $(DATA_DIR) db start

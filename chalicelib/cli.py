@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from pydantic import ValidationError
 
@@ -28,8 +29,8 @@ from .core.models import (
 from .core.paging import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor, parse_limit
 from .core.registry import TOKEN_PHASES
 from .distribution import GET_STARTED, copy_samples, version
-from .errors import CourseGenError, CourseNotFound
-from .http import course_body
+from .errors import CourseConflict, CourseGenError, CourseNotFound, InvalidRequest
+from .http import course_body, invalid_field
 from .ports import Embedder, LibraryAdmin
 from .workflow import CourseView, Workflow
 
@@ -52,6 +53,27 @@ class CliError(CourseGenError):
     """A command cannot run as asked; printed on stderr, exit status 1."""
 
 
+# The course `generate` or `courses retry` is following: Ctrl-C's message names it.
+_following: list[str] = []
+
+
+def _command(
+    commands: Any, name: str, summary: str, examples: tuple[str, ...] = (), details: str = ""
+) -> argparse.ArgumentParser:
+    """A subcommand whose own --help starts with what it does and ends with examples."""
+    epilog = (
+        "\n".join(["examples:", *(f"  coursegen {example}" for example in examples)]) if examples else None
+    )
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name,
+        help=summary,
+        description=f"{summary[0].upper()}{summary[1:]}." + (f"\n\n{details}" if details else ""),
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="coursegen",
@@ -63,44 +85,86 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--data-dir",
         type=Path,
-        default=Path(".coursegen"),
-        help="folder for everything local: the PostgreSQL data and the course state (default: .coursegen)",
+        default=None,
+        metavar="DIR",
+        help="folder for everything local: the PostgreSQL data and the course state "
+        "(default: $COURSEGEN_DATA_DIR, else .coursegen)",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    library = commands.add_parser("library", help="load or list the books courses are built from")
-    library_commands = library.add_subparsers(dest="library_command", required=True)
-    load = library_commands.add_parser("load", help="validate book files and load them in one transaction")
-    load.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    add = library_commands.add_parser(
+    library = _command(
+        commands, "library", "load, add, list, re-index or remove the books courses are built from"
+    )
+    library_commands = library.add_subparsers(dest="library_command", required=True, metavar="ACTION")
+    load = _command(
+        library_commands,
+        "load",
+        "validate book files and load them in one transaction",
+        ("library load books/*.json", "library load books/"),
+        "A bad file is refused, naming the file and the field, and the library is left unchanged.",
+    )
+    load.add_argument(
+        "files", nargs="+", type=Path, metavar="FILE", help="a book file (JSON), or a folder of them"
+    )
+    add = _command(
+        library_commands,
         "add",
-        help="derive book files from EPUB, PDF, Markdown, HTML or text, and load them in one transaction",
+        "derive book files from EPUB, PDF, Markdown, HTML or text, and load them in one transaction",
+        ("library add book.epub", 'library add notes/ --title "My Notes" --author Me'),
     )
     add.add_argument(
         "files", nargs="+", type=Path, metavar="FILE", help="a document, or a folder of chapter files"
     )
     add.add_argument("--title", help="the book's title (default: the document's own)")
     add.add_argument("--author", help="the book's author (default: the document's own)")
-    add.add_argument("--out", type=Path, help="folder for the derived book files (default: DATA_DIR/books)")
+    add.add_argument(
+        "--out", type=Path, metavar="DIR", help="folder for the derived book files (default: DATA_DIR/books)"
+    )
     add.add_argument(
         "--summarizer",
         choices=SUMMARIZERS,
         help="who writes summaries, topics and key concepts: offline (default: COURSEGEN_SUMMARIZER), "
         "or the chat model of COURSEGEN_CHAT_MODEL on the COURSEGEN_OPENAI_* server",
     )
-    library_commands.add_parser("list", help="list the loaded books and the embedder they are indexed with")
-    library_commands.add_parser(
+    _command(library_commands, "list", "list the loaded books and the embedder they are indexed with")
+    _command(
+        library_commands,
         "reindex",
-        help="embed every chapter again with the configured embedder ($COURSEGEN_EMBEDDER), atomically",
+        "embed every chapter again with the configured embedder ($COURSEGEN_EMBEDDER), atomically",
+        ("library reindex",),
     )
-    remove = library_commands.add_parser("remove", help="remove one book and its chapters")
+    remove = _command(
+        library_commands,
+        "remove",
+        "remove one book and its chapters",
+        ('library remove "Pricing the Enterprise"',),
+    )
     remove.add_argument("book", metavar="BOOK", help="the book's id or exact title (see `library list`)")
 
-    generate = commands.add_parser("generate", help="generate a course outline from the library")
-    generate.add_argument("query", help='what to learn, e.g. "Learn DCF valuation"')
+    generate = _command(
+        commands,
+        "generate",
+        "generate a course outline from the library",
+        (
+            'generate "Learn DCF valuation" --hours 2',
+            'generate "Learn SQL joins and indexing" --hours 1.5 --depth technical --pace quick --json',
+        ),
+        "Progress goes to stderr, the outline (Markdown, or JSON with --json) to stdout.",
+    )
+    generate.add_argument("query", help='what to learn, e.g. "Learn DCF valuation" (3-500 characters)')
     generate.add_argument("--hours", type=float, required=True, help="course length in hours (0.25-40)")
-    generate.add_argument("--depth", choices=[d.value for d in Depth], default=Depth.BALANCED.value)
-    generate.add_argument("--pace", choices=[p.value for p in Pace], default=Pace.MODERATE.value)
+    generate.add_argument(
+        "--depth",
+        choices=[d.value for d in Depth],
+        default=Depth.BALANCED.value,
+        help=f"the level of the learning objectives, overview to expert (default: {Depth.BALANCED.value})",
+    )
+    generate.add_argument(
+        "--pace",
+        choices=[p.value for p in Pace],
+        default=Pace.MODERATE.value,
+        help="section length: quick 10-20 min, moderate 15-35 (default), thorough 25-60",
+    )
     generate.add_argument(
         "--planner",
         choices=list(PLANNERS),
@@ -109,9 +173,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     generate.add_argument("--json", action="store_true", help="print the outline as JSON")
 
-    evaluate = commands.add_parser(
+    evaluate = _command(
+        commands,
         "eval",
-        help="generate annotated requests on a throwaway copy of a library and score the outlines",
+        "generate annotated requests on a throwaway copy of a library and score the outlines",
+        ("eval samples/eval/requests.json --library samples/eval/library",),
     )
     evaluate.add_argument("requests", type=Path, metavar="REQUESTS.json", help="the annotated requests")
     evaluate.add_argument("--library", type=Path, required=True, metavar="DIR", help="folder of book files")
@@ -124,32 +190,55 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
     evaluate.add_argument("--only", nargs="+", default=[], metavar="ID", help="evaluate only these requests")
 
-    courses = commands.add_parser("courses", help="list, show, export, retry or delete your courses")
-    course_commands = courses.add_subparsers(dest="courses_command", required=True)
-    listing = course_commands.add_parser("list", help="your courses, newest first")
+    courses = _command(commands, "courses", "list, show, export, retry or delete your courses")
+    course_commands = courses.add_subparsers(dest="courses_command", required=True, metavar="ACTION")
+    listing = _command(
+        course_commands, "list", "your courses, newest first", ("courses list --status failed",)
+    )
     listing.add_argument("--status", choices=[s.value for s in Status], help="only courses in this status")
     listing.add_argument(
         "--limit", type=int, default=DEFAULT_LIMIT, help=f"how many (1-{MAX_LIMIT}, default {DEFAULT_LIMIT})"
     )
     listing.add_argument("--cursor", help="continue a listing where the previous one said")
-    show = course_commands.add_parser("show", help="a course's status, progress or error, and its outline")
-    show.add_argument("course_id", metavar="ID")
+    course_id = "the course's id (see `courses list`)"
+    show = _command(course_commands, "show", "a course's status, progress or error, and its outline")
+    show.add_argument("course_id", metavar="ID", help=course_id)
     show.add_argument("--json", action="store_true", help="print what GET /courses/ID answers")
-    export = course_commands.add_parser("export", help="print a complete course's outline")
-    export.add_argument("course_id", metavar="ID")
+    export = _command(
+        course_commands,
+        "export",
+        "print a complete course's outline",
+        ("courses export ID --format md > course.md",),
+    )
+    export.add_argument("course_id", metavar="ID", help=course_id)
     export.add_argument("--format", choices=["md", "json"], default="md", help="Markdown (default) or JSON")
-    retry = course_commands.add_parser("retry", help="resume a failed course from the phase that failed")
-    retry.add_argument("course_id", metavar="ID")
+    retry = _command(
+        course_commands,
+        "retry",
+        "resume a failed course from the phase that failed, or finish an interrupted one",
+        details="Either way it shows the progress, as `generate` does, and prints the outline.",
+    )
+    retry.add_argument("course_id", metavar="ID", help=course_id)
     retry.add_argument("--json", action="store_true", help="print the outline as JSON")
-    delete = course_commands.add_parser("delete", help="delete a complete or failed course and its outline")
-    delete.add_argument("course_id", metavar="ID")
+    delete = _command(course_commands, "delete", "delete a complete or failed course and its outline")
+    delete.add_argument("course_id", metavar="ID", help=course_id)
 
-    samples = commands.add_parser("samples", help="copy the bundled sample library (book files) into DIR")
-    samples.add_argument("folder", type=Path, metavar="DIR")
+    samples = _command(
+        commands, "samples", "copy the bundled sample library (book files) into DIR", ("samples ./books",)
+    )
+    samples.add_argument("folder", type=Path, metavar="DIR", help="where to copy them (made if missing)")
     samples.add_argument("--force", action="store_true", help="overwrite sample files already in DIR")
 
-    db = commands.add_parser("db", help="control the embedded PostgreSQL server")
-    db.add_argument("action", choices=["start", "stop", "status"])
+    db = _command(
+        commands,
+        "db",
+        "control the embedded PostgreSQL server",
+        details="Commands start the server when they need it and stop it when they exit, unless another "
+        "process still uses it.\n`db start` keeps it running until `db stop`; `db status` says who uses it.",
+    )
+    db.add_argument(
+        "action", choices=["start", "stop", "status"], help="start (and keep), stop, or show status"
+    )
     return parser
 
 
@@ -190,7 +279,8 @@ def _library(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 0
-    books = [read_book_file(path) for path in getattr(args, "files", [])]  # all validated before any write
+    paths = book_paths(getattr(args, "files", []))
+    books = [read_book_file(path) for path in paths]  # all validated before any write
     if args.library_command == "load":
         warn_of_dropped_chapters(books, library)
         started = time.monotonic()
@@ -216,6 +306,20 @@ def _library(args: argparse.Namespace) -> int:
     stats = library.stats()
     print(f"indexed with embedder {stats.embedder_kind} ({stats.dimension} dimensions)", file=sys.stderr)
     return 0
+
+
+def book_paths(given: list[Path]) -> list[Path]:
+    """The book files named: a folder stands for the `*.json` files in it."""
+    paths = []
+    for path in given:
+        if path.is_dir():
+            inside = sorted(path.glob("*.json"))
+            if not inside:
+                raise CliError(f"{path}: no book files (*.json) in this folder")
+            paths += inside
+        else:
+            paths.append(path)
+    return paths
 
 
 def warn_of_dropped_chapters(books: list[Book], library: LibraryAdmin) -> None:
@@ -293,14 +397,14 @@ def _generate(args: argparse.Namespace) -> int:
             query=args.query, hours=args.hours, preferences=Preferences(depth=args.depth, pace=args.pace)
         )
     except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise CliError(f"invalid request: {field}: {first['msg'].removeprefix('Value error, ')}") from None
+        raise CliError(f"invalid request: {invalid_field(error).message}") from None
+    require_model_key(_settings(args))
     flow = _setup(args)
     require_books(flow)
     user = flow_user()
     started = time.monotonic()
     state = flow.submit(user, request)
+    _following.append(state.course_id)
     progress = Progress()
     progress.show(state.status, 0, 0, time.monotonic() - started)  # queued, even if it moves on at once
     while True:
@@ -321,6 +425,15 @@ def _generate(args: argparse.Namespace) -> int:
         print(usage_line(outline.usage), file=sys.stderr)
     sys.stdout.write(outline.model_dump_json(indent=2) + "\n" if args.json else outline_markdown(outline))
     return 0
+
+
+def require_model_key(settings: Settings) -> None:
+    """With the model planner, refuse at once when no key can be found: the course's steps
+    would otherwise retry for a minute before failing for the same reason."""
+    if settings.planner == "openai":
+        from . import bootstrap
+
+        bootstrap.openai_config(settings)  # ConfigError naming the variables to set
 
 
 def require_books(flow: Workflow) -> None:
@@ -345,7 +458,8 @@ def _course_command(args: argparse.Namespace, flow: Workflow, user: str) -> int:
     if command == "list":
         return _list_courses(args, flow, user)
     if command == "retry":
-        return _follow(flow, user, flow.retry(user, args.course_id), args.json)
+        require_model_key(_settings(args))
+        return _follow(flow, user, _resume(flow, user, args.course_id), args.json)
     if command == "delete":
         flow.delete(user, args.course_id)
         print(f"deleted course {args.course_id}", file=sys.stderr)
@@ -365,9 +479,25 @@ def _course_command(args: argparse.Namespace, flow: Workflow, user: str) -> int:
     return 0
 
 
+def _resume(flow: Workflow, user: str, course_id: str) -> CourseState:
+    """A failed course, resumed from the phase that failed; or one still in progress (its
+    `generate` interrupted), as it stands: this process's bus delivers its pending steps."""
+    try:
+        return flow.retry(user, course_id)
+    except CourseConflict:
+        state = flow.view(user, course_id).state  # CourseNotFound for another user's course
+        if state is None or state.status.is_terminal:
+            raise
+    print(f"course {course_id} is {state.status.value}: following it until it ends", file=sys.stderr)
+    return state
+
+
 def _list_courses(args: argparse.Namespace, flow: Workflow, user: str) -> int:
     limit = parse_limit(str(args.limit))
-    cursor = decode_cursor(args.cursor) if args.cursor else None
+    try:
+        cursor = decode_cursor(args.cursor) if args.cursor else None
+    except InvalidRequest:
+        raise CliError("--cursor is not one `courses list` printed: copy it unchanged") from None
     page = flow.list_page(user, limit, cursor, Status(args.status) if args.status else None)
     if not page.items:
         print("no courses" + (f" {args.status}" if args.status else ""), file=sys.stderr)
@@ -397,7 +527,12 @@ def course_text(view: CourseView) -> str:
     progress = body["progress"]
     lines = [
         f"course   {body['course_id']}",
-        f"status   {body['status']} ({progress['parts_done']} of {progress['parts_total']} parts planned)",
+        f"status   {body['status']}"
+        + (
+            f" ({progress['parts_done']} of {progress['parts_total']} parts planned)"
+            if progress["parts_total"]
+            else ""
+        ),
         f"request  {body['query']!r}, {body['hours']:g} h, depth {body['preferences']['depth']},"
         f" pace {body['preferences']['pace']}",
         f"created  {body['created_at']}, updated {body['updated_at']}",
@@ -424,6 +559,7 @@ def _outline_text(outline: Outline, as_json: bool) -> str:
 def _follow(flow: Workflow, user: str, resumed: CourseState, as_json: bool) -> int:
     """Show a resumed course's progress until it ends, as `generate` does, then print its outline."""
     started, course_id = time.monotonic(), resumed.course_id
+    _following.append(course_id)
     progress = Progress()
     # Where it resumed, even if it moves on at once.
     progress.show(resumed.status, resumed.parts_done, resumed.parts_total, 0.0)
@@ -492,6 +628,9 @@ def _db(args: argparse.Namespace) -> int:
             f"PostgreSQL running, socket {server.socket_path}; `coursegen db stop` stops it", file=sys.stderr
         )
     elif args.action == "stop":
+        if not server.is_running():
+            print("PostgreSQL was not running", file=sys.stderr)
+            return 0
         users = server.users()
         server.stop()
         print("PostgreSQL stopped", file=sys.stderr)
@@ -544,27 +683,56 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     args = parser.parse_args(argv)
+    if args.data_dir is None:
+        args.data_dir = Settings.from_env().data_dir
     # stdout carries the outline; the progress line says what is happening, so only
     # warnings and errors are logged, to stderr.
     logs.configure(level=os.environ.get("COURSEGEN_LOG_LEVEL", "WARNING"), stream=sys.stderr)
+    commands = {"library": _library, "generate": _generate, "eval": _eval, "courses": _courses}
+    run = {**commands, "samples": _samples, "db": _db}
     try:
-        if args.command == "library":
-            return _library(args)
-        if args.command == "generate":
-            return _generate(args)
-        if args.command == "eval":
-            return _eval(args)
-        if args.command == "courses":
-            return _courses(args)
-        if args.command == "samples":
-            return _samples(args)
-        return _db(args)
+        return run[args.command](args)
     except CourseGenError as error:
         print(f"coursegen: error: {error}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # the reader went away (`| head`): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit's flush
+        return 141
+    except OSError as error:  # a folder that cannot be made, a file that cannot be written
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"coursegen: error: {where}{error.strerror or error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
-        print("coursegen: interrupted", file=sys.stderr)
-        return 130
+        say_interrupted(sys.stderr, _following[-1] if _following else None)
+        leave_at_once(130)
+        return 130  # not reached
+
+
+def say_interrupted(stream: Any, course_id: str | None) -> None:
+    """Ctrl-C's message on a line of its own: on a terminal the progress line has no end yet."""
+    stream.write(("\n" if stream.isatty() else "") + interrupted_message(course_id) + "\n")
+    stream.flush()
+
+
+def interrupted_message(course_id: str | None) -> str:
+    """What Ctrl-C says: what was stopped, and for a course being built, how it goes on."""
+    if course_id is None:
+        return "coursegen: interrupted"
+    return (
+        f"coursegen: interrupted; course {course_id} is kept in the data folder: "
+        f"`coursegen courses retry {course_id}` goes on with it"
+    )
+
+
+def leave_at_once(code: int) -> NoReturn:
+    """Exit without waiting for the deliveries the in-process bus is running (a model call may
+    take minutes): their events stay in the outbox, claimed by this process, and the next process
+    delivers them once it sees this one is gone. The exit hooks still run, so a PostgreSQL server
+    this process started stops."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    atexit._run_exitfuncs()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ def parse_course_request(raw_body: bytes | str | None) -> CourseRequest:
     try:
         return CourseRequest.model_validate(body)
     except ValidationError as error:
-        raise _invalid_field(error) from None
+        raise invalid_field(error) from None
 
 
 def _json_object(raw_body: bytes | str | None) -> dict[str, Any]:
@@ -73,7 +73,7 @@ def _json_object(raw_body: bytes | str | None) -> dict[str, Any]:
     return body
 
 
-def _invalid_field(error: ValidationError) -> InvalidRequest:
+def invalid_field(error: ValidationError) -> InvalidRequest:
     """The first validation error, as one message naming its field."""
     first = error.errors()[0]
     field = ".".join(str(part) for part in first["loc"]) or None

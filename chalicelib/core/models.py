@@ -73,6 +73,8 @@ class CourseRequest(_Strict):
         # JSON numbers only: no "2", no true (a bool is an int to Python).
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError("hours must be a number")
+        if not MIN_HOURS <= value <= MAX_HOURS:  # NaN too: it compares false
+            raise ValueError(f"hours must be from {MIN_HOURS:g} to {MAX_HOURS:g}, got {value:g}")
         return value
 
     @field_validator("query", mode="before")

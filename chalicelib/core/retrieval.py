@@ -178,7 +178,8 @@ class Evidence:
     min_similarity: float = 0.3  # below this cosine, only a chapter naming the query's terms enters
     # A chapter naming the query's terms still needs this cosine: a word in common is no evidence
     # when the meaning is far off (a nutrition chapter's "glycemic index", 0.13, for "SQL
-    # indexing"). The lowest expected chapter of the development set scores 0.31.
+    # indexing"). The lowest expected chapter of the development set scores 0.31. A chapter
+    # naming every term of the query needs no cosine at all (see `select_relevant`).
     named_min_similarity: float = 0.2
     relative_floor: float = 0.75  # naming fewer terms than needed: this close to the best ...
     strong_floor: float = 0.9  # ... and this close, sharing no word with the query at all
@@ -220,7 +221,10 @@ def select_relevant(
     def floor(hit: ChapterHit) -> float | None:
         """The share of the best similarity `hit` needs; None: it cannot enter at all."""
         named = len(hit.named)
-        if named >= need and hit.similarity >= e.named_min_similarity:
+        # Naming every term is evidence whatever the cosine: an embedder that does not know an
+        # acronym ("CAPM") scores the chapters titled with it below the floor.
+        names_all = named >= len(terms) > 0
+        if named >= need and (hit.similarity >= e.named_min_similarity or names_all):
             if named >= 3 or 3 * named >= len(terms):
                 return e.well_named_floor
             return e.specific_named_floor if specific.intersection(hit.named) else e.named_floor

@@ -65,8 +65,10 @@ class EvalRequest(_Model):
 def read_requests(path: Path) -> list[EvalRequest]:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise EvalSetError(f"{path}: cannot read the requests: {error}") from None
+    except OSError as error:
+        raise EvalSetError(f"{path}: cannot read the requests: {error.strerror or error}") from None
+    except ValueError as error:
+        raise EvalSetError(f"{path}: the requests are not valid JSON: {error}") from None
     if not isinstance(raw, list):
         raise EvalSetError(f"{path}: expected a JSON list of requests")
     requests = []

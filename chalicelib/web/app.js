@@ -206,7 +206,10 @@ function render(watch, course) {
   const { parts_done: partsDone, parts_total: partsTotal } = course.progress;
   let text = STATUS_TEXT[course.status] ?? course.status;
   if (!done && partsTotal > 0) text += `: part ${Math.min(partsDone + 1, partsTotal)} of ${partsTotal}`;
-  if (course.status === "complete") text = `Complete: ${course.course.parts.length} parts, ${course.course.total_minutes} minutes`;
+  if (course.status === "complete") {
+    const parts = course.course.parts.length;
+    text = `Complete: ${parts} ${parts === 1 ? "part" : "parts"}, ${course.course.total_minutes} minutes`;
+  }
   if ($("progress").textContent !== text) $("progress").textContent = text;
   $("progress").dataset.status = course.status;
   clearInterval(watch.timer);

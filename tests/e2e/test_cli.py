@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -107,3 +108,53 @@ def test_a_course_the_library_cannot_ground_fails_with_the_reason(
     assert coursegen(data_dir, "generate", "zxqv wblorf snarg", "--hours", "1") == 1
     err = capsys.readouterr().err
     assert "failed in search" in err and "no chapter in the library" in err
+
+
+@pytest.mark.slow
+def test_the_readmes_other_demo_query_makes_a_course_from_the_sample_library(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = (SAMPLES.parents[1] / "README.md").read_text(encoding="utf-8")
+    found = re.search(r'make demo\s+QUERY="([^"]+)"\s+HOURS=(\S+?)`', readme)
+    assert found, "the README no longer shows `make demo QUERY=... HOURS=...`"
+    query, hours = found.groups()
+    paths = sorted(SAMPLES.glob("*.json"))
+    assert coursegen(data_dir, "library", "load", *map(str, paths)) == 0
+    code = coursegen(data_dir, "generate", query, "--hours", hours, "--json")
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert json.loads(captured.out)["query"] == query
+
+
+@pytest.mark.slow
+def test_the_readmes_example_course_is_what_the_sample_library_gives(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = (SAMPLES.parents[1] / "README.md").read_text(encoding="utf-8")
+    example = readme[readme.index('"course": {"title"') :]
+    part, part_minutes = re.search(r'\{"title": "([^"]+)", "minutes": (\d+), "sections"', example).groups()  # type: ignore[union-attr]
+    section, minutes = re.search(r'\{"title": "([^"]+)", "minutes": (\d+),\n', example).groups()  # type: ignore[union-attr]
+    objective = re.search(r'"objectives": \["([^"]+)"', example).group(1)  # type: ignore[union-attr]
+    paths = sorted(SAMPLES.glob("*.json"))
+    assert coursegen(data_dir, "library", "load", *map(str, paths)) == 0
+    assert coursegen(data_dir, "generate", "Learn DCF valuation", "--hours", "2", "--json") == 0
+    first = json.loads(capsys.readouterr().out)["parts"][0]
+    assert (first["title"], first["minutes"]) == (part, int(part_minutes))
+    assert (first["sections"][0]["title"], first["sections"][0]["minutes"]) == (section, int(minutes))
+    assert first["sections"][0]["objectives"][0] == objective
+
+
+def test_a_folder_given_to_library_load_stands_for_its_book_files(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "books"
+    folder.mkdir()
+    for name in ("databases-sql-data-engineering.json", "nutrition-exercise-physiology.json"):
+        shutil.copy(SAMPLES / name, folder / name)
+    (folder / "notes.txt").write_text("not a book", encoding="utf-8")
+    assert coursegen(data_dir, "library", "load", str(folder)) == 0
+    assert "loaded 2 book(s)" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert coursegen(data_dir, "library", "load", str(empty)) == 1
+    assert capsys.readouterr().err == f"coursegen: error: {empty}: no book files (*.json) in this folder\n"

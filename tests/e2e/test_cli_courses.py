@@ -68,7 +68,7 @@ def test_a_failed_course_is_listed_shown_and_resumed_by_retry(
 
     assert coursegen(data_dir, "courses", "show", course_id) == 0
     shown = capsys.readouterr().out
-    assert "status   failed" in shown and "error    in search: no chapter" in shown
+    assert "status   failed\n" in shown and "error    in search: no chapter" in shown
     assert f"coursegen courses retry {course_id}" in shown
     assert coursegen(data_dir, "courses", "export", course_id) == 1
     assert "only a complete course has an outline" in capsys.readouterr().err
@@ -125,6 +125,10 @@ def test_a_course_is_exported_listed_in_pages_and_deleted(
     assert f"no course {newest!r}" in capsys.readouterr().err
     assert coursegen(data_dir, "courses", "list", "--limit", "0") == 1
     assert "limit must be" in capsys.readouterr().err
+    assert coursegen(data_dir, "courses", "list", "--cursor", cursor[:-2]) == 1
+    assert capsys.readouterr().err == (
+        "coursegen: error: --cursor is not one `courses list` printed: copy it unchanged\n"
+    )
 
 
 def test_reloading_a_book_with_fewer_chapters_warns_which_disappear(

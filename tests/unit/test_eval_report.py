@@ -164,6 +164,13 @@ def test_a_requests_file_is_validated_naming_the_request(tmp_path: Path) -> None
     path.write_text(json.dumps([{"id": "a", "query": "q", "hours": 1}] * 2))
     with pytest.raises(EvalSetError, match="used twice: a"):
         read_requests(path)
+    path.write_text("not JSON")
+    with pytest.raises(EvalSetError, match=r"requests\.json: the requests are not valid JSON: Expecting"):
+        read_requests(path)
+    with pytest.raises(
+        EvalSetError, match=r"missing.json: cannot read the requests: No such file or directory$"
+    ):
+        read_requests(tmp_path / "missing.json")
 
 
 def test_the_development_set_reads_and_names_only_its_own_books() -> None:

@@ -58,6 +58,7 @@ def test_a_query_that_is_not_a_string_is_rejected(query: object) -> None:
 def test_hours_outside_a_quarter_hour_to_forty_are_rejected(hours: float) -> None:
     error = rejects(body(hours=hours))
     assert error.field == "hours" and error.code == "invalid_field"
+    assert error.message == f"hours must be from 0.25 to 40, got {hours:g}"
 
 
 @pytest.mark.parametrize("hours", ["2", True, None, [2]])

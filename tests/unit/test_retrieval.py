@@ -180,6 +180,18 @@ def test_a_shared_word_with_a_far_meaning_is_no_evidence_even_in_a_library_of_on
     assert keys(select_relevant([weakly_named], TERMS)) == [("econ", 8)]  # a real name, a near meaning
 
 
+def test_a_chapter_naming_every_term_enters_though_the_embedder_does_not_know_the_word() -> None:
+    # "Learn the CAPM" on the sample library: the offline embedder scores the two chapters titled
+    # with the acronym 0.19, below the floor a chapter naming only some of the terms needs.
+    capm = [
+        hit("investing", 5, 0.196, named=["capm"], lexical=0.6, title="The CAPM and the Market Portfolio"),
+        hit("valuation", 5, 0.187, named=["capm"], lexical=0.68, title="The Cost of Equity and the CAPM"),
+    ]
+    assert set(keys(select_relevant(capm, ["capm"]))) == {("investing", 5), ("valuation", 5)}
+    partly = hit("valuation", 5, 0.187, named=["capm"], lexical=0.68)
+    assert select_relevant([partly], ["capm", "arbitrage"]) == []  # naming half is not enough
+
+
 def test_a_short_query_needs_only_one_named_term() -> None:
     hits = [
         hit("b", 1, 0.7, named=["monopoly"], lexical=0.2),
