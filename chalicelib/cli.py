@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from pydantic import ValidationError
 
-from .config import PLANNERS, SUMMARIZERS, Settings
+from .config import PLANNERS, SUMMARIZERS, Settings, log_level
 from .core.books import Book, book_id
 from .core.models import (
     CourseRequest,
@@ -683,14 +683,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     args = parser.parse_args(argv)
-    if args.data_dir is None:
-        args.data_dir = Settings.from_env().data_dir
-    # stdout carries the outline; the progress line says what is happening, so only
-    # warnings and errors are logged, to stderr.
-    logs.configure(level=os.environ.get("COURSEGEN_LOG_LEVEL", "WARNING"), stream=sys.stderr)
     commands = {"library": _library, "generate": _generate, "eval": _eval, "courses": _courses}
     run = {**commands, "samples": _samples, "db": _db}
     try:
+        # stdout carries the outline; the progress line says what is happening, so only
+        # warnings and errors are logged, to stderr.
+        logs.configure(level=log_level("WARNING"), stream=sys.stderr)
+        if args.data_dir is None:
+            args.data_dir = Settings.from_env().data_dir
         return run[args.command](args)
     except CourseGenError as error:
         print(f"coursegen: error: {error}", file=sys.stderr)

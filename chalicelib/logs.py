@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
+
+from .config import log_level
 
 CONTEXT_FIELDS = ("course_id", "phase", "attempt", "status")
 LOGGER = "coursegen"
@@ -87,5 +88,5 @@ def configure(level: str | None = None, stream: Any = None, *, force: bool = Tru
     handler = logging.StreamHandler(stream) if stream is not None else _StdoutHandler()
     handler.setFormatter(JsonFormatter())
     logger.addHandler(handler)
-    logger.setLevel((level or os.environ.get("COURSEGEN_LOG_LEVEL") or "INFO").upper())
+    logger.setLevel(level or log_level("INFO"))
     logger.propagate = False

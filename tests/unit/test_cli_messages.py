@@ -97,6 +97,25 @@ def test_a_folder_that_cannot_be_made_is_named_without_a_traceback(
     assert "Traceback" not in err and "Error:" not in err and len(err.splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"), [("COURSEGEN_PLANNER", "gpt"), ("COURSEGEN_LOG_LEVEL", "chatty")]
+)
+def test_a_bad_setting_in_the_environment_is_one_line_naming_it(
+    tmp_path: Path,
+    variable: str,
+    value: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv(variable, value)
+    monkeypatch.chdir(tmp_path)
+    assert main(["courses", "list"]) == 1  # no --data-dir: the default comes from the environment
+    err = capsys.readouterr().err
+    assert err.startswith(f"coursegen: error: {variable}=") and value in err.lower()
+    assert len(err.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []  # nothing made
+
+
 def test_ctrl_c_names_the_course_it_leaves_and_how_to_go_on() -> None:
     message = interrupted_message("abc123")
     assert "course abc123 is kept" in message and "`coursegen courses retry abc123`" in message

@@ -3,11 +3,13 @@ Terraform placeholder counts as unset wherever it appears."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
+from chalicelib import config
 from chalicelib.adapters.openai_client import PLACEHOLDER_KEY, with_api_key
 from chalicelib.config import ConfigError, OpenAIConfig, Settings
 from chalicelib.ports import SearchParams
@@ -235,3 +237,23 @@ def test_the_api_key_comes_from_the_environment_or_the_secret() -> None:
 def test_the_key_is_never_shown() -> None:
     config = with_api_key(OpenAIConfig(api_key="sk-secret-value"))
     assert "sk-secret-value" not in repr(config) and "sk-secret-value" not in repr(Settings(openai=config))
+
+
+def test_only_config_reads_the_environment() -> None:
+    # The rule of docs/architecture.md: every variable is read (and checked) in config.py.
+    package = Path(__file__).resolve().parents[2] / "chalicelib"
+    readers = sorted(
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if path.name != "config.py" and re.search(r"os\.environ|os\.getenv", path.read_text(encoding="utf-8"))
+    )
+    assert readers == []
+
+
+def test_the_log_level_is_checked_and_the_default_is_the_callers() -> None:
+    assert config.log_level("WARNING", {}) == "WARNING"
+    assert config.log_level("INFO", {"COURSEGEN_LOG_LEVEL": " debug "}) == "DEBUG"
+    with pytest.raises(ConfigError, match="COURSEGEN_LOG_LEVEL='LOUD'"):
+        config.log_level("INFO", {"COURSEGEN_LOG_LEVEL": "loud"})
+    assert config.pg_bin_dir({}) is None
+    assert config.pg_bin_dir({"COURSEGEN_PG_BIN": "/opt/pg/bin"}) == Path("/opt/pg/bin")

@@ -75,8 +75,8 @@ def documented_variables() -> set[str]:
 
 
 def variables_the_code_reads() -> set[str]:
-    """The names config.py reads (its literals and one deadline per phase), and the few the
-    logging, the embedded server and the Terraform tooling read themselves."""
+    """The names config.py reads (its literals and one deadline per phase, COURSEGEN_PG_BIN also
+    named where its error messages cite it), and the few the deployment tooling reads itself."""
     config = (ROOT / "chalicelib" / "config.py").read_text(encoding="utf-8")
     names = set(re.findall(r'"([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)"', config))
     names |= {f"COURSEGEN_STALL_MINUTES_{phase.name}" for phase in Phase}
