@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .core.registry import Phase
 from .core.watchdog import DEFAULT_DEADLINES, MAX_REDRIVES, Policy
-from .errors import CourseGenError
+from .errors import PermanentFailure
 from .ports import SearchParams
 
 RUNTIMES = ("local", "aws")
@@ -26,8 +26,9 @@ EMBEDDERS = ("offline", "openai")
 SECTIONS = ("parallel", "sequential")  # how the parts' sections are planned
 
 
-class ConfigError(CourseGenError):
-    """A configuration value is missing or invalid; the message names the variable."""
+class ConfigError(PermanentFailure):
+    """A configuration value is missing or invalid; the message names the variable. Permanent:
+    a step that meets it fails its course at once, since no retry can mend the setting."""
 
 
 def is_placeholder(value: str) -> bool:

@@ -19,9 +19,11 @@ from app import app
 from chalicelib import bootstrap
 from chalicelib.adapters.localpg import LocalPostgres
 from chalicelib.cli import main
+from chalicelib.config import ConfigError, OpenAIConfig
 from chalicelib.core import checks
 from chalicelib.core.models import CourseRequest
 from chalicelib.logs import JsonFormatter
+from chalicelib.planning.openai_planner import OpenAIPlanner
 from chalicelib.workflow import Workflow
 from tests.e2e.conftest import DIMENSION, model_env, new_data_dir
 from tests.e2e.test_course_end_to_end import poll, post
@@ -175,6 +177,29 @@ def test_an_unknown_chat_model_fails_the_course_at_once_with_the_reason(
     assert body["error"]["phase"] == "parts"
     assert "test-chat" in body["error"]["reason"]
     assert len(llm_server.chat_requests()) == asked_before + 1  # a permanent error is not retried
+
+
+def test_a_missing_model_key_fails_the_course_at_once_naming_the_setting(
+    client: Client, llm_workflow: Workflow, llm_server: LLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    planner = llm_workflow.deps.planner
+    assert isinstance(planner, OpenAIPlanner)
+
+    def no_key(config: OpenAIConfig) -> OpenAIConfig:
+        raise ConfigError("COURSEGEN_OPENAI_API_KEY is not set: the chat model needs a key")
+
+    monkeypatch.setattr(planner.model, "_client", None)  # the next call builds its client, reading the key
+    monkeypatch.setattr(planner.model, "_with_key", no_key)
+    asked_before = len(llm_server.chat_requests())
+
+    body = poll(client, post(client, {"query": "Learn DCF valuation", "hours": 1}).json_body["course_id"])
+
+    assert body["status"] == "failed"
+    assert body["error"] == {
+        "phase": "parts",
+        "reason": "COURSEGEN_OPENAI_API_KEY is not set: the chat model needs a key",
+    }
+    assert body["retries"] == 0 and len(llm_server.chat_requests()) == asked_before  # no retry, no call
 
 
 def test_post_answers_503_when_the_query_cannot_be_embedded_and_stores_nothing(
