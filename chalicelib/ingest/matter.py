@@ -14,9 +14,21 @@ _ALWAYS_SKIPPED = re.compile(
     r"(general |subject |command |concept )?index|bibliography|references|works cited|"
     r"further reading|colophon|dedication|epigraph|about the authors?|about this book|"
     r"acknowledge?ments?|also by .*|praise for .*|endnotes|notes|credits|revision history|"
-    r"gnu free documentation license|gnu general public license)$",
+    r"gnu free documentation license|gnu general public license|copying this manual|copying|"
+    r"changes|change ?log|changelog/history|history of changes|document history|release history|"
+    r"authors|contributors|footnotes|search( page)?|page not found|indices and tables)$",
     re.IGNORECASE,
 )
+# A licence, wherever it sits in the title ("A GNU Free Documentation License", "BSD-3-Clause
+# License", "B.1 License for copying this manual").
+_LICENCE = re.compile(
+    r"(free documentation|general public|lesser general public) licen[cs]e|licen[cs]e for copying|"
+    r"^[\w.-]+( [\w.-]+)? licen[cs]es?$|^licen[cs]es?\b",
+    re.IGNORECASE,
+)
+# An index under a longer name ("Concept Index", "Index of Functions", "General Index: F - L"):
+# skipped when its text is a list of short lines, as an index's is.
+_INDEX_LIKE = re.compile(r"^((\S+\s+){1,3}ind(ex|exes|ices)|index of\b.*)(\s*:.*)?$", re.IGNORECASE)
 # Back matter that is content when it is long enough to teach something.
 _SKIPPED_UNLESS_SUBSTANTIVE = re.compile(
     r"^(appendix|appendices|glossary|preface|foreword|prologue|epilogue|afterword)\b", re.IGNORECASE
@@ -33,7 +45,9 @@ def matter_kind(chapter: RawChapter, document_title: str = "") -> str | None:
     _, bare = split_label(chapter.title)
     title = re.sub(r"[\s.:]+$", "", bare.strip())
     for candidate in (title, chapter.title.strip()):
-        if _ALWAYS_SKIPPED.match(candidate):
+        if _ALWAYS_SKIPPED.match(candidate) or _LICENCE.search(candidate):
+            return "front or back matter"
+        if _INDEX_LIKE.match(candidate) and _listy(chapter.text):
             return "front or back matter"
     back_matter = any(_SKIPPED_UNLESS_SUBSTANTIVE.match(t) for t in (chapter.title.strip(), title))
     if back_matter and word_count(chapter.text) < SUBSTANTIVE_WORDS:
@@ -41,6 +55,20 @@ def matter_kind(chapter: RawChapter, document_title: str = "") -> str | None:
     if word_count(chapter.text) < MIN_CHAPTER_WORDS:
         return "too short"
     return None
+
+
+def is_matter_title(title: str) -> bool:
+    """A title that is never content, whatever the text under it (contents, copyright, index…)."""
+    _, bare = split_label(title)
+    candidates = (re.sub(r"[\s.:]+$", "", bare.strip()), title.strip())
+    return any(_ALWAYS_SKIPPED.match(c) or _LICENCE.search(c) for c in candidates)
+
+
+def _listy(text: str) -> bool:
+    """Mostly short lines (an index, a list of links), not prose."""
+    lines = [line for line in text.split("\n") if line.strip()]
+    words = sum(len(re.findall(r"\w+", line)) for line in lines)  # dot leaders are not words
+    return bool(lines) and words / len(lines) < 8
 
 
 def looks_like_contents(chapter: RawChapter, others: list[RawChapter]) -> bool:
