@@ -156,20 +156,43 @@ def _slice(pages: list[str], start: int, end: int, title: str, next_title: str |
 
 def _from_heading_sizes(lines: list[Line], pages: list[str]) -> list[RawChapter]:
     """Chapters start at lines set in the largest type that occurs on 2 to 80 lines of the
-    document, at least 1.3 times the body's size."""
+    document, at least 1.3 times the body's size (a title set on two lines counts once); lines
+    in the next size down, still larger than the body, are their sub-headings."""
     weight: Counter[float] = Counter()
     for _, text, size, _ in lines:
         weight[size] += len(text)
     if not weight:
         return []
     body = weight.most_common(1)[0][0]
-    for size in sorted({s for s in weight if s >= body * HEADING_SIZE_RATIO}, reverse=True):
-        heads = [
-            (p, t) for p, t, s, _ in lines if s == size and 3 <= len(t) <= 120 and re.search(r"[A-Za-z]", t)
-        ]
+    sizes = sorted({s for s in weight if s >= body * HEADING_SIZE_RATIO}, reverse=True)
+    for size in sizes:
+        heads = _joined_lines(lines, size)
         if 2 <= len(heads) <= 80:
-            return _split_at_headings(pages, heads)
+            chapters = _split_at_headings(pages, [(p, t) for _, p, t in heads])
+            below = [s for s in weight if body * 1.1 <= s < size]
+            if below:
+                subs = _joined_lines(lines, max(below))
+                starts = [at for at, _, _ in heads] + [len(lines)]
+                for index, chapter in enumerate(chapters):
+                    chapter.headings = [
+                        clean_line(t) for at, _, t in subs if starts[index] < at < starts[index + 1]
+                    ]
+            return chapters
     return []
+
+
+def _joined_lines(lines: list[Line], size: float) -> list[tuple[int, int, str]]:
+    """(position, page, text) of the lines in type of `size`; consecutive ones on a page joined."""
+    found: list[tuple[int, int, str]] = []
+    for at, (page, text, line_size, _) in enumerate(lines):
+        if line_size != size:
+            continue
+        previous = found[-1] if found else None
+        if previous and previous[1] == page and lines[at - 1][2] == size and at > 0:
+            found[-1] = (previous[0], page, f"{previous[2]} {text}")
+        else:
+            found.append((at, page, text))
+    return [(a, p, t) for a, p, t in found if 3 <= len(t) <= 160 and re.search(r"[A-Za-z]", t)]
 
 
 _CHAPTER_NUMBER = re.compile(
