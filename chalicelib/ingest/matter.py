@@ -26,6 +26,14 @@ _LICENCE = re.compile(
     r"^[\w.-]+( [\w.-]+)? licen[cs]es?$|^licen[cs]es?\b",
     re.IGNORECASE,
 )
+# An appendix or a "copying" chapter that opens with a licence's name, or whose sections are
+# licences, is the licence.
+_COPYING = re.compile(r"\bcop(y|ies|ying)\b|\bterms\b|\blicen[cs]", re.IGNORECASE)
+_LICENCE_TEXT = re.compile(
+    r"\b(GNU (Affero |Lesser )?General Public|GNU Free Documentation|Apache|Mozilla Public|"
+    r"Creative Commons [\w-]+) Licen[cs]e\b|\bMIT Licen[cs]e\b|\bBSD[- ]\d[- ]Clause\b",
+    re.IGNORECASE,
+)
 # An index under a longer name ("Concept Index", "Index of Functions", "General Index: F - L"):
 # skipped when its text is a list of short lines, as an index's is.
 _INDEX_LIKE = re.compile(r"^((\S+\s+){1,3}ind(ex|exes|ices)|index of\b.*)(\s*:.*)?$", re.IGNORECASE)
@@ -52,6 +60,10 @@ def matter_kind(chapter: RawChapter, document_title: str = "") -> str | None:
     back_matter = any(_SKIPPED_UNLESS_SUBSTANTIVE.match(t) for t in (chapter.title.strip(), title))
     if back_matter and word_count(chapter.text) < SUBSTANTIVE_WORDS:
         return "front or back matter"
+    licence_headings = bool(chapter.headings) and all(_LICENCE.search(h) for h in chapter.headings)
+    licence = licence_headings or _LICENCE_TEXT.search(chapter.text[:600])
+    if (back_matter or _COPYING.search(chapter.title)) and licence:
+        return "front or back matter"  # an appendix that is a licence ("How to make copies of …")
     if word_count(chapter.text) < MIN_CHAPTER_WORDS:
         return "too short"
     return None
@@ -89,15 +101,19 @@ def content_chapters(chapters: list[RawChapter], document_title: str = "") -> li
 
 def number_chapters(chapters: list[RawChapter]) -> list[tuple[int, str, RawChapter]]:
     """(number, title without its number, chapter): the document's own numbers where it gives
-    them ("Chapter 3", "3."), counting on from the last one where it does not; each unique."""
+    them ("Chapter 3", "3."), counting on from the last one where it does not; each unique. An
+    unnumbered opening chapter before chapter 1 (an "Overview") is chapter 0."""
     numbered: list[tuple[int, str, RawChapter]] = []
     used: set[int] = set()
-    for chapter in chapters:
+    labels = [chapter.label or split_label(chapter.title)[0] for chapter in chapters]
+    for index, chapter in enumerate(chapters):
         parsed, bare = split_label(chapter.title)
-        label = chapter.label or parsed
+        label = labels[index]
         title = bare if parsed and parsed.isdigit() else chapter.title
         number = int(label) if label and label.isdigit() else None
-        if number is None or number in used or number > MAX_CHAPTER_NUMBER:
+        if index == 0 and label is None and len(labels) > 1 and labels[1] == "1":
+            number = 0
+        elif number is None or number in used or number > MAX_CHAPTER_NUMBER:
             number = max(used, default=0) + 1
         used.add(number)
         numbered.append((number, title.strip() or chapter.title, chapter))
