@@ -8,14 +8,16 @@ from __future__ import annotations
 import hashlib
 import locale
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from .document import MAX_FOLDER_FILES, Document, DocumentError, RawChapter, clean_line, clean_text
-from .html import events, is_chrome, meta_author, page_title, parse_html, whole_page
+from .html import Event, Heading, events, is_chrome, meta_author, page_title, parse_html, whole_page
 from .markdown import markdown_root
+from .tree import chapter_nodes
 
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
 MARKDOWN_SUFFIXES = {".md", ".markdown", ".mdown", ".mkd"}
@@ -128,48 +130,64 @@ def _parse(path: Path) -> tuple[Any, dict[str, str]]:
     return parse_html(data, str(path)), {}
 
 
-def _target(page: Path, href: str, by_real: dict[Path, Path]) -> Path | None:
-    """The chapter file a link points to, if it is one of `by_real`'s."""
-    parts = urlsplit(href)
-    if parts.scheme or parts.netloc or not parts.path:
-        return None
-    real = (page.parent / unquote(parts.path)).resolve()
-    if real.is_dir():
-        real = next((real / n for n in ("index.html", "index.htm", "README.md") if (real / n).exists()), real)
-    return by_real.get(real.resolve())
+class _Files:
+    """The chapter files, and which of them a link points to (resolved once per link)."""
+
+    def __init__(self, files: list[Path]) -> None:
+        self.files = files
+        self.by_real = {f.resolve(): f for f in files}
+        self._cache: dict[tuple[Path, str], Path | None] = {}
+
+    def target(self, page: Path, href: str) -> Path | None:
+        """The chapter file a link on `page` points to, if it is one."""
+        parts = urlsplit(href)
+        if parts.scheme or parts.netloc or not parts.path:
+            return None
+        key = (page.parent, unquote(parts.path))
+        if key not in self._cache:
+            real = (key[0] / key[1]).resolve()
+            if real not in self.by_real and real.is_dir():
+                names = ("index.html", "index.htm", "README.md")
+                real = next((real / n for n in names if (real / n).resolve() in self.by_real), real)
+            self._cache[key] = self.by_real.get(real)
+        return self._cache[key]
 
 
-_TOC_CLASSES = re.compile(r"\b(toc|mini-toc|menu|contents)\b")
+_TOC_CLASSES = re.compile(r"^(toc|mini-toc|menu|contents)$")
 
 
 def _in_chrome(element: Any) -> bool:
     """Inside a navigation bar, sidebar, header or footer (a table of contents is not chrome)."""
     return any(
-        is_chrome(a) and not _TOC_CLASSES.search(a.get("class") or "") for a in element.iterancestors()
+        is_chrome(a) and not any(_TOC_CLASSES.match(c) for c in (a.get("class") or "").split())
+        for a in element.iterancestors()
     )
 
 
-def _up_link(page: Path, root: Any, by_real: dict[Path, Path]) -> Path | None:
+def _up_link(page: Path, root: Any, known: _Files) -> Path | None:
     """The page's parent as its navigation names it (rel="up", or the "up" access key of Texinfo,
     DocBook and Sphinx pages)."""
     for element in root.iter("a", "link"):
         rel = (element.get("rel") or "").lower().split()
-        if "up" in rel or "parent" in rel or (element.get("accesskey") or "").lower() == "u":
-            target = _target(page, element.get("href") or "", by_real)
-            if target is not None and target.resolve() != page.resolve():
+        label = " ".join(
+            [element.text_content() if element.tag == "a" else "", *element.xpath(".//img/@alt")]
+        )
+        named_up = label.strip().casefold() in {"up", "parent"}  # LaTeX2HTML's arrow image, "Up"
+        if "up" in rel or "parent" in rel or (element.get("accesskey") or "").lower() == "u" or named_up:
+            target = known.target(page, element.get("href") or "")
+            if target is not None and target != page:
                 return target
     return None
 
 
-def _toc_links(page: Path, root: Any, files: list[Path]) -> list[tuple[Path, int, str]]:
+def _toc_links(page: Path, root: Any, known: _Files) -> list[tuple[Path, int, str]]:
     """(file, depth, link text) of the page's table of contents: the links in its outermost lists
     (<ul>, <ol>, <dl>) that point to chapter files, the depth counting nested lists; if the page
     has no such lists, all its links at depth 1."""
-    by_real = {f.resolve(): f for f in files}
     found: list[tuple[Path, int, str]] = []
     for link in root.iter("a"):
-        target = _target(page, link.get("href") or "", by_real)
-        if target is None or target.resolve() == page.resolve() or _in_chrome(link):
+        target = known.target(page, link.get("href") or "")
+        if target is None or target == page or _in_chrome(link):
             continue
         depth = sum(1 for a in link.iterancestors() if a.tag in _LISTS)
         found.append((target, depth, clean_line(link.text_content())))
@@ -180,9 +198,10 @@ def _toc_links(page: Path, root: Any, files: list[Path]) -> list[tuple[Path, int
     return [(f, 1, text) for f, _, text in found]
 
 
-def _find_index(folder: Path, files: list[Path]) -> tuple[Path, Any, dict[str, str]] | None:
+def _find_index(folder: Path, known: _Files) -> tuple[Path, Any, dict[str, str]] | None:
     """The table of contents page: an index/SUMMARY/README/contents page at the top of the folder,
     else the page that links to the most chapter files (if it links to at least a third)."""
+    files = known.files
     named = [f for f in files if f.parent == folder and _INDEX_NAMES.match(_language_of(Path(f.name))[1])]
     order = {"index": 0, "toc": 1, "contents": 2, "summary": 3, "top": 4, "readme": 5}
     named.sort(key=lambda f: order.get(f.name.split(".")[0].lower(), 9))
@@ -191,10 +210,10 @@ def _find_index(folder: Path, files: list[Path]) -> tuple[Path, Any, dict[str, s
         return page, root, fields
     best: tuple[int, Path, Any, dict[str, str]] | None = None
     for page in files:
-        if page.suffix.lower() not in HTML_SUFFIXES and page.suffix.lower() not in MARKDOWN_SUFFIXES:
+        if _is_redirect(page):
             continue
         root, fields = _parse(page)
-        linked = len({f for f, _, _ in _toc_links(page, root, files)})
+        linked = len({f for f, _, _ in _toc_links(page, root, known)})
         if best is None or linked > best[0]:
             best = (linked, page, root, fields)
     if best and best[0] >= max(3, len(files) // 3):
@@ -202,20 +221,43 @@ def _find_index(folder: Path, files: list[Path]) -> tuple[Path, Any, dict[str, s
     return None
 
 
-def _grouped(entries: list[tuple[Path, int, str]]) -> list[_Entry]:
-    """Chapters from the table of contents: each top-level entry a chapter, the files first
-    listed below it merged into it."""
-    groups: list[_Entry] = []
-    seen: set[Path] = set()
+@dataclass
+class _Node:
+    text: str
+    file: Path
+    children: list[_Node] = field(default_factory=list)
+
+    def files(self) -> list[Path]:
+        return [self.file, *(f for child in self.children for f in child.files())]
+
+
+def _tree(entries: list[tuple[Path, int, str]]) -> list[_Node]:
+    roots: list[_Node] = []
+    stack: list[tuple[int, list[_Node]]] = [(0, roots)]
     for file, depth, text in entries:
-        if file in seen:
-            continue
-        seen.add(file)
-        if depth == 1 or not groups:
-            groups.append(_Entry([file], text))
-        else:
-            groups[-1].files.append(file)
-    return groups
+        node = _Node(text, file)
+        while len(stack) > 1 and stack[-1][0] >= depth:
+            stack.pop()
+        stack[-1][1].append(node)
+        stack.append((depth, node.children))
+    return roots
+
+
+def _grouped(entries: list[tuple[Path, int, str]], document_title: str) -> list[_Entry]:
+    """Chapters from the table of contents: the entries of its chapter level (below a wrapping
+    entry and below parts, as in an outline), the files listed below each merged into it."""
+    chapters = chapter_nodes(_tree(entries), lambda n: n.text, lambda n: n.children, document_title)
+    groups: list[_Entry] = []
+    owner: dict[Path, _Entry] = {}
+    for node in chapters:
+        group = owner.get(node.file) or _Entry([], node.text)
+        if group not in groups:
+            groups.append(group)
+        for file in node.files():
+            if file not in owner:
+                owner[file] = group
+                group.files.append(file)
+    return [group for group in groups if group.files]
 
 
 def _is_redirect(path: Path) -> bool:
@@ -226,11 +268,11 @@ def _is_redirect(path: Path) -> bool:
     return b"http-equiv" in head and re.search(rb"http-equiv=[\"']?refresh", head) is not None
 
 
-def _adopt(groups: list[_Entry], files: list[Path], index: Path) -> None:
+def _adopt(groups: list[_Entry], known: _Files, index: Path) -> None:
     """Pages the table of contents does not list (a Texinfo manual's sections, listed on their
     chapter's page only) join the chapter their "up" links lead to, in the order its pages
     link to them."""
-    by_real = {f.resolve(): f for f in files}
+    files = known.files
     owner = {f: number for number, group in enumerate(groups) for f in group.files}
     owner[index] = -1
     parents: dict[Path, Path | None] = {}
@@ -238,7 +280,7 @@ def _adopt(groups: list[_Entry], files: list[Path], index: Path) -> None:
     for page in files:
         if page not in owner:
             roots[page] = _parse(page)[0]
-            parents[page] = _up_link(page, roots[page], by_real)
+            parents[page] = _up_link(page, roots[page], known)
 
     def chapter_of(page: Path, depth: int = 0) -> int | None:
         if page in owner:
@@ -251,19 +293,17 @@ def _adopt(groups: list[_Entry], files: list[Path], index: Path) -> None:
             owner[page] = number
     for number, group in enumerate(groups):
         members = {f for f, n in owner.items() if n == number and f not in group.files}
-        _append_in_link_order(group, members, roots, by_real)
+        _append_in_link_order(group, members, roots, known)
 
 
-def _append_in_link_order(
-    group: _Entry, members: set[Path], roots: dict[Path, Any], by_real: dict[Path, Path]
-) -> None:
+def _append_in_link_order(group: _Entry, members: set[Path], roots: dict[Path, Any], known: _Files) -> None:
     """`members` added to the chapter in the order its pages (and theirs, in turn) link to them."""
     for page in group.files:  # grows while it is read: a section's own sub-pages follow it
         if not members:
             break
         root = roots[page] if page in roots else _parse(page)[0]
         for link in root.iter("a"):
-            target = _target(page, link.get("href") or "", by_real)
+            target = known.target(page, link.get("href") or "")
             if target in members:
                 group.files.append(target)
                 members.discard(target)
@@ -278,7 +318,8 @@ def read_folder(folder: Path) -> Document:
     if not files:
         raise DocumentError(f"{folder}: no HTML or Markdown files in the folder")
     warnings = [language_warning] if language_warning else []
-    found = _find_index(folder, files)
+    known = _Files(files)
+    found = _find_index(folder, known)
     title, author = "", ""
     groups = [_Entry([f]) for f in files if not _is_redirect(f)]
     if found is not None:
@@ -286,9 +327,10 @@ def read_folder(folder: Path) -> Document:
         stream = list(events(root))
         title = fields.get("title") or whole_page(stream, "").title or page_title(root)
         author = fields.get("author") or meta_author(root)
-        listed = _grouped(_toc_links(index, root, files))
-        _adopt(listed, files, index)
-        linked = {f for group in listed for f in group.files} | {index}
+        entries = _toc_links(index, root, known)
+        listed = _grouped(entries, title)
+        _adopt(listed, known, index)
+        linked = {f for group in listed for f in group.files} | {f for f, _, _ in entries} | {index}
         left_out = [f for f in files if f not in linked and not _is_redirect(f)]
         if len(listed) >= 2:
             groups = listed
@@ -301,33 +343,57 @@ def read_folder(folder: Path) -> Document:
                 )
         else:  # an index that lists little: its links first, the other pages after, by name
             groups = listed + [_Entry([f]) for f in files if f not in linked and not _is_redirect(f)]
+    pages = {path: _Page.read(path) for group in groups for path in group.files}
+    banners = _banners(list(pages.values()))
     chapters: list[RawChapter] = []
     for group in groups:
-        chapter, page_author = _chapter(group)
-        author = author or page_author
-        chapters.append(chapter)
+        chapters.append(_chapter(group, pages, banners))
+        author = author or next((pages[p].author for p in group.files if pages[p].author), "")
     return Document(
         title=clean_line(title) or folder.name, author=author, chapters=chapters, warnings=warnings
     )
 
 
-def _chapter(group: _Entry) -> tuple[RawChapter, str]:
+@dataclass
+class _Page:
+    stream: list[Event]
+    fields: dict[str, str]
+    title: str  # the <title>
+    author: str
+
+    @classmethod
+    def read(cls, path: Path) -> _Page:
+        root, fields = _parse(path)
+        author = fields.get("author") or meta_author(root)
+        return cls(list(events(root)), fields, page_title(root), author)
+
+
+def _banners(pages: list[_Page]) -> set[str]:
+    """Headings repeated on most pages (a site's name in every page's header): not titles."""
+    if len(pages) < 3:
+        return set()
+    counts = Counter(
+        text for page in pages for text in {e.text for e in page.stream if isinstance(e, Heading)}
+    )
+    return {text for text, count in counts.items() if count >= max(3, 0.5 * len(pages))}
+
+
+def _chapter(group: _Entry, pages: dict[Path, _Page], banners: set[str]) -> RawChapter:
     """One chapter from its pages: titled by the first page's heading (else the table of
     contents' link), the other pages' titles as its sub-headings."""
     parts: list[RawChapter] = []
-    author = ""
     for number, path in enumerate(group.files):
-        root, fields = _parse(path)
+        page = pages[path]
         label = group.label if number == 0 else ""
-        fallback = fields.get("title") or label or page_title(root) or path.stem
-        page = whole_page(list(events(root)), fallback)
-        if fields.get("title"):
-            page.title = fields["title"]
-        author = author or fields.get("author") or meta_author(root)
-        parts.append(page)
+        fallback = page.fields.get("title") or label or page.title or path.stem
+        stream = [e for e in page.stream if not (isinstance(e, Heading) and e.text in banners)]
+        part = whole_page(stream, fallback)
+        if page.fields.get("title"):
+            part.title = page.fields["title"]
+        parts.append(part)
     first, rest = parts[0], parts[1:]
     if not rest:
-        return first, author
+        return first
     text = "\n\n".join([first.text, *(f"{part.title}\n\n{part.text}" for part in rest)])
     headings = [*first.headings, *(part.title for part in rest)]
-    return RawChapter(title=first.title, text=clean_text(text), headings=headings), author
+    return RawChapter(title=first.title, text=clean_text(text), headings=headings)

@@ -15,13 +15,14 @@ from .document import Document, DocumentError, RawChapter, clean_line, clean_tex
 
 _SKIPPED_TAGS = {"script", "style", "noscript", "template", "nav", "svg", "math", "head", "button"}
 # Navigation bars of generated HTML books (DocBook, Sphinx, mkdocs, ...), not their content.
+# (whole class names: "toc" is chrome, an Asciidoctor body's "toc-left" is not)
 _SKIPPED_CLASSES = re.compile(
-    r"\b(navheader|navfooter|navigation|nav-panel|breadcrumbs?|sidebar|sphinxsidebar|related|toc|"
-    r"headerlink|mini-toc|menu|copiable-anchor)\b"
+    r"^(navheader|navfooter|navigation|nav-panel|breadcrumbs?|sidebar|sphinxsidebar|related|toc|"
+    r"headerlink|mini-toc|menu|copiable-anchor)$"
 )
 # Page headers and footers (a Texinfo page's "Next: … Up: …" line, a copyright footer): chrome
 # unless they hold a heading (some pages put their title in a header).
-_CHROME_UNLESS_HEADING = re.compile(r"\b(header|footer|nav-panel)\b")
+_CHROME_UNLESS_HEADING = re.compile(r"^(header|footer)$")
 _HEADING_TAGS = {f"h{n}" for n in range(1, 7)}
 _BLOCK_TAGS = {
     "p", "div", "section", "article", "li", "ul", "ol", "dl", "dt", "dd", "tr", "table", "pre",
@@ -100,10 +101,12 @@ def is_chrome(element: Any) -> bool:
     tag = element.tag if isinstance(element.tag, str) else ""
     if tag in _SKIPPED_TAGS:
         return True
-    classes = element.get("class") or ""
-    if _SKIPPED_CLASSES.search(classes):
+    if tag == "body":
+        return False
+    classes = (element.get("class") or "").split()
+    if any(_SKIPPED_CLASSES.match(name) for name in classes):
         return True
-    if _CHROME_UNLESS_HEADING.search(classes) or tag in {"header", "footer"}:
+    if any(_CHROME_UNLESS_HEADING.match(name) for name in classes) or tag in {"header", "footer"}:
         return not any(isinstance(e.tag, str) and e.tag in _HEADING_TAGS for e in element.iter())
     return False
 

@@ -10,13 +10,12 @@ from .document import RawChapter, split_label, word_count
 # Never content, whatever their length.
 _ALWAYS_SKIPPED = re.compile(
     r"^(copyright|copyright page|legal notice|license|licence|title page|half title|cover|"
-    r"(table of )?contents|list of (figures|tables|illustrations|listings|examples)|indexes|indices|"
-    r"(general |subject |command |concept )?index|bibliography|references|works cited|"
-    r"further reading|colophon|dedication|epigraph|about the authors?|about this book|"
+    r"(table of )?contents|list of (figures|tables|illustrations|listings|examples)|bibliography|"
+    r"references|works cited|further reading|colophon|dedication|epigraph|about the authors?|about this book|"
     r"acknowledge?ments?|also by .*|praise for .*|endnotes|notes|credits|revision history|"
     r"gnu free documentation license|gnu general public license|copying this manual|copying|"
     r"changes|change ?log|changelog/history|history of changes|document history|release history|"
-    r"authors|contributors|footnotes|search( page)?|page not found|indices and tables)$",
+    r"authors|contributors|footnotes|search( page)?|page not found|indices and tables|index)$",
     re.IGNORECASE,
 )
 # A licence, wherever it sits in the title ("A GNU Free Documentation License", "BSD-3-Clause
@@ -36,7 +35,7 @@ _LICENCE_TEXT = re.compile(
 )
 # An index under a longer name ("Concept Index", "Index of Functions", "General Index: F - L"):
 # skipped when its text is a list of short lines, as an index's is.
-_INDEX_LIKE = re.compile(r"^((\S+\s+){1,3}ind(ex|exes|ices)|index of\b.*)(\s*:.*)?$", re.IGNORECASE)
+_INDEX_LIKE = re.compile(r"^((\S+\s+){0,3}ind(ex|exes|ices)|index of\b.*)(\s*:.*)?$", re.IGNORECASE)
 # Back matter that is content when it is long enough to teach something.
 _SKIPPED_UNLESS_SUBSTANTIVE = re.compile(
     r"^(appendix|appendices|glossary|preface|foreword|prologue|epilogue|afterword)\b", re.IGNORECASE
@@ -55,7 +54,7 @@ def matter_kind(chapter: RawChapter, document_title: str = "") -> str | None:
     for candidate in (title, chapter.title.strip()):
         if _ALWAYS_SKIPPED.match(candidate) or _LICENCE.search(candidate):
             return "front or back matter"
-        if _INDEX_LIKE.match(candidate) and _listy(chapter.text):
+        if _INDEX_LIKE.match(candidate) and _index_text(chapter.text):
             return "front or back matter"
     back_matter = any(_SKIPPED_UNLESS_SUBSTANTIVE.match(t) for t in (chapter.title.strip(), title))
     if back_matter and word_count(chapter.text) < SUBSTANTIVE_WORDS:
@@ -73,24 +72,40 @@ def is_matter_title(title: str) -> bool:
     """A title that is never content, whatever the text under it (contents, copyright, index…)."""
     _, bare = split_label(title)
     candidates = (re.sub(r"[\s.:]+$", "", bare.strip()), title.strip())
-    return any(_ALWAYS_SKIPPED.match(c) or _LICENCE.search(c) for c in candidates)
+    return any(_ALWAYS_SKIPPED.match(c) or _LICENCE.search(c) or _INDEX_LIKE.match(c) for c in candidates)
 
 
-def _listy(text: str) -> bool:
-    """Mostly short lines (an index, a list of links), not prose."""
+def _index_text(text: str) -> bool:
+    """An index's text, not prose (a chapter on database indexes is prose): mostly short lines,
+    or many page numbers."""
     lines = [line for line in text.split("\n") if line.strip()]
-    words = sum(len(re.findall(r"\w+", line)) for line in lines)  # dot leaders are not words
-    return bool(lines) and words / len(lines) < 8
+    words = [word for line in lines for word in re.findall(r"\w+", line)]  # dot leaders are not words
+    if not words:
+        return True
+    return len(words) / len(lines) < 8 or sum(1 for w in words if w.isdigit()) >= 0.15 * len(words)
 
 
 def looks_like_contents(chapter: RawChapter, others: list[RawChapter]) -> bool:
-    """A table of contents under another name: its text lists most of the other chapters'
-    titles (a title page followed by the contents, say)."""
+    """A table of contents under another name: most of the other chapters' titles each stand on a
+    line of its own (after a number, before a page number), as a contents page lists them."""
     if len(others) < 3:
         return False
-    text = " ".join(chapter.text.casefold().split())
-    listed = sum(1 for other in others if " ".join(other.title.casefold().split()) in text)
-    return listed >= 0.6 * len(others)
+    entries = set()
+    for line in chapter.text.split("\n"):
+        line = re.sub(r"(\s*\.)*\s*\d+\s*$", "", line.strip())  # dot leaders, a page number
+        if line and len(line.split()) <= 30:
+            entries.add(_loose(line))
+            entries.add(_loose(split_label(line)[1]))
+    found = sum(
+        1
+        for other in others
+        if _loose(other.title) in entries or _loose(split_label(other.title)[1]) in entries
+    )
+    return found >= 0.6 * len(others)
+
+
+def _loose(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
 
 
 def content_chapters(chapters: list[RawChapter], document_title: str = "") -> list[RawChapter]:

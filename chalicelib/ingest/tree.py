@@ -30,10 +30,18 @@ def chapter_nodes(
             continue
         break
     branching = [n for n in nodes if children(n)]
-    parts = sum(1 for n in branching if _PART.match(title(n)))
-    if len(branching) >= 2 and (parts >= 2 or _numbered_across(branching, title, children)):
+    parts = [n for n in branching if _PART.match(title(n)) or _roman(title(n))]
+    if len(parts) >= 2 and any(_roman(title(n)) != "I" for n in parts):  # not an appendix "I" alone
+        return [child for n in nodes for child in (children(n) if n in parts else [n])]
+    if len(branching) >= 2 and _numbered_across(branching, title, children):
         return [child for n in nodes for child in (children(n) if n in branching else [n])]
     return nodes
+
+
+def _roman(text: str) -> str:
+    """The roman numeral a part is labelled with ("II. The SQL Language" -> "II"), else ""."""
+    label = split_label(text)[0] or ""
+    return label if re.fullmatch(r"[IVX]{1,5}", label) and re.match(rf"^\s*{label}[.:]", text) else ""
 
 
 def _wrapper(text: str, document_title: str) -> bool:
