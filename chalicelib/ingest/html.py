@@ -113,12 +113,16 @@ def is_chrome(element: Any) -> bool:
 
 def heading_text(element: Any) -> str:
     """A heading's words without its permalink ("¶") or other chrome inside it."""
+    return clean_line(_raw_text(element))
+
+
+def _raw_text(element: Any) -> str:
     parts: list[str] = [element.text or ""]
     for child in element:
         if not is_chrome(child):
-            parts.append(heading_text(child))
+            parts.append(_raw_text(child))
         parts.append(child.tail or "")
-    return clean_line("".join(parts))
+    return "".join(parts)
 
 
 def _walk(element: Any) -> Iterator[Event]:

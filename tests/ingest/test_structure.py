@@ -234,3 +234,35 @@ PROSE = " ".join(prose("topic", 200))
 )
 def test_back_matter_under_many_names(title: str, body: str, skipped: bool) -> None:
     assert (matter_kind(RawChapter(title=title, text=body)) is not None) == skipped
+
+
+def test_a_folder_whose_contents_group_chapters_in_parts_under_a_site_banner(tmp_path: Path) -> None:
+    """PostgreSQL-like: a preface, then parts ("I. Basics") listing numbered chapters, each page
+    under the same site banner heading; a heading whose number sits in its own element."""
+    folder = tmp_path / "manual"
+    folder.mkdir()
+    banner = "<h1>Sea Manual 2.0 Documentation</h1>"
+    layout = {"I. Basics": ["Tides", "Winds"], "II. Practice": ["Harbours", "Currents"]}
+    toc, number = '<dt><a href="preface.html">Preface</a></dt>', 0
+    (folder / "preface.html").write_text(page("Preface", f"{banner}<h2>Preface</h2>{text('preface')}"))
+    for part, names in layout.items():
+        slug = part.split()[1].lower()
+        (folder / f"{slug}.html").write_text(page(part, f"{banner}<h2>{part}</h2><p>A part.</p>"))
+        entries = ""
+        for name in names:
+            number += 1
+            entries += f'<dt><a href="{name.lower()}.html">{number}. {name}</a></dt>'
+            heading = f"<h2>{number}<tt>&nbsp;</tt>{name}</h2>"
+            (folder / f"{name.lower()}.html").write_text(page(name, f"{banner}{heading}{text(name)}"))
+        toc += f'<dt><a href="{slug}.html">{part}</a></dt><dd><dl>{entries}</dl></dd>'
+    (folder / "index.html").write_text(page("Sea Manual", f'{banner}<div class="toc"><dl>{toc}</dl></div>'))
+    document = read_document(folder)
+    assert [c.title for c in document.chapters] == [
+        "Preface",
+        "1 Tides",
+        "2 Winds",
+        "3 Harbours",
+        "4 Currents",
+    ]
+    assert titles(folder) == [(1, "Tides"), (2, "Winds"), (3, "Harbours"), (4, "Currents")]  # a short preface
+    assert document.title == "Sea Manual 2.0 Documentation" and not document.warnings
