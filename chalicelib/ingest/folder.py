@@ -21,6 +21,7 @@ from .tree import chapter_nodes
 
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
 MARKDOWN_SUFFIXES = {".md", ".markdown", ".mdown", ".mkd"}
+LANGUAGES_AT_MOST = 30  # a folder may hold the document in this many languages
 _INDEX_NAMES = re.compile(r"^(index|summary|readme|contents|toc|top)\.\w+$", re.IGNORECASE)
 _LISTS = {"ul", "ol", "dl"}
 _LANGUAGE_SHAPE = re.compile(r"^[a-z]{2,3}(?:[-_][a-z]{2,4})?$", re.IGNORECASE)
@@ -34,7 +35,13 @@ def chapter_files(folder: Path) -> list[Path]:
     """The folder's HTML and Markdown files, by name; a file present twice (a symbolic link, a
     copy) counts once; in a folder that holds the document in several languages, one
     language's files (see `pick_language`)."""
-    return pick_language(_all_files(folder), folder)[0]
+    return _limited(pick_language(_all_files(folder), folder)[0], folder)
+
+
+def _limited(files: list[Path], folder: Path) -> list[Path]:
+    if len(files) > MAX_FOLDER_FILES:
+        raise DocumentError(f"{folder}: more than {MAX_FOLDER_FILES} chapter files")
+    return files
 
 
 def _all_files(folder: Path) -> list[Path]:
@@ -43,8 +50,10 @@ def _all_files(folder: Path) -> list[Path]:
     candidates = [
         p for p in folder.rglob("*") if p.suffix.lower() in HTML_SUFFIXES | MARKDOWN_SUFFIXES and p.is_file()
     ]
-    if len(candidates) > MAX_FOLDER_FILES:
-        raise DocumentError(f"{folder}: more than {MAX_FOLDER_FILES} chapter files")
+    if len(candidates) > MAX_FOLDER_FILES * LANGUAGES_AT_MOST:  # one language's files are counted below
+        raise DocumentError(
+            f"{folder}: more than {MAX_FOLDER_FILES * LANGUAGES_AT_MOST} HTML or Markdown files"
+        )
     # links first lose to the files they point to: the real name is kept
     for path in sorted(candidates, key=lambda p: (p.is_symlink(), _natural(str(p.relative_to(folder))))):
         if not path.resolve().is_relative_to(root):
@@ -315,6 +324,7 @@ def _append_in_link_order(group: _Entry, members: set[Path], roots: dict[Path, A
 
 def read_folder(folder: Path) -> Document:
     files, language_warning = pick_language(_all_files(folder), folder)
+    files = _limited(files, folder)
     if not files:
         raise DocumentError(f"{folder}: no HTML or Markdown files in the folder")
     warnings = [language_warning] if language_warning else []
