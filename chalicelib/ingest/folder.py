@@ -54,8 +54,13 @@ def _all_files(folder: Path) -> list[Path]:
         raise DocumentError(
             f"{folder}: more than {MAX_FOLDER_FILES * LANGUAGES_AT_MOST} HTML or Markdown files"
         )
-    # links first lose to the files they point to: the real name is kept
-    for path in sorted(candidates, key=lambda p: (p.is_symlink(), _natural(str(p.relative_to(folder))))):
+
+    # links first lose to the files they point to, and an index page to the page it copies
+    # (an mdBook's index.html is its first chapter): the name the table of contents uses is kept
+    def keep_first(p: Path) -> tuple[bool, bool, list[Any]]:
+        return p.is_symlink(), bool(_INDEX_NAMES.match(p.name)), _natural(str(p.relative_to(folder)))
+
+    for path in sorted(candidates, key=keep_first):
         if not path.resolve().is_relative_to(root):
             continue  # a link out of the folder is not part of the document
         found.setdefault(hashlib.sha256(path.read_bytes()).digest(), path)
@@ -190,21 +195,25 @@ def _up_link(page: Path, root: Any, known: _Files) -> Path | None:
 
 
 def _toc_links(page: Path, root: Any, known: _Files) -> list[tuple[Path, int, str]]:
-    """(file, depth, link text) of the page's table of contents: the links in its outermost lists
-    (<ul>, <ol>, <dl>) that point to chapter files, the depth counting nested lists; if the page
-    has no such lists, all its links at depth 1."""
-    found: list[tuple[Path, int, str]] = []
+    """(file, depth, link text) of the page's table of contents: the links in its lists (<ul>,
+    <ol>, <dl>) that point to chapter files, the depth counting nested lists; lists in
+    navigation chrome only when there are none elsewhere (an mdBook's sidebar is its table of
+    contents, and lists the page itself); if the page has no such lists, its links at depth 1."""
+    found: list[tuple[Path, int, str, bool]] = []
     for link in root.iter("a"):
         target = known.target(page, link.get("href") or "")
-        if target is None or target == page or _in_chrome(link):
+        if target is None:
             continue
         depth = sum(1 for a in link.iterancestors() if a.tag in _LISTS)
-        found.append((target, depth, clean_line(link.text_content())))
-    listed = [item for item in found if item[1] > 0]
+        found.append((target, depth, clean_line(link.text_content()), _in_chrome(link)))
+    body = [(f, d, t) for f, d, t, chrome in found if d > 0 and not chrome and f != page]
+    sidebar = [(f, d, t) for f, d, t, chrome in found if d > 0 and chrome]
+    # the sidebar when the body's lists name few pages (an introduction linking two chapters)
+    listed = sidebar if len({i[0] for i in sidebar}) > 2 * len({i[0] for i in body}) else body
     if len({item[0] for item in listed}) >= 2:
         top = min(item[1] for item in listed)
         return [(f, d - top + 1, text) for f, d, text in listed]
-    return [(f, 1, text) for f, _, text in found]
+    return [(f, 1, text) for f, _, text, chrome in found if f != page and not chrome]
 
 
 def _find_index(folder: Path, known: _Files) -> tuple[Path, Any, dict[str, str]] | None:

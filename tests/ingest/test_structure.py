@@ -266,3 +266,33 @@ def test_a_folder_whose_contents_group_chapters_in_parts_under_a_site_banner(tmp
     ]
     assert titles(folder) == [(1, "Tides"), (2, "Winds"), (3, "Harbours"), (4, "Currents")]  # a short preface
     assert document.title == "Sea Manual 2.0 Documentation" and not document.warnings
+
+
+def test_a_folder_whose_only_table_of_contents_is_the_sidebar_of_every_page(tmp_path: Path) -> None:
+    """mdBook-like: each page carries the whole table of contents in a <nav> sidebar, sections
+    in a list after their chapter's entry; index.html is a copy of the first page."""
+    folder = tmp_path / "book"
+    folder.mkdir()
+    pages = {"intro.html": "Introduction", "ch1.html": "1. Tides", "ch1-1.html": "1.1. Spring tides"}
+    pages |= {"ch2.html": "2. Winds", "ch2-1.html": "2.1. Trade winds", "print.html": "Whole book"}
+    sidebar = (
+        '<nav class="sidebar"><ol class="chapter"><li><a href="intro.html">Introduction</a></li>'
+        '<li><a href="ch1.html"><strong>1.</strong> Tides</a></li>'
+        '<li><ol class="section">'
+        '<li><a href="ch1-1.html"><strong>1.1.</strong> Spring tides</a></li></ol></li>'
+        '<li><a href="ch2.html"><strong>2.</strong> Winds</a></li>'
+        '<li><ol class="section">'
+        '<li><a href="ch2-1.html"><strong>2.1.</strong> Trade winds</a></li></ol></li>'
+        "</ol></nav>"
+    )
+    for name, title in pages.items():
+        body = f"<h1>{title.split(' ', 1)[-1]}</h1>{text(title)}"
+        (folder / name).write_text(page(title, body, extra=sidebar))
+    (folder / "index.html").write_text((folder / "intro.html").read_text())
+    document = read_document(folder)
+    assert [c.title for c in document.chapters] == ["Introduction", "Tides", "Winds"]
+    assert (
+        document.chapters[1].headings == ["Spring tides"]
+        and "Spring tides matters" in document.chapters[1].text
+    )
+    assert "print.html" in document.warnings[0]
