@@ -24,6 +24,9 @@ MARKDOWN_SUFFIXES = {".md", ".markdown", ".mdown", ".mkd"}
 LANGUAGES_AT_MOST = 30  # a folder may hold the document in this many languages
 _INDEX_NAMES = re.compile(r"^(index|summary|readme|contents|toc|top)\.\w+$", re.IGNORECASE)
 _LISTS = {"ul", "ol", "dl"}
+_NAVIGATION_WORDS = re.compile(
+    r"^\W*(next|prev|previous|up|home|top|back|forward|index|contents|table of contents)?\W*$", re.IGNORECASE
+)
 _LANGUAGE_SHAPE = re.compile(r"^[a-z]{2,3}(?:[-_][a-z]{2,4})?$", re.IGNORECASE)
 _NOT_LANGUAGES = {"c", "posix", "sh", "ts", "js", "py", "md", "html", "htm", "css", "txt"}
 
@@ -204,8 +207,11 @@ def _toc_links(page: Path, root: Any, known: _Files) -> list[tuple[Path, int, st
         target = known.target(page, link.get("href") or "")
         if target is None:
             continue
+        words = clean_line(link.text_content())
+        if _NAVIGATION_WORDS.match(words):
+            continue  # "Next", "Up", "Home": a navigation bar's link, not an entry
         depth = sum(1 for a in link.iterancestors() if a.tag in _LISTS)
-        found.append((target, depth, clean_line(link.text_content()), _in_chrome(link)))
+        found.append((target, depth, words, _in_chrome(link)))
     body = [(f, d, t) for f, d, t, chrome in found if d > 0 and not chrome and f != page]
     sidebar = [(f, d, t) for f, d, t, chrome in found if d > 0 and chrome]
     # the sidebar when the body's lists name few pages (an introduction linking two chapters)

@@ -17,7 +17,7 @@ _SKIPPED_TAGS = {"script", "style", "noscript", "template", "nav", "svg", "math"
 # Navigation bars of generated HTML books (DocBook, Sphinx, mkdocs, ...), not their content.
 # (whole class names: "toc" is chrome, an Asciidoctor body's "toc-left" is not)
 _SKIPPED_CLASSES = re.compile(
-    r"^(navheader|navfooter|navigation|nav-panel|breadcrumbs?|sidebar|sphinxsidebar|related|toc|"
+    r"^(navheader|navfooter|docnav|navigation|nav-panel|breadcrumbs?|sidebar|sphinxsidebar|related|toc|"
     r"headerlink|mini-toc|menu|copiable-anchor)$"
 )
 # Page headers and footers (a Texinfo page's "Next: … Up: …" line, a copyright footer): chrome
