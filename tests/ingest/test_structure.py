@@ -296,3 +296,24 @@ def test_a_folder_whose_only_table_of_contents_is_the_sidebar_of_every_page(tmp_
         and "Spring tides matters" in document.chapters[1].text
     )
     assert "print.html" in document.warnings[0]
+
+
+def test_plain_text_appendices_and_index_after_the_last_chapter_are_parts_of_their_own(
+    tmp_path: Path,
+) -> None:
+    """Texinfo's plain text: numbered chapters underlined with stars, then an appendix (a licence)
+    and an index that must not swell the last chapter."""
+    chapters = "".join(
+        f"{n} {name}\n{'*' * (len(name) + 2)}\n\n{' '.join(prose(name))}\n\n"
+        for n, name in [(1, "Tides"), (2, "Winds")]
+    )
+    licence = "GNU Free Documentation License\n\n" + " ".join(prose("licence", 100))
+    back = (
+        f"Appendix A Long Examples\n************************\n\n{' '.join(prose('example', 120))}\n\n"
+        f"Appendix B GNU Free Documentation License\n*****\n\n{licence}\n\nIndex\n*****\n\n* tides: 1\n"
+    )
+    path = tmp_path / "manual.txt"
+    path.write_text(f"The Manual\n\n{chapters}{back}")
+    assert titles(path) == [(1, "Tides"), (2, "Winds"), (3, "Appendix A Long Examples")]
+    winds = read_document(path).chapters[1]
+    assert "licence" not in winds.text and not winds.text.startswith("*")
