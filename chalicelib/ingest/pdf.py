@@ -11,6 +11,7 @@ from typing import Any
 
 from ..distribution import LOCAL_EXTRA
 from .document import Document, DocumentError, RawChapter, clean_line, clean_text
+from .matter import is_matter_title
 from .tree import chapter_nodes
 
 PAGES_PER_CHUNK = 10
@@ -54,7 +55,11 @@ def _read(pdf: Any, path: Path) -> Document:
     chapters = _from_outline(pdf, pages, meta.get("Title", ""))
     if not chapters:
         lines = [line for index in range(len(pdf)) for line in _sized_lines(pdf, index)]
-        chapters = _from_heading_sizes(lines, pages) or _from_numbered_headings(lines, pages)
+        chapters = (
+            _from_heading_sizes(lines, pages)
+            or _from_numbered_headings(lines, pages)
+            or _from_page_openings(lines, pages)
+        )
     if not chapters:
         chapters = _page_chunks(pages)
         warnings.append(
@@ -199,6 +204,7 @@ _CHAPTER_NUMBER = re.compile(
     r"^(?:(?:chapter|chap\.|appendix)\s+)?(\d{1,3})(?:\.|\s*[-\u2013\u2014:]|(?=\s))\s*(?P<title>[^\d\s.].{1,118})$",
     re.IGNORECASE,
 )
+_APPENDIX = re.compile(r"^appendix\s+[A-Z]\b", re.IGNORECASE)
 _SECTION_NUMBER = re.compile(r"^(\d{1,3})\.(\d{1,3})\.?\s+(\S.{1,118})$")
 _LEADERS = re.compile(r"(\s*\.){3,}\s*\d+\s*$|\s+\d+\s*$")  # "Title ....... 12": a contents line
 
@@ -218,6 +224,13 @@ def _from_numbered_headings(lines: list[Line], pages: list[str]) -> list[RawChap
     run = _longest_run(marked)
     if not run:
         return []
+    # after the last chapter, appendices and back matter in the same style are parts of their own
+    back = [
+        (position, 0, text)
+        for position, (_, text) in enumerate(marked)
+        if position > run[-1][0] and (_APPENDIX.match(text) or is_matter_title(text))
+    ]
+    run = run + back
     heads = [marked[position] for position, _, _ in run]
     chapters = _split_at_headings(pages, heads)
     starts = [position for position, _, _ in run] + [len(marked)]
@@ -227,6 +240,41 @@ def _from_numbered_headings(lines: list[Line], pages: list[str]) -> list[RawChap
             if section and int(section.group(1)) == run[index][1]:
                 chapter.headings.append(clean_line(section.group(3)))
     return chapters
+
+
+def _from_page_openings(lines: list[Line], pages: list[str]) -> list[RawChapter]:
+    """Chapters at pages that open with a short line set apart in bold or larger type (a chapter
+    titled "Introduction" in bold body-size type, starting a new page), when 2 or more pages and
+    at most 60% of them do; running headers (a line opening most pages) are passed over."""
+    if not lines:
+        return []
+    weight: Counter[float] = Counter()
+    for _, text, size, _ in lines:
+        weight[size] += len(text)
+    body = weight.most_common(1)[0][0]
+    by_page: dict[int, list[Line]] = {}
+    for line in lines:
+        by_page.setdefault(line[0], []).append(line)
+    running = Counter(re.sub(r"\d+", "#", t) for page in by_page.values() for _, t, _, _ in page[:2])
+    repeated = {text for text, count in running.items() if count >= max(3, 0.3 * len(by_page))}
+    heads: list[tuple[int, str]] = []
+    for page, page_lines in sorted(by_page.items()):
+        opening = [
+            ln for ln in page_lines if re.sub(r"\d+", "#", ln[1]) not in repeated and not ln[1].isdigit()
+        ]
+        if not opening:
+            continue
+        _, text, size, bold = opening[0]
+        words = text.split()
+        titled = (
+            (bold or size > body + 0.4) and 1 <= len(words) <= 10 and text[:1].isupper() and len(text) > 2
+        )
+        # a chapter's running header opens each of its pages: its first page starts it
+        if titled and not text.endswith(".") and (not heads or heads[-1][1] != text):
+            heads.append((page, text))
+    if not 2 <= len(heads) <= 0.6 * len(by_page):
+        return []
+    return _split_at_headings(pages, heads)
 
 
 def _longest_run(marked: list[tuple[int, str]]) -> list[tuple[int, int, str]]:

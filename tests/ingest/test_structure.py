@@ -44,8 +44,9 @@ def test_a_pdf_whose_headings_are_bold_numbered_body_size_lines(tmp_path: Path) 
         ]
         for n, topic in enumerate(topics, start=1)
     ]
+    index: list[Line] = [(11.0, "Index", True), *[(11.0, f"tide, {n}") for n in range(20)]]
     path = tmp_path / "bold.pdf"
-    path.write_bytes(pdf_bytes([contents, *chapters]))
+    path.write_bytes(pdf_bytes([contents, *chapters, index]))
     assert titles(path) == [
         (1, "The harbour chapter"),
         (2, "The lighthouse chapter"),
@@ -56,6 +57,7 @@ def test_a_pdf_whose_headings_are_bold_numbered_body_size_lines(tmp_path: Path) 
     harbour = document.chapters[0]
     assert harbour.headings == ["Where the harbour starts"]
     assert "harbour matters" in harbour.text and "lighthouse" not in harbour.text
+    assert "tide, 19" not in document.chapters[2].text  # the index after the last chapter is apart
 
 
 def test_bold_lines_without_numbers_are_not_taken_for_chapters(tmp_path: Path) -> None:
@@ -317,3 +319,17 @@ def test_plain_text_appendices_and_index_after_the_last_chapter_are_parts_of_the
     assert titles(path) == [(1, "Tides"), (2, "Winds"), (3, "Appendix A Long Examples")]
     winds = read_document(path).chapters[1]
     assert "licence" not in winds.text and not winds.text.startswith("*")
+
+
+def test_a_pdf_whose_chapters_open_pages_with_an_unnumbered_bold_title(tmp_path: Path) -> None:
+    pages: list[list[Line]] = []
+    for topic in ["Harbours", "Lighthouses", "Tides"]:
+        pages.append(
+            [(11.0, "Sea Book", False), (11.0, topic, True), *[(11.0, line) for line in prose(topic)]]
+        )
+        pages.append([(11.0, "Sea Book", False), *[(11.0, line) for line in prose(topic + " again")]])
+    path = tmp_path / "openings.pdf"
+    path.write_bytes(pdf_bytes(pages))
+    document = read_document(path)
+    assert [c.title for c in document.chapters] == ["Harbours", "Lighthouses", "Tides"]
+    assert "Harbours again matters" in document.chapters[0].text and not document.warnings
