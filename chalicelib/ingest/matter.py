@@ -25,8 +25,8 @@ _LICENCE = re.compile(
     r"^[\w.-]+( [\w.-]+)? licen[cs]es?$|^licen[cs]es?\b",
     re.IGNORECASE,
 )
-# An appendix or a "copying" chapter that opens with a licence's name, or whose sections are
-# licences, is the licence.
+# A "copying" chapter ("How to make copies of this manual") that opens with a licence's name, or
+# whose sections are licences, is the licence.
 _COPYING = re.compile(r"\bcop(y|ies|ying)\b|\bterms\b|\blicen[cs]", re.IGNORECASE)
 _LICENCE_TEXT = re.compile(
     r"\b(GNU (Affero |Lesser )?General Public|GNU Free Documentation|Apache|Mozilla Public|"
@@ -35,12 +35,14 @@ _LICENCE_TEXT = re.compile(
 )
 # An index under a longer name ("Concept Index", "Index of Functions", "General Index: F - L"):
 # skipped when its text is a list of short lines, as an index's is.
-_INDEX_LIKE = re.compile(r"^((\S+\s+){0,3}ind(ex|exes|ices)|index of\b.*)(\s*:.*)?$", re.IGNORECASE)
+_INDEX_LIKE = re.compile(
+    r"^((\S+\s+){0,3}ind(ex|exes|ices)|ind(ex|exes|ices) of\b.*)(\s*:.*)?$", re.IGNORECASE
+)
 # Back matter that is content when it is long enough to teach something.
 _SKIPPED_UNLESS_SUBSTANTIVE = re.compile(
     r"^(appendix|appendices|glossary|preface|foreword|prologue|epilogue|afterword)\b", re.IGNORECASE
 )
-SUBSTANTIVE_WORDS = 1500
+SUBSTANTIVE_WORDS = 1000
 MAX_CHAPTER_NUMBER = 100_000  # larger "numbers" are years or page numbers, not chapters
 MIN_CHAPTER_WORDS = 40  # a part's title page or an empty stub is not a chapter
 
@@ -57,11 +59,13 @@ def matter_kind(chapter: RawChapter, document_title: str = "") -> str | None:
         if _INDEX_LIKE.match(candidate) and _index_text(chapter.text):
             return "front or back matter"
     back_matter = any(_SKIPPED_UNLESS_SUBSTANTIVE.match(t) for t in (chapter.title.strip(), title))
+    # "A. Title", as a table of contents labels an appendix, is one too (not "I.", "V.", "X.")
+    back_matter = back_matter or bool(re.match(r"^\s*[A-HJ-UWYZ][.:]\s+\S", chapter.title))
     if back_matter and word_count(chapter.text) < SUBSTANTIVE_WORDS:
         return "front or back matter"
     licence_headings = bool(chapter.headings) and all(_LICENCE.search(h) for h in chapter.headings)
     licence = licence_headings or _LICENCE_TEXT.search(chapter.text[:600])
-    if (back_matter or _COPYING.search(chapter.title)) and licence:
+    if _COPYING.search(chapter.title) and licence:
         return "front or back matter"  # an appendix that is a licence ("How to make copies of …")
     if word_count(chapter.text) < MIN_CHAPTER_WORDS:
         return "too short"
