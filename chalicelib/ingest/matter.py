@@ -115,6 +115,13 @@ def _loose(text: str) -> str:
 def content_chapters(chapters: list[RawChapter], document_title: str = "") -> list[RawChapter]:
     """The chapters that are content: front and back matter, stubs and contents pages dropped."""
     kept = [chapter for chapter in chapters if matter_kind(chapter, document_title) is None]
+    numbered = [i for i, c in enumerate(kept) if (split_label(c.title)[0] or "").isdigit()]
+    if len(numbered) >= 3:  # "A Title" after chapters "1 …", "2 …" is an appendix (Texinfo's PDF)
+        kept = kept[: numbered[-1] + 1] + [
+            c
+            for c in kept[numbered[-1] + 1 :]
+            if not (re.match(r"^[A-Z]\s+\S", c.title) and word_count(c.text) < SUBSTANTIVE_WORDS)
+        ]
     return [c for c in kept if not looks_like_contents(c, [o for o in kept if o is not c])]
 
 

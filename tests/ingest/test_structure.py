@@ -333,3 +333,16 @@ def test_a_pdf_whose_chapters_open_pages_with_an_unnumbered_bold_title(tmp_path:
     document = read_document(path)
     assert [c.title for c in document.chapters] == ["Harbours", "Lighthouses", "Tides"]
     assert "Harbours again matters" in document.chapters[0].text and not document.warnings
+
+
+def test_a_letter_after_numbered_chapters_labels_an_appendix() -> None:
+    chapters = [RawChapter(title=f"{n} Chapter {n}", text=PROSE) for n in range(1, 4)]
+    chapters += [
+        RawChapter(title="A Suggested Responses", text=" ".join(prose("reply", 20))),
+        RawChapter(title="B Long Examples", text=PROSE),
+    ]
+    kept = [c.title for c in content_chapters(chapters)]
+    assert kept == ["1 Chapter 1", "2 Chapter 2", "3 Chapter 3", "B Long Examples"]
+    # without numbered chapters before it, "A Tour of the Harbour" is a title, not a label
+    tour = RawChapter(title="A Tour of the Harbour", text=" ".join(prose("tour", 20)))
+    assert content_chapters([tour, *chapters[:1]]) == [tour, chapters[0]]
