@@ -87,7 +87,10 @@ def _add(
             elapsed = time.monotonic() - started
             print(f"[{elapsed:5.1f}s] {name.name}: chapter {done} of {total}: {chapter}", file=out)
 
-        book = ingest(path, title=title, author=author, summariser=summariser, progress=progress)
+        def warn(message: str) -> None:
+            print(f"warning: {message}", file=out)
+
+        book = ingest(path, title, author, summariser=summariser, progress=progress, warn=warn)
         seen[book.source_sha256] = path
         books.append(book)
         print(f"{path}: wrote {write_book_file(book, out_dir)} ({len(book.chapters)} chapters)", file=out)

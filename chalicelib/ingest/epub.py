@@ -22,6 +22,7 @@ from .document import (
     clean_text,
 )
 from .html import Anchor, Event, Heading, chapter_level, events, parse_html, split_chapters
+from .tree import chapter_nodes
 
 MAX_MEMBERS = 10_000
 _NS = {
@@ -124,7 +125,7 @@ def read_epub(path: Path) -> Document:
             stream.append(Anchor(name))
             root = parse_html(_read(archive, name, path), f"{path}: {name}")
             stream.extend(_qualified(events(root), name))
-    chapters = _by_navigation(stream, nav) if nav else []
+    chapters = _by_navigation(stream, nav, title) if nav else []
     if not chapters:
         level, _ = chapter_level(stream)
         if level is None:
@@ -195,18 +196,29 @@ def _ncx_points(parent: Any, base: str) -> list[NavEntry]:
     return entries
 
 
-def _chapter_entries(entries: list[NavEntry]) -> list[NavEntry]:
-    """The navigation level that holds the chapters (below one wrapping entry and below parts)."""
-    while len(entries) == 1 and entries[0].children:
-        entries = entries[0].children
-    parts = [e for e in entries if re.match(r"^\s*part\b", e.title, re.IGNORECASE) and e.children]
-    if len(parts) >= 2:
-        entries = [child for e in entries for child in (e.children if e in parts else [e])]
+def _chapter_entries(entries: list[NavEntry], document_title: str = "") -> list[NavEntry]:
+    """The navigation level that holds the chapters (below wrapping entries and below parts)."""
+    entries = chapter_nodes(entries, lambda e: e.title, lambda e: e.children, document_title)
     return [e for e in entries if e.title and e.target]
 
 
-def _by_navigation(stream: list[Event], nav: list[NavEntry]) -> list[RawChapter]:
-    entries = _chapter_entries(nav)
+_SLUG = re.compile(r"^[\w.-]+$")
+
+
+def _is_slug(title: str, target: str) -> bool:
+    """A navigation label that is a file name rather than a title ("ch01", "index_split_003",
+    "part0005.xhtml"): one word holding digits, underscores or a file extension, or the name
+    of the file it points to."""
+    name = posixpath.basename(target.split("#")[0])
+    stem = name.rsplit(".", 1)[0]
+    loose = title.strip().casefold()
+    if loose in {name.casefold(), stem.casefold()}:
+        return True
+    return bool(_SLUG.match(loose)) and bool(re.search(r"\d|_|\.x?html?$", loose)) and not loose.isdigit()
+
+
+def _by_navigation(stream: list[Event], nav: list[NavEntry], document_title: str = "") -> list[RawChapter]:
+    entries = _chapter_entries(nav, document_title)
     positions: dict[str, int] = {}
     for index, event in enumerate(stream):
         if isinstance(event, Anchor):
@@ -221,8 +233,11 @@ def _by_navigation(stream: list[Event], nav: list[NavEntry]) -> list[RawChapter]
                 f"\n{e.text}\n" if isinstance(e, Heading) else e for e in part if not isinstance(e, Anchor)
             )
         )
-        if text.startswith(entry.title):
-            text = text[len(entry.title) :].strip()
+        title = entry.title
+        if _is_slug(title, entry.target):  # the chapter's own first heading names it
+            title = next((e.text for e in part if isinstance(e, Heading) and e.text), title)
+        if text.startswith(title):
+            text = text[len(title) :].strip()
         headings = [child.title for child in entry.children if child.title]
-        chapters.append(RawChapter(title=entry.title, text=text, headings=headings))
+        chapters.append(RawChapter(title=title, text=text, headings=headings))
     return chapters

@@ -15,9 +15,15 @@ from .document import Document, DocumentError, RawChapter, clean_line, clean_tex
 
 _SKIPPED_TAGS = {"script", "style", "noscript", "template", "nav", "svg", "math", "head", "button"}
 # Navigation bars of generated HTML books (DocBook, Sphinx, mkdocs, ...), not their content.
+# (whole class names: "toc" is chrome, an Asciidoctor body's "toc-left" is not)
 _SKIPPED_CLASSES = re.compile(
-    r"\b(navheader|navfooter|navigation|breadcrumbs?|sidebar|sphinxsidebar|related|toc|headerlink)\b"
+    r"^(navheader|navfooter|docnav|navigation|nav-panel|breadcrumbs?|sidebar|sphinxsidebar|related|toc|"
+    r"headerlink|mini-toc|menu|copiable-anchor)$"
 )
+# Page headers and footers (a Texinfo page's "Next: … Up: …" line, a copyright footer): chrome
+# unless they hold a heading (some pages put their title in a header).
+_CHROME_UNLESS_HEADING = re.compile(r"^(header|footer)$")
+_HEADING_TAGS = {f"h{n}" for n in range(1, 7)}
 _BLOCK_TAGS = {
     "p", "div", "section", "article", "li", "ul", "ol", "dl", "dt", "dd", "tr", "table", "pre",
     "blockquote", "br", "hr", "figure", "figcaption", "body", "main", "aside", "header", "footer",
@@ -90,15 +96,44 @@ def events(root: Any) -> Iterator[Event]:
     yield from _walk(body if body is not None else root)
 
 
+def is_chrome(element: Any) -> bool:
+    """Navigation, sidebars, permalinks and page headers/footers: not the document's text."""
+    tag = element.tag if isinstance(element.tag, str) else ""
+    if tag in _SKIPPED_TAGS:
+        return True
+    if tag == "body":
+        return False
+    classes = (element.get("class") or "").split()
+    if any(_SKIPPED_CLASSES.match(name) for name in classes):
+        return True
+    if any(_CHROME_UNLESS_HEADING.match(name) for name in classes) or tag in {"header", "footer"}:
+        return not any(isinstance(e.tag, str) and e.tag in _HEADING_TAGS for e in element.iter())
+    return False
+
+
+def heading_text(element: Any) -> str:
+    """A heading's words without its permalink ("¶") or other chrome inside it."""
+    return clean_line(_raw_text(element))
+
+
+def _raw_text(element: Any) -> str:
+    parts: list[str] = [element.text or ""]
+    for child in element:
+        if not is_chrome(child):
+            parts.append(_raw_text(child))
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
 def _walk(element: Any) -> Iterator[Event]:
     tag = element.tag if isinstance(element.tag, str) else ""
-    if tag in _SKIPPED_TAGS or _SKIPPED_CLASSES.search(element.get("class") or ""):
+    if is_chrome(element):
         if element.tail:
             yield element.tail
         return
     yield from _anchors(element, tag)
     if re.fullmatch(r"h[1-6]", tag):
-        yield Heading(int(tag[1]), clean_line(element.text_content()))
+        yield Heading(int(tag[1]), heading_text(element))
     else:
         if tag in _BLOCK_TAGS:
             yield "\n"

@@ -107,14 +107,17 @@ def ingest(
     author: str | None = None,
     summariser: Summariser | None = None,
     progress: Progress | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> Book:
     """Read the document at `path` and derive its book: chapters from its own structure (front
     and back matter skipped), each summarised by `summariser` (default: offline). Raises
-    DocumentError naming the file (and the chapter, when its summary could not be made)."""
+    DocumentError naming the file (and the chapter, when its summary could not be made). What
+    the reader had to guess (a language picked, pages left out, page-range chunks) goes to `warn`
+    (default: the log)."""
     path = Path(path)
     document = read_document(path)
     for warning in document.warnings:
-        log.warning("%s", warning)
+        (warn or log.warning)(warning)
     kept = content_chapters(document.chapters, document.title)
     if not kept:
         raise DocumentError(

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from .document import Document, DocumentError, RawChapter, clean_line, clean_text
+from .matter import is_matter_title
 
 _CHAPTER_LINE = re.compile(r"^(?:chapter|chap\.)\s+(\d{1,3}|[ivxlc]{1,7})\b[.:]?\s*(.*)$", re.IGNORECASE)
 _NUMBERED_LINE = re.compile(r"^(\d{1,3})\.?\s+([A-Z\u00c0-\u024f\"'`(].{2,120})$")
@@ -27,6 +28,7 @@ def decode(data: bytes, path: Path) -> str:
 def read_text(path: Path, data: bytes) -> Document:
     lines = decode(data, path).replace("\r\n", "\n").replace("\r", "\n").split("\n")
     starts = _chapter_lines(lines) or _numbered_lines(lines)
+    starts += _back_matter_lines(lines, starts[-1][0] + 1) if starts else []
     if len(starts) < 2:
         raise DocumentError(
             f"{path}: nothing that looks like a chapter (no 'Chapter N' lines, no numbered headings)"
@@ -42,6 +44,8 @@ def read_text(path: Path, data: bytes) -> Document:
             while body and not body[0].strip():
                 body = body[1:]
             heading, body = (clean_line(body[0]), body[1:]) if body else ("", body)
+        while body and _HEADING_UNDERLINE.match(body[0].strip() or "-"):  # the title's underline
+            body = body[1:]
         subs = [
             clean_line(m.group(1))
             for line in body
@@ -52,10 +56,35 @@ def read_text(path: Path, data: bytes) -> Document:
                 title=clean_line(heading) or f"Chapter {label}",
                 text=clean_text("\n".join(body)),
                 headings=subs,
-                label=label.upper(),
+                label=label.upper() or None,
             )
         )
     return Document(title=title or path.stem, author="", chapters=chapters)
+
+
+_APPENDIX_LINE = re.compile(r"^appendix\s+([A-Z])\b[.:]?\s*(.*)$", re.IGNORECASE)
+_HEADING_UNDERLINE = re.compile(r"^([*=])\1{2,}\s*$")
+
+
+def _back_matter_lines(lines: list[str], after: int) -> list[tuple[int, str, str]]:
+    """After the last chapter: "Appendix A Title" lines, and short lines underlined with "***"
+    (Texinfo's plain text sets "Index" so), each a part of its own (appendices, the index, a
+    licence) rather than the tail of the last chapter."""
+    found = []
+    for number in range(after, len(lines) - 1):
+        line = lines[number].strip()
+        if not line or lines[number][:1].isspace() or (number and lines[number - 1].strip()):
+            continue
+        underline = _HEADING_UNDERLINE.match(lines[number + 1].strip())
+        # "***" marks a chapter-level heading (Texinfo); "===" only a back-matter title ("Index")
+        starred = underline is not None and (underline.group(1) == "*" or is_matter_title(line))
+        underlined = starred and len(line.split()) <= 8
+        match = _APPENDIX_LINE.match(line)
+        if match:
+            found.append((number, match.group(1), line))  # "Appendix A …": the back-matter rules see it
+        elif underlined and not re.match(r"^\d+(\.\d+)+\s", line):
+            found.append((number, "", line))
+    return found
 
 
 def _chapter_lines(lines: list[str]) -> list[tuple[int, str, str]]:

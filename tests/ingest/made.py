@@ -4,29 +4,35 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
-Line = tuple[float, str]  # (type size in points, text)
+Line = tuple[float, str] | tuple[float, str, bool]  # (type size in points, text[, bold])
 
 
-def pdf_bytes(pages: list[list[Line]]) -> bytes:
-    """A PDF whose pages hold `pages`' lines in Helvetica, top to bottom; no outline."""
+def pdf_bytes(pages: Sequence[Sequence[Line]]) -> bytes:
+    """A PDF whose pages hold `pages`' lines in Helvetica (bold where a line says so), top to
+    bottom; no outline."""
     objects: list[bytes] = []
     page_ids = [4 + 2 * i for i in range(len(pages))]
     objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
     kids = " ".join(f"{i} 0 R" for i in page_ids).encode()
     objects.append(b"<< /Type /Pages /Kids [" + kids + b"] /Count " + str(len(pages)).encode() + b" >>")
-    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    objects.append(
+        b"<< /F1 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
+        b" /F2 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold >> >>"
+    )
     for index, lines in enumerate(pages):
         stream = io.StringIO()
         y = 800.0
-        for size, text in lines:
+        for line in lines:
+            size, text, bold = line[0], line[1], len(line) > 2 and bool(line[2])
             y -= size * 1.6
             escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-            stream.write(f"BT /F1 {size} Tf 40 {y:.1f} Td ({escaped}) Tj ET\n")
+            stream.write(f"BT /{'F2' if bold else 'F1'} {size} Tf 40 {y:.1f} Td ({escaped}) Tj ET\n")
         content = stream.getvalue().encode("latin-1")
         objects.append(
-            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 842] /Resources << /Font << /F1 3 0 R >> >>"
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 842] /Resources << /Font 3 0 R >>"
             f" /Contents {page_ids[index] + 1} 0 R >>".encode()
         )
         objects.append(

@@ -12,6 +12,7 @@ import pytest
 from chalicelib.adapters.book_files import read_book_file
 from chalicelib.cli import main
 from tests.ingest.made import encrypted_pdf
+from tests.ingest.test_real_documents import HARDEN, M4, numbered
 
 pytestmark = pytest.mark.slow
 
@@ -73,6 +74,26 @@ def test_adding_real_documents_then_generating_courses_that_cite_them(
         data_dir, "Learn package relationships: Depends, Conflicts, Breaks, Provides", capsys
     )
     assert any(s["book_title"] == "Debian Policy Manual" for s in cited)
+
+
+def test_books_split_across_pages_are_added_and_cited_by_their_chapters(
+    corpus: Path, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    documents = [corpus / "harden-html", corpus / "m4-html"]
+    assert coursegen(data_dir, "library", "add", *map(str, documents), "--out", str(tmp_path)) == 0
+    err = capsys.readouterr().err
+    assert "warning: " + str(documents[0]) + ": the folder holds the document in 8 languages" in err
+    assert "harden-html: chapter 13 of 13" in err and "m4-html: chapter 17 of 17" in err
+
+    cited = course_sources(
+        data_dir, "Learn to secure a Debian server: SSH, firewall and intrusion detection", capsys
+    )
+    harden = {s["chapter_title"] for s in cited if s["book_title"] == "Securing Debian Manual"}
+    assert harden and harden <= {title for _, title in numbered(HARDEN)} | {"Appendix B. Appendix"}
+
+    cited = course_sources(data_dir, "Learn m4 macros: defining macros, quoting and recursion", capsys)
+    m4 = {s["chapter_title"] for s in cited if s["book_title"] == "GNU M4 1.4.19 macro processor"}
+    assert m4 and m4 <= set(M4)
 
 
 def test_an_unreadable_document_leaves_the_library_unchanged(

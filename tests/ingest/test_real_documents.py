@@ -135,3 +135,163 @@ def test_a_markdown_folder_follows_its_index(corpus: Path) -> None:
     assert document.title == "Debian New Maintainers' Guide"
     first = document.chapters[0]
     assert first.headings[:2] == ["1.1. Social dynamics of Debian", "1.2. Programs needed for development"]
+
+
+# --- books split across many pages by DocBook, Texinfo and Sphinx; several languages ---------
+
+DEBMAKE = [
+    "Overview",
+    "Prerequisites",
+    "Tool Setups",
+    "Simple Example",
+    "Basics",
+    "debmake options",
+    "Tips",
+    "More Examples",
+]
+HARDEN = [
+    "Introduction",
+    "Before you begin",
+    "Before and during the installation",
+    "After installation",
+    "Securing services running on your system",
+    "Automatic hardening of Debian systems",
+    "Debian Security Infrastructure",
+    "Security tools in Debian",
+    "Developer's Best Practices for OS Security",
+    "Before the compromise",
+    "After the compromise (incident response)",
+    "Frequently asked Questions (FAQ)",
+]
+M4 = [
+    "Introduction and preliminaries",
+    "Invoking m4",
+    "Lexical and syntactic conventions",
+    "How to invoke macros",
+    "How to define new macros",
+    "Conditionals, loops, and recursion",
+    "How to debug macros and input",
+    "Input control",
+    "File inclusion",
+    "Diverting and undiverting output",
+    "Macros for text handling",
+    "Macros for doing arithmetic",
+    "Macros for running shell commands",
+    "Miscellaneous builtin macros",
+    "Fast loading of frozen state",
+    "Compatibility with other versions of m4",
+    "Correct version of some examples",
+]
+DIFFUTILS = [
+    "What Comparison Means",
+    "diff Output Formats",
+    "Incomplete Lines",
+    "Comparing Directories",
+    "Making diff Output Prettier",
+    "diff Performance Tradeoffs",
+    "Comparing Three Files",
+    "Merging From a Common Ancestor",
+    "Interactive Merging with sdiff",
+    "Merging with patch",
+    "Tips for Making and Using Patches",
+    "Invoking cmp",
+    "Invoking diff",
+    "Invoking diff3",
+    "Invoking patch",
+    "Invoking sdiff",
+    "Standards conformance",
+    "Future Projects",
+]
+CLICK = [
+    "Why Click?",
+    "Quickstart",
+    "Setuptools Integration",
+    "Parameters",
+    "Options",
+    "Arguments",
+    "Commands and Groups",
+    "User Input Prompts",
+    "Documenting Scripts",
+    "Complex Applications",
+    "Advanced Patterns",
+    "Testing Click Applications",
+    "Utilities",
+    "Shell Completion",
+    "Exception Handling",
+    "Unicode Support",
+    "Windows Console Notes",
+    "API",
+    "click-contrib",
+    "Upgrading To Newer Releases",
+]
+STANDARDS = [
+    "About the GNU Coding Standards",
+    "Keeping Free Software Free",
+    "General Program Design",
+    "Program Behavior for All Programs",
+    "Making The Best Use of C",
+    "Documenting Programs",
+    "The Release Process",
+    "References to Non-Free Software and Documentation",
+]
+
+
+def test_a_docbook_book_as_epub_and_as_pages_in_six_languages(corpus: Path) -> None:
+    assert chapters(corpus / "debmake-doc.en.epub") == numbered([*DEBMAKE, "A. debmake(1) manpage"])
+    # ch01.en.html beside ch01.de.html, …: the English pages, in the order of index.en.html
+    assert chapters(corpus / "debmake-html") == numbered([*DEBMAKE, "Appendix A. debmake(1) manpage"])
+    document = read_document(corpus / "debmake-html")
+    assert document.title == "Guide for Debian Maintainers"
+    assert any("6 languages" in warning and "the en pages" in warning for warning in document.warnings)
+
+
+def test_docbook_chunks_in_language_folders_merge_into_their_chapters(corpus: Path) -> None:
+    # en-US/ beside fr-FR/, …; a page per section, listed under its chapter in index.html; the
+    # change log appendix is back matter
+    assert chapters(corpus / "harden-html") == numbered([*HARDEN, "Appendix B. Appendix"])
+    after_installation = read_document(corpus / "harden-html").chapters[3]
+    assert "4.2. Execute a security update" in after_installation.headings
+    assert "Execute a security update" in after_installation.text
+
+
+def test_texinfo_pages_per_node_and_per_chapter(corpus: Path) -> None:
+    # a page per node: the sections, listed only on their chapter's page, join it by their
+    # "Up" link; the licences (under other names) and the indices are back matter
+    assert chapters(corpus / "m4-html") == numbered(M4)
+    invoking = read_document(corpus / "m4-html").chapters[1]
+    assert invoking.headings[0] == "2.1 Command line options for operation modes"
+    assert "Next:" not in invoking.text and "Up:" not in invoking.text
+    # a page per chapter, and a page redirecting to each anchor (left out): an unnumbered
+    # overview before chapter 1 is chapter 0
+    assert chapters(corpus / "diffutils-html") == [(0, "Overview"), *numbered(DIFFUTILS)]
+
+
+def test_a_sphinx_book_follows_its_toctree_without_permalinks_or_generated_pages(corpus: Path) -> None:
+    document = read_document(corpus / "click-html")
+    assert chapters(corpus / "click-html") == numbered(CLICK)  # its licence and change log skipped
+    assert all("\u00b6" not in c.title and "\u00b6" not in " ".join(c.headings) for c in document.chapters)
+    assert any("genindex.html" in w and "search.html" in w for w in document.warnings)
+
+
+def test_a_pdf_gives_the_same_chapters_with_and_without_its_outline(corpus: Path, tmp_path: Path) -> None:
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import NameObject
+
+    assert chapters(corpus / "standards.pdf") == numbered(STANDARDS)
+    writer = PdfWriter(clone_from=PdfReader(corpus / "standards.pdf"))
+    del writer._root_object[NameObject("/Outlines")]
+    bare = tmp_path / "standards-without-outline.pdf"
+    with bare.open("wb") as stream:
+        writer.write(stream)
+    assert chapters(bare) == numbered(STANDARDS)  # from the headings' type sizes
+    keeping = next(c for c in read_document(bare).chapters if c.title.endswith("Keeping Free Software Free"))
+    assert keeping.headings[0] == "2.1 Referring to Proprietary Programs"  # the next type size down
+
+
+def test_a_pandoc_epub2_whose_navigation_wraps_the_chapters_in_the_title(corpus: Path) -> None:
+    found = chapters(corpus / "maintain.epub")
+    assert (
+        len(found) == 22
+        and found[0] == (1, "About This Document")
+        and found[-1] == (22, "Using the Proofreaders List")
+    )
