@@ -107,3 +107,27 @@ def test_a_course_the_library_cannot_ground_fails_with_the_reason(
     assert coursegen(data_dir, "generate", "zxqv wblorf snarg", "--hours", "1") == 1
     err = capsys.readouterr().err
     assert "failed in search" in err and "no chapter in the library" in err
+
+
+@pytest.mark.slow  # the embedded default and WordLlama
+def test_list_shows_an_owner_column_once_a_book_is_owned_and_remove_takes_an_owned_book(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from chalicelib import bootstrap
+    from chalicelib.config import Settings
+
+    settings = Settings(runtime="local", data_dir=data_dir)
+    library = bootstrap.make_library_admin(settings)
+    sample = read_book_file(SAMPLES / "negotiation-leadership.json")
+    upload = sample.model_copy(update={"title": "Uploaded Negotiation Notes"})
+    (owned,) = library.load([upload], bootstrap.make_embedder(settings), owner="user-7")
+    assert coursegen(data_dir, "library", "list") == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("Uploaded Negotiation Notes") and line.endswith("user-7") for line in listing)
+    assert all(line.endswith(("user-7", "shared")) for line in listing), listing
+
+    assert coursegen(data_dir, "library", "remove", owned.id) == 0
+    capsys.readouterr()
+    assert coursegen(data_dir, "library", "list") == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert not any("Uploaded Negotiation Notes" in line or line.endswith("shared") for line in listing)
