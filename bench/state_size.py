@@ -22,6 +22,7 @@ import math
 import os
 import random
 import zlib
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -95,7 +96,15 @@ class FixedLibrary(Library):
     def __init__(self, hits: list[ChapterHit]) -> None:
         self.hits = hits
 
-    def search(self, embedding: list[float], embedder: str, params: SearchParams) -> list[ChapterHit]:
+    def search(
+        self,
+        embedding: list[float],
+        embedder: str,
+        params: SearchParams,
+        terms: Sequence[str] = (),
+        *,
+        caller: str,
+    ) -> list[ChapterHit]:
         return list(self.hits)
 
 

@@ -23,6 +23,10 @@ one of a few thousand common words (Zipf-distributed, so some are in thousands o
 "introduction" or "systems" are), and each query names eight terms, six of its chapter's and two
 common ones. Hybrid recall@10 compares the hybrid top 10 with the same statement computed
 without the HNSW index (exact vector ranking; the full-text side is exact either way).
+
+Searches are made for one user (CALLER). With `--owned SHARE`, that share of the books belongs to
+100 other users (the caller owns one in a hundred of them): the search's owner filter then drops
+rows, and recall is measured against the exact top 10 of what the caller may see.
 """
 
 from __future__ import annotations
@@ -59,6 +63,26 @@ LATENT = 64
 CHAPTERS_PER_BOOK = 20
 EMBEDDER = f"synthetic-clustered:{DIMENSION}"
 TARGET_P50_MS, TARGET_HYBRID_P50_MS, TARGET_RECALL = 10.0, 15.0, 0.95
+CALLER = "user-0000"  # the user searches are made for
+OWNERS = 100  # the users owning the books --owned makes theirs
+
+
+def book_owners(books: int, share: float, seed: int = 11) -> list[str | None]:
+    """Each book's owner: None (shared) for all but about `share` of them."""
+    rng = np.random.default_rng(seed)
+    return [
+        f"user-{int(rng.integers(0, OWNERS)):04d}" if owned else None for owned in rng.random(books) < share
+    ]
+
+
+def visible_truth(lib: Library, owners: list[str | None]) -> None:
+    """Restrict the exact top 10 to the chapters the caller sees (shared or their own)."""
+    rows = np.arange(len(lib.vectors))
+    seen = rows[[owners[r // CHAPTERS_PER_BOOK] in (None, CALLER) for r in rows]]
+    cosines = lib.queries @ lib.vectors[seen].T
+    order = np.argsort(-cosines, axis=1)[:, :10]
+    lib.truth = seen[order]
+    lib.truth_cosines = np.take_along_axis(cosines, order, axis=1)
 
 
 # --- the synthetic library --------------------------------------------------------------------
@@ -231,14 +255,16 @@ def copy_rows(vectors: np.ndarray, start: int, text: Text, chunk: int = 500) -> 
     yield struct.pack("!h", -1)
 
 
-def load(info: ConnInfo, vectors: np.ndarray, text: Text) -> float:
-    """Books, chapters and library_meta as PgLibrary would hold them; returns rows per second."""
+def load(info: ConnInfo, vectors: np.ndarray, text: Text, owners: list[str | None]) -> float:
+    """Books (owned by `owners`, None: shared), chapters and library_meta as PgLibrary would
+    hold them; returns rows per second."""
     books = sorted({chapter_key(i)[0] for i in range(len(vectors))})
     with closing(connect(info)) as conn:
         conn.run(
-            "INSERT INTO books (id, title, author) SELECT id, 'Book ' || id, 'A. Author'"
-            " FROM unnest(CAST(:ids AS text[])) AS id",
+            "INSERT INTO books (id, title, author, owner) SELECT id, 'Book ' || id, 'A. Author', owner"
+            " FROM unnest(CAST(:ids AS text[]), CAST(:owners AS text[])) AS b(id, owner)",
             ids=books,
+            owners=owners,
         )
         conn.run(
             "INSERT INTO library_meta (embedder_kind, dimension) VALUES (:k, :d)", k=EMBEDDER, d=DIMENSION
@@ -286,6 +312,7 @@ def statement_values(query: np.ndarray, terms: list[str], params: SearchParams) 
         "rrf_k": params.rrf_k,
         "max_per_book": params.max_per_book,
         "top_k": params.top_k,
+        "caller": CALLER,
     }
 
 
@@ -349,11 +376,11 @@ def run_queries(
     queries = [q.tolist() for q in lib.queries[:count]]
     terms = text.query_terms[:count] if text else [[] for _ in queries]
     for q, t in zip(queries, terms, strict=True):
-        library.search(q, EMBEDDER, params, t)
+        library.search(q, EMBEDDER, params, t, caller=CALLER)
     times, found = [], 0
     for i, (q, t) in enumerate(zip(queries, terms, strict=True)):
         start = time.perf_counter()
-        hits = library.search(q, EMBEDDER, params, t)
+        hits = library.search(q, EMBEDDER, params, t, caller=CALLER)
         times.append(time.perf_counter() - start)
         if i < len(keys):
             found += len({(h.book_id, h.chapter_number) for h in hits} & keys[i])
@@ -387,6 +414,9 @@ def main() -> None:
     parser.add_argument("--ef", default="16,40,64,100", help="hnsw.ef_search values to query with")
     parser.add_argument("--queries", type=int, default=200, help="queries per setting (default 200)")
     parser.add_argument("--exact-queries", type=int, default=30, help="queries without the index")
+    parser.add_argument(
+        "--owned", type=float, default=0.0, help="share of the books other users own (default 0: all shared)"
+    )
     parser.add_argument(
         "--shared-buffers",
         default=None,
@@ -424,7 +454,10 @@ def main() -> None:
             lib = synthetic_library(rows, max(args.queries, args.exact_queries))
             text = synthetic_text(lib)
             generated = time.perf_counter() - started
-            rate = load(info, lib.vectors, text)
+            owners = book_owners(-(-rows // CHAPTERS_PER_BOOK), args.owned)
+            if args.owned:
+                visible_truth(lib, owners)
+            rate = load(info, lib.vectors, text, owners)
             with closing(connect(info)) as conn:
                 table_mb = conn.run("SELECT pg_total_relation_size('chapters')")[0][0] / 2**20
             load_rows.append(
@@ -497,6 +530,7 @@ def main() -> None:
                 admin.run(f"DROP DATABASE {name} WITH (FORCE)")
 
     print(machine(versions))
+    print(f"books other users own: {args.owned:.0%} (searches are made for {CALLER})")
     table(
         f"Synthetic library, {DIMENSION}-d, loaded with binary COPY",
         ("chapters", "generate s", "load rows/s", "table MB", "cos 1st nn", "cos 10th nn"),

@@ -7,9 +7,12 @@ same pipeline as `coursegen library add`, embedded and loaded into the library i
 transaction. Its progress is an `Ingestion` record (queued, reading, summarising, then loaded or
 failed with the pipeline's reason), which GET /books shows the owner.
 
-S3 delivers each event at least once: a redelivered event of an upload already loaded does
-nothing, and a document whose content is already in the library (the same content hash) is
-recorded as loaded without being read again. A `.json` upload is a book file (the format of
+The book is the uploader's own: only their courses cite it and only they see it in GET /books
+(the shared books, loaded by an operator, serve everyone). S3 delivers each event at least once:
+a redelivered event of an upload already loaded does nothing, and a document whose content the
+uploader's library already holds (the same content hash, in a shared book or one of their own)
+is recorded as loaded without being read again. Another user's copy of the same document does
+not count: each user who uploads it gets their own book. A `.json` upload is a book file (the format of
 `coursegen library load`, samples/library) and is loaded as it is. A document that cannot become
 a book (encrypted, no text layer, not a supported format, too large) ends `failed` and leaves the
 library as it was; any other error is recorded too, then raised, so that Lambda retries the
@@ -197,13 +200,15 @@ class BookUploads:
             from .adapters.book_files import read_book_file
 
             return self._load(upload, read_book_file(path), record)
-        existing = self._library.find_source(content_hash(path))
+        owner = record.owner
+        existing = self._library.find_source(content_hash(path), owner)
         if existing is not None:
             return self._save(
                 replace(
                     record,
                     status="loaded",
-                    reason=f"the same document is already in the library as {existing.title!r}",
+                    reason=f"the same document is already in the library as {existing.title!r}"
+                    + (" (yours)" if existing.owner == owner else " (shared)"),
                     book_id=existing.id,
                     title=existing.title,
                     chapters=existing.chapters,
@@ -217,7 +222,7 @@ class BookUploads:
         return self._load(upload, ingest(path, summariser=self.summariser(), progress=progress), record)
 
     def _load(self, upload: Upload, book: Book, record: Ingestion) -> Ingestion:
-        (info,) = self._library.load([book], self._embedder)
+        (info,) = self._library.load([book], self._embedder, owner=record.owner)
         loaded = self._save(
             replace(
                 record,
@@ -228,5 +233,5 @@ class BookUploads:
                 chapters=info.chapters,
             )
         )
-        log.info("upload loaded", extra={"key": upload.key, "book_id": book_id(book)})
+        log.info("upload loaded", extra={"key": upload.key, "book_id": book_id(book, record.owner)})
         return loaded

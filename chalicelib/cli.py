@@ -301,8 +301,10 @@ def _library(args: argparse.Namespace) -> int:
         )
         return 0
     width = max(len(book.title) for book in listed)
+    owners = any(book.owner for book in listed)  # uploads to the books bucket (AWS): their owner
     for book in listed:
-        print(f"{book.title:<{width}}  {book.author}  ({book.chapters} chapters)  [{book.id}]")
+        owner = f"  {book.owner or 'shared'}" if owners else ""
+        print(f"{book.title:<{width}}  {book.author}  ({book.chapters} chapters)  [{book.id}]{owner}")
     stats = library.stats()
     print(f"indexed with embedder {stats.embedder_kind} ({stats.dimension} dimensions)", file=sys.stderr)
     return 0

@@ -256,8 +256,16 @@ def course_page_response(page: Page[CourseView]) -> Response:
     return Response(body=body, status_code=200)
 
 
-def _book(book: BookInfo) -> dict[str, Any]:
-    return {"id": book.id, "title": book.title, "author": book.author, "chapters": book.chapters}
+def _book(book: BookInfo, caller: str | None = None) -> dict[str, Any]:
+    """A book as the API shows it: `owner` null for a shared book; `yours` when the caller's."""
+    return {
+        "id": book.id,
+        "title": book.title,
+        "author": book.author,
+        "chapters": book.chapters,
+        "owner": book.owner,
+        "yours": book.owner is not None and book.owner == caller,
+    }
 
 
 def _ingestion(item: Ingestion) -> dict[str, Any]:
@@ -273,9 +281,15 @@ def _ingestion(item: Ingestion) -> dict[str, Any]:
     }
 
 
-def books_response(books: list[BookInfo], ingestions: list[Ingestion] | None = None) -> Response:
-    """The library (shared by every user), and the caller's uploads to the books bucket."""
-    body = {"books": [_book(book) for book in books], "ingestions": [_ingestion(i) for i in ingestions or []]}
+def books_response(
+    books: list[BookInfo], ingestions: list[Ingestion] | None = None, caller: str | None = None
+) -> Response:
+    """The books the caller's courses draw on (the shared ones and their own uploads), and the
+    caller's uploads to the books bucket."""
+    body = {
+        "books": [_book(book, caller) for book in books],
+        "ingestions": [_ingestion(i) for i in ingestions or []],
+    }
     return Response(body=body, status_code=200)
 
 

@@ -208,16 +208,24 @@ class SearchParams:
 
 class Library(ABC):
     """The learner's books, searchable by vector similarity and by their words (what the
-    workflow uses)."""
+    workflow uses). A book is shared (every user's courses may cite it) or owned by the user who
+    uploaded it (only that user's courses may)."""
 
     @abstractmethod
     def search(
-        self, embedding: list[float], embedder: str, params: SearchParams, terms: Sequence[str] = ()
+        self,
+        embedding: list[float],
+        embedder: str,
+        params: SearchParams,
+        terms: Sequence[str] = (),
+        *,
+        caller: str,
     ) -> list[ChapterHit]:
         """The chapters most similar to `embedding` and those whose text best matches any of
         `terms` (core.retrieval.query_terms), fused into one ranking, grouped by book (best book
-        first), each with its evidence (similarity, lexical, named). No terms: vector search
-        alone. Raises EmbedderMismatch if the library was indexed by another embedder/dimension."""
+        first), each with its evidence (similarity, lexical, named), from the shared books and
+        those `caller` (a user id) owns, never another user's. No terms: vector search alone.
+        Raises EmbedderMismatch if the library was indexed by another embedder/dimension."""
 
 
 @dataclass(frozen=True)
@@ -226,6 +234,7 @@ class BookInfo:
     title: str
     author: str
     chapters: int
+    owner: str | None = None  # None: a shared book
 
 
 @dataclass(frozen=True)
@@ -243,10 +252,11 @@ class LibraryAdmin(ABC):
     """Filling and inspecting the library (what the CLI and the deploy tooling use)."""
 
     @abstractmethod
-    def load(self, books: list[Book], embedder: Embedder) -> list[BookInfo]:
-        """Embed every chapter and load all books in one transaction (all or nothing); a book
-        loaded again is replaced. Raises EmbedderMismatch if the library holds chapters
-        embedded by another embedder."""
+    def load(self, books: list[Book], embedder: Embedder, owner: str | None = None) -> list[BookInfo]:
+        """Embed every chapter and load all books in one transaction (all or nothing), shared
+        (`owner` None) or owned by the user `owner`; a book loaded again is replaced (its id
+        includes the owner: core.books.book_id). Raises EmbedderMismatch if the library holds
+        chapters embedded by another embedder."""
 
     @abstractmethod
     def reindex(self, embedder: Embedder, progress: ReindexProgress | None = None) -> int:
@@ -254,12 +264,14 @@ class LibraryAdmin(ABC):
         returns the number of chapters. Raises LibraryError if the library is empty."""
 
     @abstractmethod
-    def list_books(self) -> list[BookInfo]:
-        """The loaded books, by title."""
+    def list_books(self, visible_to: str | None = None) -> list[BookInfo]:
+        """The loaded books, by title: every one (None), or the shared books and those the user
+        `visible_to` owns."""
 
     @abstractmethod
-    def find_source(self, source_sha256: str) -> BookInfo | None:
-        """The loaded book derived from the document with this content hash, if any."""
+    def find_source(self, source_sha256: str, owner: str | None = None) -> BookInfo | None:
+        """The loaded book derived from the document with this content hash that `owner` sees (a
+        shared one first, else their own; None: shared books only), if any."""
 
     @abstractmethod
     def stats(self) -> LibraryStats:

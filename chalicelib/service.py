@@ -131,7 +131,7 @@ def list_books() -> Response:
     try:
         user_id = http.caller_id(app.current_request, bootstrap.settings())
         flow = _workflow()
-        return http.books_response(flow.list_books(), flow.list_ingestions(user_id))
+        return http.books_response(flow.list_books(user_id), flow.list_ingestions(user_id), user_id)
     except InvalidRequest as error:
         return http.error_response(error)
     except TransientError as error:

@@ -436,7 +436,8 @@ class Workflow:
             state = d.state_store.save(phases.start_search(state, d.clock()))
         # The query text travels in the state's request; its terms drive the full-text half.
         terms = query_terms(search_text(state.request.query))
-        found = d.library.search(state.query_embedding, state.embedder, d.search, terms)
+        # The shared books and the course's user's own: never another user's (ports.Library).
+        found = d.library.search(state.query_embedding, state.embedder, d.search, terms, caller=state.user_id)
         hits = relevant_chapters(found, terms, d.search.evidence())
         state, next_event = phases.record_hits(state, hits, d.clock())
         return state, next_event
@@ -683,9 +684,9 @@ class Workflow:
         d.course_store.delete(course_id)
         _log(logging.INFO, "course deleted", course_id, "delete")
 
-    def list_books(self) -> list[BookInfo]:
-        """The books of the library, by title."""
-        return self._library_admin().list_books()
+    def list_books(self, user_id: str) -> list[BookInfo]:
+        """The books `user_id`'s courses draw on (the shared ones and their own), by title."""
+        return self._library_admin().list_books(visible_to=user_id)
 
     def add_document(self, upload: Upload, out_dir: Path) -> Added:
         """One document added to the library as `coursegen library add` adds it, embedded with

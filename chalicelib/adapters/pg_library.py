@@ -6,6 +6,10 @@ untyped `vector`. Loading records the embedder and dimension in `library_meta` a
 expression HNSW index on `(embedding::vector(d))`; searches order by that same expression and
 tell the planner to use the index (see `search`). HNSW covers at most 2,000 dimensions; larger
 vectors are always scanned. Searches reuse a few idle connections.
+
+A book has an optional owner: NULL for a shared book, else the user whose upload it is. A search
+sees the shared books and the caller's own; the chapters carry their book's owner (migration 005),
+so both index scans filter the rows they read.
 """
 
 from __future__ import annotations
@@ -94,7 +98,13 @@ def search_sql(dimension: int) -> str:
     Vector candidates below `min_similarity` count only if the text search found them too. Each
     returned chapter carries its cosine similarity (computed here for those only the text search
     found), its text rank over all its text, and the query terms (stemmed) its title, topics and
-    key concepts name: the evidence `core.retrieval.select_relevant` judges."""
+    key concepts name: the evidence `core.retrieval.select_relevant` judges.
+
+    Only the shared chapters and the caller's own (`:caller`) are candidates on either side. The
+    vector side's filter applies to the rows the HNSW scan returns; with pgvector 0.8 or later the
+    search lets the scan go on until enough rows pass it (`hnsw.iterative_scan`), so other users'
+    books never crowd the caller's candidates out. In the common case every row passes and the
+    scan reads what it read before."""
     d = int(dimension)
     return f"""
 WITH terms AS MATERIALIZED (
@@ -118,12 +128,13 @@ WITH terms AS MATERIALIZED (
 ), nearest AS MATERIALIZED (
     SELECT book_id, number, (embedding::vector({d})) <=> CAST(:query AS vector({d})) AS distance
     FROM chapters
+    WHERE owner IS NULL OR owner = :caller
     ORDER BY (embedding::vector({d})) <=> CAST(:query AS vector({d}))
     LIMIT :candidates
 ), lexical AS MATERIALIZED (
     SELECT c.book_id, c.number, ts_rank(c.named_terms, q.any_term) AS text_rank
     FROM chapters c, query q
-    WHERE c.named_terms @@ q.named_term
+    WHERE c.named_terms @@ q.named_term AND (c.owner IS NULL OR c.owner = :caller)
     ORDER BY text_rank DESC, c.book_id, c.number
     LIMIT :candidates
 ), fused AS (
@@ -192,10 +203,16 @@ class PgLibrary(Library, LibraryAdmin):
     # --- search ---------------------------------------------------------------------------
 
     def search(
-        self, embedding: list[float], embedder: str, params: SearchParams, terms: Sequence[str] = ()
+        self,
+        embedding: list[float],
+        embedder: str,
+        params: SearchParams,
+        terms: Sequence[str] = (),
+        *,
+        caller: str,
     ) -> list[ChapterHit]:
         with self._kept.session() as conn:
-            rows = self._search(conn, embedding, embedder, params, terms)
+            rows = self._search(conn, embedding, embedder, params, terms, caller)
         hits = [
             ChapterHit(
                 book_id=row[0],
@@ -215,7 +232,12 @@ class PgLibrary(Library, LibraryAdmin):
 
     @staticmethod
     def _search(
-        conn: Connection, embedding: list[float], embedder: str, params: SearchParams, terms: Sequence[str]
+        conn: Connection,
+        embedding: list[float],
+        embedder: str,
+        params: SearchParams,
+        terms: Sequence[str],
+        caller: str,
     ) -> list[list[Any]]:
         # The index scan yields at most ef_search rows, so it must cover every candidate.
         candidates = max(params.ef_search, params.top_k)
@@ -223,10 +245,14 @@ class PgLibrary(Library, LibraryAdmin):
             # One round trip: the library's embedder, and this transaction's planner settings.
             # PostgreSQL prices an exact scan as if vectors were read for free, but 1536-d ones
             # live out of line (TOAST) and the scan is far slower (bench/RESULTS.md, query plans).
+            # pgvector 0.8 and later can scan on past rows the owner filter drops (search_sql).
             meta = run_prepared(
                 conn,
                 "SELECT embedder_kind, dimension, set_config('hnsw.ef_search', :ef_search, true),"
-                " set_config('enable_seqscan', 'off', true) FROM library_meta",
+                " set_config('enable_seqscan', 'off', true),"
+                " (SELECT set_config('hnsw.iterative_scan', 'strict_order', true) FROM pg_extension"
+                "  WHERE extname = 'vector' AND string_to_array(extversion, '.')::int[] >= '{0,8}')"
+                " FROM library_meta",
                 ef_search=str(candidates),
             )
             if not meta:
@@ -253,6 +279,7 @@ class PgLibrary(Library, LibraryAdmin):
                 rrf_k=params.rrf_k,
                 max_per_book=params.max_per_book,
                 top_k=params.top_k,
+                caller=caller,
             )
             # Every book removed leaves the embedder recorded: say so rather than "nothing close".
             if not rows and not _holds_chapters(conn):
@@ -261,15 +288,17 @@ class PgLibrary(Library, LibraryAdmin):
 
     # --- loading --------------------------------------------------------------------------
 
-    def load(self, books: list[Book], embedder: Embedder) -> list[BookInfo]:
-        """Embed every chapter and load all books in one transaction (all or nothing)."""
-        return self.load_books(books, _embed_chapters(books, embedder), embedder.kind)
+    def load(self, books: list[Book], embedder: Embedder, owner: str | None = None) -> list[BookInfo]:
+        """Embed every chapter and load all books in one transaction (all or nothing), shared
+        (`owner` None) or `owner`'s own."""
+        return self.load_books(books, _embed_chapters(books, embedder), embedder.kind, owner)
 
     def reindex(self, embedder: Embedder, progress: ReindexProgress | None = None) -> int:
         """Embed every chapter again with `embedder` and swap the vectors, the recorded embedder
         and the index in one transaction: a failure (model down, key refused, interrupted)
         leaves the old index in place. Returns the number of chapters."""
-        books = self.books()
+        owned = self._books()
+        books = [book for book, _ in owned]
         if not books:
             raise LibraryError("the library is empty: load books with `coursegen library load FILE...`")
         vectors = _embed_chapters(books, embedder, progress)
@@ -292,18 +321,24 @@ class PgLibrary(Library, LibraryAdmin):
             # the deleted rows, and their old vectors fail the new dimension's cast. TRUNCATE
             # leaves no such rows and is rolled back like the rest if a later statement fails.
             conn.run("TRUNCATE chapters")
-            for book, book_vectors in zip(books, vectors, strict=True):
-                _upsert_book(conn, book, book_vectors)
+            for (book, owner), book_vectors in zip(owned, vectors, strict=True):
+                _upsert_book(conn, book, book_vectors, owner)
             if dimension <= MAX_INDEXED_DIMENSION:
                 build_index(conn, dimension, chapters, self._index)
             conn.run("ANALYZE chapters")
         return chapters
 
     def load_books(
-        self, books: list[Book], vectors: list[list[list[float]]], embedder_kind: str
+        self,
+        books: list[Book],
+        vectors: list[list[list[float]]],
+        embedder_kind: str,
+        owner: str | None = None,
     ) -> list[BookInfo]:
-        """Upsert `books` with `vectors[i][j]` for chapter j of book i; a book loaded again is
-        replaced. Nothing is written unless every book is."""
+        """Upsert `books` with `vectors[i][j]` for chapter j of book i, shared (`owner` None) or
+        `owner`'s; a book loaded again is replaced. Nothing is written unless every book is."""
+        if owner is not None and not owner.strip():
+            raise LibraryError("a book's owner must be a user id, not blank (None: a shared book)")
         dimension = _check_batch(books, vectors, embedder_kind)
         new_chapters = sum(len(book.chapters) for book in books)
         with session(self._connect) as conn, transaction(conn):
@@ -318,29 +353,36 @@ class PgLibrary(Library, LibraryAdmin):
             if rebuild:
                 conn.run(f"DROP INDEX IF EXISTS {index_name(dimension)}")
             for book, book_vectors in zip(books, vectors, strict=True):
-                _upsert_book(conn, book, book_vectors)
+                _upsert_book(conn, book, book_vectors, owner)
             if indexed:
                 # an upper bound of the rows: a reloaded book counts twice
                 build_index(conn, dimension, existing + new_chapters, self._index)
             if rebuild:
                 conn.run("ANALYZE chapters")  # the planner picks the index only once it knows the size
-        return [BookInfo(book_id(b), b.title, b.author, len(b.chapters)) for b in books]
+        return [BookInfo(book_id(b, owner), b.title, b.author, len(b.chapters), owner) for b in books]
 
     # --- inspection -----------------------------------------------------------------------
 
-    def list_books(self) -> list[BookInfo]:
+    def list_books(self, visible_to: str | None = None) -> list[BookInfo]:
+        """Every book (None), or those `visible_to` sees: the shared ones and their own."""
         with session(self._connect) as conn:
             rows = conn.run(
-                "SELECT b.id, b.title, b.author, count(c.number) FROM books b"
+                "SELECT b.id, b.title, b.author, count(c.number), b.owner FROM books b"
                 " LEFT JOIN chapters c ON c.book_id = b.id"
-                " GROUP BY b.id ORDER BY lower(b.title), b.id"
+                " WHERE CAST(:caller AS text) IS NULL OR b.owner IS NULL OR b.owner = :caller"
+                " GROUP BY b.id ORDER BY lower(b.title), b.id",
+                caller=visible_to,
             )
-        return [BookInfo(id=r[0], title=r[1], author=r[2], chapters=int(r[3])) for r in rows]
+        return [BookInfo(id=r[0], title=r[1], author=r[2], chapters=int(r[3]), owner=r[4]) for r in rows]
 
     def books(self) -> list[Book]:
         """Every book of the library, as the loader read it from its file."""
+        return [book for book, _ in self._books()]
+
+    def _books(self) -> list[tuple[Book, str | None]]:
+        """Every book of the library with its owner (None: shared)."""
         with session(self._connect) as conn:
-            books = conn.run("SELECT id, title, author, summary, source_sha256 FROM books ORDER BY id")
+            books = conn.run("SELECT id, title, author, summary, source_sha256, owner FROM books ORDER BY id")
             rows = conn.run(
                 "SELECT book_id, number, title, summary, topics, key_concepts, sections"
                 " FROM chapters ORDER BY book_id, number"
@@ -358,28 +400,37 @@ class PgLibrary(Library, LibraryAdmin):
                 )
             )
         return [
-            Book(
-                title=title,
-                author=author,
-                summary=summary,
-                source_sha256=source,
-                chapters=chapters[identifier],
+            (
+                Book(
+                    title=title,
+                    author=author,
+                    summary=summary,
+                    source_sha256=source,
+                    chapters=chapters[identifier],
+                ),
+                owner,
             )
-            for identifier, title, author, summary, source in books
+            for identifier, title, author, summary, source, owner in books
             if chapters.get(identifier)
         ]
 
-    def find_source(self, source_sha256: str) -> BookInfo | None:
-        """The loaded book derived from the document with this sha256, if any."""
+    def find_source(self, source_sha256: str, owner: str | None = None) -> BookInfo | None:
+        """The book derived from the document with this sha256 that `owner` sees: a shared one
+        first, else their own (None: shared books only)."""
         with session(self._connect) as conn:
             rows = conn.run(
-                "SELECT b.id, b.title, b.author, count(c.number) FROM books b"
+                "SELECT b.id, b.title, b.author, count(c.number), b.owner FROM books b"
                 " LEFT JOIN chapters c ON c.book_id = b.id"
-                " WHERE b.source_sha256 = :source AND :source <> '' GROUP BY b.id ORDER BY b.id LIMIT 1",
+                " WHERE b.source_sha256 = :source AND :source <> ''"
+                " AND (b.owner IS NULL OR b.owner = CAST(:owner AS text))"
+                " GROUP BY b.id ORDER BY b.owner NULLS FIRST, b.id LIMIT 1",
                 source=source_sha256,
+                owner=owner,
             )
         return (
-            BookInfo(id=rows[0][0], title=rows[0][1], author=rows[0][2], chapters=int(rows[0][3]))
+            BookInfo(
+                id=rows[0][0], title=rows[0][1], author=rows[0][2], chapters=int(rows[0][3]), owner=rows[0][4]
+            )
             if rows
             else None
         )
@@ -397,7 +448,7 @@ class PgLibrary(Library, LibraryAdmin):
         with session(self._connect) as conn, transaction(conn):
             conn.run("SELECT pg_advisory_xact_lock(:key)", key=_LOAD_LOCK_KEY)
             rows = conn.run(
-                "SELECT b.id, b.title, b.author, count(c.number) FROM books b"
+                "SELECT b.id, b.title, b.author, count(c.number), b.owner FROM books b"
                 " LEFT JOIN chapters c ON c.book_id = b.id"
                 " WHERE b.id = :book OR b.title = :book GROUP BY b.id ORDER BY b.id",
                 book=book,
@@ -407,13 +458,15 @@ class PgLibrary(Library, LibraryAdmin):
             if not matches:
                 raise LibraryError(f"no book has the id or title {book!r}: see `coursegen library list`")
             if len(matches) > 1:
-                listed = "; ".join(f"{row[0]} ({row[2]})" for row in matches)
+                listed = "; ".join(
+                    f"{row[0]} ({row[2]}{f', owned by {row[4]}' if row[4] else ''})" for row in matches
+                )
                 raise LibraryError(
                     f"{len(matches)} books are titled {book!r}; remove one by its id: {listed}"
                 )
-            identifier, title, author, chapters = matches[0]
+            identifier, title, author, chapters, owner = matches[0]
             conn.run("DELETE FROM books WHERE id = :id", id=identifier)  # chapters cascade
-        return BookInfo(id=identifier, title=title, author=author, chapters=int(chapters))
+        return BookInfo(id=identifier, title=title, author=author, chapters=int(chapters), owner=owner)
 
     def stats(self) -> LibraryStats:
         with session(self._connect) as conn:
@@ -500,18 +553,21 @@ def _record_embedder(conn: Connection, kind: str, dimension: int) -> None:
     )
 
 
-def _upsert_book(conn: Connection, book: Book, vectors: list[list[float]]) -> None:
-    identifier = book_id(book)
+def _upsert_book(conn: Connection, book: Book, vectors: list[list[float]], owner: str | None) -> None:
+    """The book row first: the chapters take their owner from it (migration 005's trigger)."""
+    identifier = book_id(book, owner)
     conn.run(
-        "INSERT INTO books (id, title, author, summary, source_sha256)"
-        " VALUES (:id, :title, :author, :summary, :source)"
+        "INSERT INTO books (id, title, author, summary, source_sha256, owner)"
+        " VALUES (:id, :title, :author, :summary, :source, :owner)"
         " ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, author = EXCLUDED.author,"
-        " summary = EXCLUDED.summary, source_sha256 = EXCLUDED.source_sha256, loaded_at = now()",
+        " summary = EXCLUDED.summary, source_sha256 = EXCLUDED.source_sha256, owner = EXCLUDED.owner,"
+        " loaded_at = now()",
         id=identifier,
         title=book.title,
         author=book.author,
         summary=book.summary,
         source=book.source_sha256,
+        owner=owner,
     )
     # Replace the chapters wholesale: a reloaded book may have dropped or renumbered some.
     conn.run("DELETE FROM chapters WHERE book_id = :id", id=identifier)

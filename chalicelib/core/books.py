@@ -89,13 +89,16 @@ def _normalise(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
-def book_id(book: Book) -> str:
-    """Stable id from title and author (case and spacing ignored), and the source document's hash
-    for a book derived from one: reloading a book replaces it."""
+def book_id(book: Book, owner: str | None = None) -> str:
+    """Stable id from title and author (case and spacing ignored), the source document's hash
+    for a book derived from one, and the owner of a book only its owner sees (None: shared).
+    Reloading a book replaces it; two owners' copies of one document are two books."""
     key = f"{_normalise(book.title)}\n{_normalise(book.author)}"
-    digest = hashlib.sha256(
-        (key + f"\n{book.source_sha256}" if book.source_sha256 else key).encode()
-    ).hexdigest()
+    if book.source_sha256:
+        key += f"\n{book.source_sha256}"
+    if owner is not None:
+        key += f"\nowner:{owner}"
+    digest = hashlib.sha256(key.encode()).hexdigest()
     ascii_title = unicodedata.normalize("NFKD", book.title).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:40].rstrip("-")
     return f"{slug or 'book'}-{digest[:10]}"

@@ -353,7 +353,7 @@ async function loadLibrary() {
     element(
       "tr",
       {},
-      element("td", {}, element("cite", {}, book.title)),
+      element("td", {}, element("cite", {}, book.title), book.yours ? " (yours)" : ""),
       element("td", {}, book.author),
       element("td", { className: "num" }, String(book.chapters)),
     ),

@@ -158,3 +158,27 @@ def test_a_folder_given_to_library_load_stands_for_its_book_files(
     empty.mkdir()
     assert coursegen(data_dir, "library", "load", str(empty)) == 1
     assert capsys.readouterr().err == f"coursegen: error: {empty}: no book files (*.json) in this folder\n"
+
+
+@pytest.mark.slow  # the embedded default and WordLlama
+def test_list_shows_an_owner_column_once_a_book_is_owned_and_remove_takes_an_owned_book(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from chalicelib import bootstrap
+    from chalicelib.config import Settings
+
+    settings = Settings(runtime="local", data_dir=data_dir)
+    library = bootstrap.make_library_admin(settings)
+    sample = read_book_file(SAMPLES / "negotiation-leadership.json")
+    upload = sample.model_copy(update={"title": "Uploaded Negotiation Notes"})
+    (owned,) = library.load([upload], bootstrap.make_embedder(settings), owner="user-7")
+    assert coursegen(data_dir, "library", "list") == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("Uploaded Negotiation Notes") and line.endswith("user-7") for line in listing)
+    assert all(line.endswith(("user-7", "shared")) for line in listing), listing
+
+    assert coursegen(data_dir, "library", "remove", owned.id) == 0
+    capsys.readouterr()
+    assert coursegen(data_dir, "library", "list") == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert not any("Uploaded Negotiation Notes" in line or line.endswith("shared") for line in listing)

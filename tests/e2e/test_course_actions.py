@@ -316,7 +316,8 @@ def test_the_books_route_lists_the_library(client: Client, user: str) -> None:
     books = response.json_body["books"]
     assert len(books) == 9
     assert sum(book["chapters"] for book in books) == 97
-    assert all(set(book) == {"id", "title", "author", "chapters"} for book in books)
+    assert all(set(book) == {"id", "title", "author", "chapters", "owner", "yours"} for book in books)
+    assert all(book["owner"] is None and book["yours"] is False for book in books)  # locally: all shared
     assert [book["title"].lower() for book in books] == sorted(book["title"].lower() for book in books)
 
 

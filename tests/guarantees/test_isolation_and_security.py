@@ -12,6 +12,7 @@ import socket
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -23,6 +24,7 @@ from moto import mock_aws
 
 from app import app
 from chalicelib import bootstrap
+from chalicelib.adapters.book_files import read_book_file
 from chalicelib.adapters.pg import ConnectionFactory, session
 from chalicelib.adapters.pg_library import PgLibrary
 from chalicelib.config import AwsSettings, Settings
@@ -31,7 +33,7 @@ from chalicelib.core.models import SectionPlan, Status
 from chalicelib.errors import EmbedderMismatch
 from chalicelib.logs import JsonFormatter
 from chalicelib.workflow import Workflow
-from tests.support.runtime import bus_of
+from tests.support.runtime import admin_of, bus_of
 
 from .support import (
     Embedded,
@@ -44,6 +46,9 @@ from .support import (
     stored_rows,
     wait_until_terminal,
 )
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "library"
+READER = "reader"  # the user searches are made for: sees the shared books, owns none
 
 REQUEST = {"query": "Learn DCF valuation", "hours": 1.0}
 
@@ -152,6 +157,57 @@ def test_a_course_is_owned_by_the_caller_identity_and_a_request_without_one_is_r
     assert status == 401 and body["error"]["code"] == "unauthenticated"
 
 
+def cited_books(embedded: Embedded, course_id: str) -> set[str]:
+    stored = embedded.flow.deps.course_store.get(course_id)
+    assert stored is not None
+    return {
+        source.book_id
+        for part in stored.outline.parts
+        for section in part.sections
+        for source in section.sources
+    }
+
+
+@pytest.mark.slow  # two courses through the embedded default
+def test_a_users_own_book_serves_only_their_courses_and_only_they_see_it(embedded: Embedded) -> None:
+    # Each of two users owns a copy of the valuation book (as their upload to the books bucket
+    # loads it): the search is the only way a chapter reaches the planners, so a course cites
+    # the shared books and its user's own, never another user's, and GET /books agrees.
+    library = admin_of(embedded.flow)
+    sample = read_book_file(SAMPLES / "corporate-finance-valuation.json")
+    owned = {
+        user: library.load(
+            [sample.model_copy(update={"title": f"{user.title()}'s DCF Valuation Notes"})],
+            embedded.flow.deps.embedder,
+            owner=caller(user),
+        )[0]
+        for user in ("dora", "eric")
+    }
+    try:
+        shared = {book.id for book in library.list_books() if book.owner is None}
+        doras, erics = start("dora", REQUEST), start("eric", REQUEST)
+        finish(embedded, doras, erics)
+        dora_cites, eric_cites = cited_books(embedded, doras), cited_books(embedded, erics)
+        assert owned["dora"].id in dora_cites and owned["eric"].id not in dora_cites
+        assert owned["eric"].id in eric_cites and owned["dora"].id not in eric_cites
+        assert dora_cites <= shared | {owned["dora"].id} and eric_cites <= shared | {owned["eric"].id}
+
+        status, body = api("GET", "/books", "eric")
+        assert status == 200
+        listed = {book["id"]: book for book in body["books"]}
+        assert owned["dora"].id not in listed and shared <= set(listed)
+        assert (listed[owned["eric"].id]["yours"], listed[owned["eric"].id]["owner"]) == (
+            True,
+            caller("eric"),
+        )
+        assert not any(listed[book]["yours"] or listed[book]["owner"] for book in shared)
+        status, body = api("GET", "/books", "frank")  # owns nothing: the shared books only
+        assert {book["id"] for book in body["books"]} == shared
+    finally:
+        for info in owned.values():
+            library.remove(info.id)
+
+
 # --- hostile text: every SQL path is parameterised ----------------------------------------------
 
 TOPIC = "Learn DCF valuation: discounted cash flow, free cash flow, WACC and terminal value"
@@ -228,7 +284,7 @@ def test_hostile_and_unicode_book_text_loads_and_searches_verbatim(
 
     # The chapter's own text as the query: it must come back first, every string unchanged.
     [query] = embedder.embed([f"{chapter.title}. {chapter.summary}"])
-    hits = scratch_library.search(query, embedder.kind, embedded.flow.deps.search)
+    hits = scratch_library.search(query, embedder.kind, embedded.flow.deps.search, caller=READER)
     hit = next(h for h in hits if h.book_title == book.title)
     assert (hit.chapter_title, hit.summary, hit.topics, hit.key_concepts) == (
         chapter.title,
@@ -240,7 +296,9 @@ def test_hostile_and_unicode_book_text_loads_and_searches_verbatim(
     # A hostile embedder name (with a NUL) is refused before it reaches any statement.
     before = library_fingerprint(scratch_connect)
     with pytest.raises(EmbedderMismatch):
-        scratch_library.search(query, "x'; DROP TABLE chapters; --\x00", embedded.flow.deps.search)
+        scratch_library.search(
+            query, "x'; DROP TABLE chapters; --\x00", embedded.flow.deps.search, caller=READER
+        )
     assert library_fingerprint(scratch_connect) == before
     assert table_names(scratch_connect) == tables
 

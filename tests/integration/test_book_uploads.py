@@ -139,7 +139,8 @@ def test_an_uploaded_book_lands_in_the_library_once_and_get_books_shows_it_loade
 
     body = client.http.get("/books").json_body
     assert [b["id"] for b in body["books"]] == [book.id]  # the fields of before, unchanged
-    assert set(body["books"][0]) == {"id", "title", "author", "chapters"}
+    assert set(body["books"][0]) == {"id", "title", "author", "chapters", "owner", "yours"}
+    assert (book.owner, body["books"][0]["owner"], body["books"][0]["yours"]) == (OWNER, OWNER, True)
     (shown,) = body["ingestions"]
     assert {k: shown[k] for k in ("key", "owner", "status", "book_id", "chapters")} == {
         "key": key,
@@ -161,7 +162,7 @@ def test_an_uploaded_book_lands_in_the_library_once_and_get_books_shows_it_loade
     assert library.list_books() == [book]
     copy = log.get(f"books/{OWNER}/copy.md", again["Records"][0]["s3"]["object"]["sequencer"])
     assert copy is not None and copy.status == "loaded" and copy.book_id == book.id
-    assert copy.reason == "the same document is already in the library as 'Sea Book'"
+    assert copy.reason == "the same document is already in the library as 'Sea Book' (yours)"
 
 
 @pytest.mark.slow  # loads WordLlama
@@ -192,6 +193,28 @@ def test_an_uploaded_book_file_is_loaded_as_it_is(s3: Any, client: Client, libra
     assert (book.title, book.chapters) == (expected.title, len(expected.chapters))
     (shown,) = client.http.get("/books").json_body["ingestions"]
     assert (shown["status"], shown["book_id"]) == ("loaded", book.id)
+
+
+@pytest.mark.slow  # loads WordLlama
+def test_two_users_uploading_one_document_get_a_book_each_and_see_only_their_own(
+    s3: Any, client: Client, library: PgLibrary, log: PgIngestions
+) -> None:
+    other = "9b2e4c61-0a1d-4f3e-8c7b-5d6e7f8a9b0c"
+    for owner in (OWNER, other):
+        invoke(client, upload(s3, client, f"books/{owner}/Sea Book.md", markdown_book()))
+    mine, theirs = (library.list_books(visible_to=user) for user in (OWNER, other))
+    assert [(b.title, b.owner) for b in mine] == [("Sea Book", OWNER)]
+    assert [(b.title, b.owner) for b in theirs] == [("Sea Book", other)]
+    assert mine[0].id != theirs[0].id
+    (record,) = log.list_for_owner(other)
+    assert (record.status, record.book_id, record.reason) == (
+        "loaded",
+        theirs[0].id,
+        None,
+    )  # read, not reused
+    # GET /books (the caller is OWNER): their own copy, flagged, never the other user's
+    shown = client.http.get("/books").json_body["books"]
+    assert [(b["id"], b["owner"], b["yours"]) for b in shown] == [(mine[0].id, OWNER, True)]
 
 
 @pytest.mark.slow  # loads WordLlama

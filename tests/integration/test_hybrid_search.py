@@ -13,6 +13,9 @@ from chalicelib.adapters.pg_library import PgLibrary, search_sql, vector_literal
 from chalicelib.core.books import Book, Chapter
 from chalicelib.core.retrieval import query_terms, relevant_chapters, search_text
 from chalicelib.ports import SearchParams
+from tests.support.library_rows import insert_books
+
+READER = "reader"  # the user searches are made for: sees the shared books, owns none
 
 KIND = "fake:4"
 
@@ -55,14 +58,16 @@ QUERY = "Market structures: perfect competition and monopoly"
 
 def search(library: PgLibrary, query: str = QUERY) -> list[tuple[str, int, list[str]]]:
     terms = query_terms(search_text(query))
-    hits = library.search(unit(1, 0, 0, 0), KIND, SearchParams(), terms)
+    hits = library.search(unit(1, 0, 0, 0), KIND, SearchParams(), terms, caller=READER)
     return [(hit.book_title, hit.chapter_number, hit.named) for hit in hits]
 
 
 def chosen(library: PgLibrary, query: str = QUERY) -> list[tuple[str, int]]:
     terms = query_terms(search_text(query))
     params = SearchParams()
-    hits = relevant_chapters(library.search(unit(1, 0, 0, 0), KIND, params, terms), terms, params.evidence())
+    hits = relevant_chapters(
+        library.search(unit(1, 0, 0, 0), KIND, params, terms, caller=READER), terms, params.evidence()
+    )
     return [(hit.book_title, hit.chapter_number) for hit in hits]
 
 
@@ -91,9 +96,13 @@ def test_a_chapter_only_the_words_find_is_a_candidate(pg_conn_factory: Connectio
     library = PgLibrary(pg_conn_factory)
     library.load_books([ECONOMICS, PROGRAMMING], VECTORS, KIND)
     terms = query_terms(QUERY)
-    hits = library.search(unit(1, 0, 0, 0), KIND, SearchParams(ef_search=1, top_k=1, max_per_book=5), terms)
+    hits = library.search(
+        unit(1, 0, 0, 0), KIND, SearchParams(ef_search=1, top_k=1, max_per_book=5), terms, caller=READER
+    )
     assert [(h.chapter_title, round(h.similarity, 3)) for h in hits] == [("Monopoly", 0.981)]
-    hits = library.search(unit(1, 0, 0, 0), KIND, SearchParams(ef_search=1, top_k=2, max_per_book=5), terms)
+    hits = library.search(
+        unit(1, 0, 0, 0), KIND, SearchParams(ef_search=1, top_k=2, max_per_book=5), terms, caller=READER
+    )
     assert [(h.chapter_title, round(h.similarity, 3), h.named) for h in hits] == [
         ("Monopoly", 0.981, ["monopoli"]),
         ("Perfect Competition", 0.5, ["competit", "perfect"]),
@@ -124,6 +133,7 @@ def test_the_statement_uses_both_indexes(pg_conn_factory: ConnectionFactory) -> 
             rrf_k=60,
             max_per_book=12,
             top_k=24,
+            caller=READER,
         )
         conn.run("ROLLBACK")
     plan = "\n".join(row[0] for row in rows)
@@ -140,7 +150,8 @@ def test_a_library_loaded_before_the_text_index_is_upgraded_in_place(pg_empty_da
             " WHERE table_name = 'chapters' AND column_name = 'search_terms'"
         )
     library = PgLibrary(factory)
-    library.load_books([ECONOMICS, PROGRAMMING], VECTORS, KIND)
+    with closing(connect(pg_empty_database)) as conn:  # as the loader of before wrote them
+        insert_books(conn, [ECONOMICS, PROGRAMMING], VECTORS, KIND)
     assert migrate(factory) == [m.version for m in available_migrations() if m.version >= "003"]
     assert chosen(library) == [("Principles of Economics", 1), ("Principles of Economics", 2)]
     # a book loaded after the upgrade is searchable by its words too: the column is generated
@@ -175,9 +186,9 @@ def test_a_term_in_most_titles_finds_no_candidates_but_a_rare_one_does(
     with closing(pg_conn_factory()) as conn:
         conn.run("ANALYZE chapters")  # the statistics that say which terms are common
     params = SearchParams(min_similarity=0.5, common_term_chapters=2)
-    hits = library.search(unit(1, 0, 0, 0), KIND, params, ["lymphatic", "systems"])
+    hits = library.search(unit(1, 0, 0, 0), KIND, params, ["lymphatic", "systems"], caller=READER)
     assert [(h.chapter_title, h.named) for h in hits] == [("The Lymphatic Systems", ["lymphat", "system"])]
     everything = library.search(
-        unit(1, 0, 0, 0), KIND, replace(params, common_term_chapters=500), ["systems"]
+        unit(1, 0, 0, 0), KIND, replace(params, common_term_chapters=500), ["systems"], caller=READER
     )
     assert len(everything) == 5

@@ -25,6 +25,8 @@ from chalicelib.core.books import Book, book_id, chapter_text
 from chalicelib.errors import EmbedderMismatch, EmptyLibrary, LibraryError
 from chalicelib.ports import Embedder, SearchParams
 
+READER = "reader"  # the user searches are made for: sees the shared books, owns none
+
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "library"
 KIND = "fake:4"
 ALL = SearchParams(top_k=50, min_similarity=0.25, max_per_book=50)
@@ -77,52 +79,54 @@ def found(hits: list[Any]) -> list[tuple[str, int]]:
 
 
 def test_search_finds_similar_chapters_with_their_cosine_similarity(library: PgLibrary) -> None:
-    hits = library.search(unit(1, 0, 0, 0), KIND, ALL)
+    hits = library.search(unit(1, 0, 0, 0), KIND, ALL, caller=READER)
     assert found(hits) == [("Valuation", 1), ("Valuation", 2), ("Statistics", 1)]
     assert [round(hit.similarity, 4) for hit in hits] == [1.0, 0.8, 0.6]
 
 
 def test_search_hits_carry_what_planning_needs(library: PgLibrary) -> None:
-    [hit] = library.search(unit(1, 0, 0, 0), KIND, SearchParams(top_k=1))
+    [hit] = library.search(unit(1, 0, 0, 0), KIND, SearchParams(top_k=1), caller=READER)
     assert hit.book_id == book_id(VALUATION)
     assert (hit.chapter_title, hit.summary) == ("dcf", "About dcf.")
     assert (hit.topics, hit.key_concepts) == (["dcf"], ["DCF"])
 
 
 def test_top_k_keeps_the_most_similar_chapters(library: PgLibrary) -> None:
-    hits = library.search(unit(1, 0, 0, 0), KIND, SearchParams(top_k=2, min_similarity=0.0))
+    hits = library.search(unit(1, 0, 0, 0), KIND, SearchParams(top_k=2, min_similarity=0.0), caller=READER)
     assert found(hits) == [("Valuation", 1), ("Valuation", 2)]
 
 
 def test_chapters_below_the_similarity_threshold_are_left_out(library: PgLibrary) -> None:
     query = unit(1, 0, 0, 0)
-    assert found(library.search(query, KIND, SearchParams(min_similarity=0.7))) == [
+    assert found(library.search(query, KIND, SearchParams(min_similarity=0.7), caller=READER)) == [
         ("Valuation", 1),
         ("Valuation", 2),
     ]
-    assert library.search(unit(-1, 0, 0, 0), KIND, ALL) == []
+    assert library.search(unit(-1, 0, 0, 0), KIND, ALL, caller=READER) == []
 
 
 def test_a_dissimilar_chapter_the_query_names_is_still_a_candidate(library: PgLibrary) -> None:
-    hits = library.search(unit(-1, 0, 0, 0), KIND, ALL, ["bread", "baking"])
+    hits = library.search(unit(-1, 0, 0, 0), KIND, ALL, ["bread", "baking"], caller=READER)
     assert [(h.book_title, h.chapter_number, h.named) for h in hits] == [("Cooking", 1, ["bread"])]
     assert hits[0].similarity == pytest.approx(0.0, abs=1e-6) and hits[0].lexical > 0
 
 
 def test_results_are_grouped_by_book_best_book_first_chapters_in_order(library: PgLibrary) -> None:
     # Similarities: Statistics 1 = 1.0, Valuation 2 = 0.96, Statistics 2 = 0.8, Valuation 1 = 0.6.
-    hits = library.search(unit(0.6, 0.8, 0, 0), KIND, ALL)
+    hits = library.search(unit(0.6, 0.8, 0, 0), KIND, ALL, caller=READER)
     assert found(hits) == [("Statistics", 1), ("Statistics", 2), ("Valuation", 1), ("Valuation", 2)]
 
 
 def test_max_per_book_makes_room_for_other_books(library: PgLibrary) -> None:
-    hits = library.search(unit(1, 0, 0, 0), KIND, SearchParams(top_k=2, min_similarity=0.0, max_per_book=1))
+    hits = library.search(
+        unit(1, 0, 0, 0), KIND, SearchParams(top_k=2, min_similarity=0.0, max_per_book=1), caller=READER
+    )
     assert found(hits) == [("Valuation", 1), ("Statistics", 1)]
 
 
 def test_searching_a_library_never_loaded_says_it_is_empty(pg_conn_factory: ConnectionFactory) -> None:
     with pytest.raises(EmptyLibrary, match="the library is empty"):
-        PgLibrary(pg_conn_factory).search(unit(1, 0, 0, 0), KIND, ALL)
+        PgLibrary(pg_conn_factory).search(unit(1, 0, 0, 0), KIND, ALL, caller=READER)
 
 
 def test_searching_a_library_whose_books_were_all_removed_says_it_is_empty(library: PgLibrary) -> None:
@@ -130,7 +134,7 @@ def test_searching_a_library_whose_books_were_all_removed_says_it_is_empty(libra
         library.remove(info.id)
     for embedder in (KIND, "other:4"):  # an empty library is empty whatever the query's embedder
         with pytest.raises(EmptyLibrary, match="the library is empty"):
-            library.search(unit(1, 0, 0, 0), embedder, ALL)
+            library.search(unit(1, 0, 0, 0), embedder, ALL, caller=READER)
 
 
 def test_removing_a_book_by_id_or_title_takes_its_chapters_and_leaves_the_rest(library: PgLibrary) -> None:
@@ -140,7 +144,10 @@ def test_removing_a_book_by_id_or_title_takes_its_chapters_and_leaves_the_rest(l
     assert library.chapter_titles(book_id(STATISTICS)) == {}
     assert library.stats().chapters == 4
     # Statistics 1 was the second-best chapter for this query; searches no longer see it.
-    assert found(library.search(unit(0.6, 0.8, 0, 0), KIND, ALL)) == [("Valuation", 1), ("Valuation", 2)]
+    assert found(library.search(unit(0.6, 0.8, 0, 0), KIND, ALL, caller=READER)) == [
+        ("Valuation", 1),
+        ("Valuation", 2),
+    ]
     assert library.remove(book_id(COOKING)).title == "Cooking"
     assert [info.title for info in library.list_books()] == ["Valuation"]
 
@@ -164,12 +171,12 @@ def test_removing_by_a_title_two_books_share_is_refused_naming_their_ids(library
 
 def test_a_query_from_another_embedder_is_refused(library: PgLibrary) -> None:
     with pytest.raises(EmbedderMismatch, match="coursegen library reindex"):
-        library.search(unit(1, 0, 0, 0), "other:4", ALL)
+        library.search(unit(1, 0, 0, 0), "other:4", ALL, caller=READER)
 
 
 def test_a_query_of_another_dimension_is_refused(library: PgLibrary) -> None:
     with pytest.raises(EmbedderMismatch, match="4 dimensions"):
-        library.search(unit(1, 0, 0), KIND, ALL)
+        library.search(unit(1, 0, 0), KIND, ALL, caller=READER)
 
 
 def test_books_embedded_by_another_embedder_are_refused_and_nothing_changes(library: PgLibrary) -> None:
@@ -197,7 +204,7 @@ class FailingConnection:
 def test_a_load_that_fails_midway_leaves_the_library_unchanged(
     library: PgLibrary, pg_conn_factory: ConnectionFactory
 ) -> None:
-    before = (library.list_books(), library.search(unit(1, 0, 0, 0), KIND, ALL))
+    before = (library.list_books(), library.search(unit(1, 0, 0, 0), KIND, ALL, caller=READER))
     changed_valuation = make_book("Valuation", ["only one chapter now"])
     newcomer = make_book("Newcomer", ["a", "b"])
 
@@ -207,7 +214,7 @@ def test_a_load_that_fails_midway_leaves_the_library_unchanged(
     failing = PgLibrary(lambda: FailingConnection(pg_conn_factory(), fails))
     with pytest.raises(ConnectionError):
         failing.load_books([changed_valuation, newcomer], [[unit(0, 0, 1, 1)], [unit(1, 1, 0, 0)] * 2], KIND)
-    assert (library.list_books(), library.search(unit(1, 0, 0, 0), KIND, ALL)) == before
+    assert (library.list_books(), library.search(unit(1, 0, 0, 0), KIND, ALL, caller=READER)) == before
 
 
 @pytest.mark.parametrize(
@@ -237,7 +244,7 @@ def test_loading_a_book_again_replaces_its_chapters(library: PgLibrary) -> None:
     library.load_books([make_book("Valuation", ["multiples"])], [[unit(1, 0, 0, 0)]], KIND)
     valuation = next(info for info in library.list_books() if info.title == "Valuation")
     assert valuation.chapters == 1
-    hits = library.search(unit(1, 0, 0, 0), KIND, ALL)
+    hits = library.search(unit(1, 0, 0, 0), KIND, ALL, caller=READER)
     assert ("Valuation", 1, "multiples") in [(h.book_title, h.chapter_number, h.chapter_title) for h in hits]
     assert ("Valuation", 2) not in found(hits)
 
@@ -256,7 +263,7 @@ def test_hostile_text_is_stored_and_returned_verbatim(pg_conn_factory: Connectio
     hostile = "Robert'); DROP TABLE books; -- :id $1 %s \\x \u00e9\U0001f4da"
     lib = PgLibrary(pg_conn_factory)
     lib.load_books([make_book(hostile, [hostile], author=hostile)], [[unit(1, 0, 0, 0)]], KIND)
-    [hit] = lib.search(unit(1, 0, 0, 0), KIND, ALL)
+    [hit] = lib.search(unit(1, 0, 0, 0), KIND, ALL, caller=READER)
     assert (hit.book_title, hit.chapter_title, hit.topics) == (hostile, hostile, [hostile])
     assert [info.author for info in lib.list_books()] == [hostile]
 
@@ -279,7 +286,10 @@ def test_a_large_enough_library_is_searched_through_the_hnsw_index(
     lib = PgLibrary(pg_conn_factory)
     lib.load_books(books, vectors, "fake:8")
     assert index_name(8) in plan(pg_conn_factory, 8)
-    assert len(lib.search(vectors[0][0], "fake:8", SearchParams(min_similarity=-1.0))) == SearchParams.top_k
+    assert (
+        len(lib.search(vectors[0][0], "fake:8", SearchParams(min_similarity=-1.0), caller=READER))
+        == SearchParams.top_k
+    )
 
 
 def plan(factory: ConnectionFactory, dimension: int, seqscan: bool = True) -> str:
@@ -299,6 +309,7 @@ def plan(factory: ConnectionFactory, dimension: int, seqscan: bool = True) -> st
             rrf_k=params.rrf_k,
             max_per_book=params.max_per_book,
             top_k=params.top_k,
+            caller=READER,
         )
         conn.run("ROLLBACK")
     return "\n".join(row[0] for row in rows)
@@ -308,7 +319,7 @@ def test_vectors_too_wide_for_hnsw_are_still_searchable(pg_conn_factory: Connect
     wide = [1.0] + [0.0] * 2000
     lib = PgLibrary(pg_conn_factory)
     lib.load_books([make_book("Wide", ["a"])], [[wide]], "wide:2001")
-    assert found(lib.search(wide, "wide:2001", ALL)) == [("Wide", 1)]
+    assert found(lib.search(wide, "wide:2001", ALL, caller=READER)) == [("Wide", 1)]
     with closing(pg_conn_factory()) as conn:
         assert conn.run("SELECT indexname FROM pg_indexes WHERE indexname LIKE 'chapters_embedding%'") == []
 
@@ -320,7 +331,7 @@ def test_an_emptied_library_may_be_reloaded_with_another_embedder(
         conn.run("DELETE FROM books")
     library.load_books([make_book("Fresh", ["a"])], [[unit(1, 0, 0)]], "other:3")
     assert library.stats().embedder_kind == "other:3"
-    assert found(library.search(unit(1, 0, 0), "other:3", ALL)) == [("Fresh", 1)]
+    assert found(library.search(unit(1, 0, 0), "other:3", ALL, caller=READER)) == [("Fresh", 1)]
     with closing(pg_conn_factory()) as conn:
         names = {row[0] for row in conn.run("SELECT indexname FROM pg_indexes WHERE tablename = 'chapters'")}
     assert index_name(3) in names and index_name(4) not in names
@@ -347,7 +358,9 @@ def test_load_embeds_each_chapters_text_with_the_given_embedder(pg_conn_factory:
     assert [(info.id, info.chapters) for info in infos] == [(book_id(VALUATION), 3), (book_id(COOKING), 1)]
     assert embedder.texts == [chapter_text(c) for book in (VALUATION, COOKING) for c in book.chapters]
     assert lib.stats().embedder_kind == "recording:4"
-    assert found(lib.search(unit(1, 0, 0, 0), "recording:4", SearchParams(top_k=1))) == [("Valuation", 1)]
+    assert found(lib.search(unit(1, 0, 0, 0), "recording:4", SearchParams(top_k=1), caller=READER)) == [
+        ("Valuation", 1)
+    ]
 
 
 def test_the_offline_embedder_finds_the_relevant_sample_chapters(pg_conn_factory: ConnectionFactory) -> None:
@@ -356,7 +369,7 @@ def test_the_offline_embedder_finds_the_relevant_sample_chapters(pg_conn_factory
     lib = PgLibrary(pg_conn_factory)
     lib.load([read_book_file(path) for path in paths], embedder)
     [query] = embedder.embed(["Learn DCF valuation: free cash flow, discount rates and terminal value"])
-    hits = lib.search(query, embedder.kind, SearchParams())
+    hits = lib.search(query, embedder.kind, SearchParams(), caller=READER)
     assert hits, "nothing found"
     best = max(hits, key=lambda hit: hit.similarity)
     assert hits[0].book_id == best.book_id  # the best book comes first
@@ -387,20 +400,20 @@ def backends(factory: ConnectionFactory) -> int:
 
 def test_searches_reuse_one_idle_connection(library: PgLibrary, pg_conn_factory: ConnectionFactory) -> None:
     for _ in range(3):
-        library.search(unit(1, 0, 0, 0), KIND, ALL)
+        library.search(unit(1, 0, 0, 0), KIND, ALL, caller=READER)
     assert backends(pg_conn_factory) == 1
 
 
 def test_a_search_after_the_server_dropped_its_idle_connection_still_succeeds(
     library: PgLibrary, pg_conn_factory: ConnectionFactory
 ) -> None:
-    before = library.search(unit(1, 0, 0, 0), KIND, ALL)
+    before = library.search(unit(1, 0, 0, 0), KIND, ALL, caller=READER)
     with closing(pg_conn_factory()) as conn:  # what a restart, a failover or an idle timeout does
         conn.run(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
-    assert library.search(unit(1, 0, 0, 0), KIND, ALL) == before
+    assert library.search(unit(1, 0, 0, 0), KIND, ALL, caller=READER) == before
 
 
 def test_an_index_build_may_outlast_the_connections_timeout(pg_database: ConnInfo) -> None:

@@ -13,6 +13,8 @@ from chalicelib.errors import EmbedderMismatch, LibraryError, TransientError
 from chalicelib.ports import Embedder, SearchParams
 from tests.support.llm_server import hashed_embedding
 
+READER = "reader"  # the user searches are made for: sees the shared books, owns none
+
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "library"
 WIDE = SearchParams(top_k=10, min_similarity=-1.0, max_per_book=10)
 
@@ -53,7 +55,7 @@ def test_reindex_switches_embedder_dimension_and_index_and_keeps_every_chapter(
     new = HashedEmbedder("new", 48)
     query = hashed_embedding("discounted cash flow valuation", 48)
     with pytest.raises(EmbedderMismatch, match="coursegen library reindex"):
-        loaded.search(query, new.kind, WIDE)
+        loaded.search(query, new.kind, WIDE, caller=READER)
 
     progress: list[tuple[int, int]] = []
     count = loaded.reindex(new, lambda done, total: progress.append((done, total)))
@@ -64,10 +66,10 @@ def test_reindex_switches_embedder_dimension_and_index_and_keeps_every_chapter(
     stats = loaded.stats()
     assert (stats.embedder_kind, stats.dimension, stats.chapters) == ("new:48", 48, count)
     assert indexes(pg_conn_factory) == [index_name(48)]
-    hits = loaded.search(query, new.kind, WIDE)
+    hits = loaded.search(query, new.kind, WIDE, caller=READER)
     assert hits and hits[0].similarity > 0
     with pytest.raises(EmbedderMismatch):
-        loaded.search(hashed_embedding("x", 32), "old:32", WIDE)
+        loaded.search(hashed_embedding("x", 32), "old:32", WIDE, caller=READER)
 
 
 def test_a_reindex_that_fails_midway_leaves_the_old_index_in_place(
@@ -77,7 +79,7 @@ def test_a_reindex_that_fails_midway_leaves_the_old_index_in_place(
         loaded.reindex(HashedEmbedder("new", 48, fail_after=5))
     assert loaded.stats().embedder_kind == "old:32"
     assert indexes(pg_conn_factory) == [index_name(32)]
-    assert loaded.search(hashed_embedding("valuation", 32), "old:32", WIDE)
+    assert loaded.search(hashed_embedding("valuation", 32), "old:32", WIDE, caller=READER)
 
 
 def test_reindexing_an_empty_library_says_how_to_fill_it(pg_conn_factory: ConnectionFactory) -> None:

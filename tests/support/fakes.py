@@ -84,14 +84,22 @@ class FakeLibrary(Library):
         self.hits = hits
         self.searches = 0
         self.terms: list[str] = []  # the terms of the last search
+        self.caller: str | None = None  # the user the last search was for
 
     def search(
-        self, embedding: list[float], embedder: str, params: SearchParams, terms: Sequence[str] = ()
+        self,
+        embedding: list[float],
+        embedder: str,
+        params: SearchParams,
+        terms: Sequence[str] = (),
+        *,
+        caller: str,
     ) -> list[ChapterHit]:
         """The hits as given, with the evidence a full-text search would add: the query terms
         their title, topics and key concepts contain (a term matches a word it begins)."""
         self.searches += 1
         self.terms = list(terms)
+        self.caller = caller
         return [self._with_evidence(hit, terms) for hit in self.hits]
 
     @staticmethod

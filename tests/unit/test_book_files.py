@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -222,6 +223,15 @@ def test_book_id_ignores_case_and_spacing_but_not_the_author() -> None:
     other_author = parse_book({**VALID, "author": "Somebody Else"})
     assert book_id(same) == book_id(parse_book(VALID))
     assert book_id(other_author) != book_id(parse_book(VALID))
+
+
+def test_a_shared_book_keeps_its_id_and_each_owner_gets_another() -> None:
+    book = parse_book(VALID)
+    digest = hashlib.sha256(b"pricing the enterprise\nm. okonkwo").hexdigest()[:10]
+    assert book_id(book) == book_id(book, None) == f"pricing-the-enterprise-{digest}"  # as before owners
+    ids = {book_id(book), book_id(book, "alice"), book_id(book, "bob")}
+    assert len(ids) == 3 and all(i.startswith("pricing-the-enterprise-") for i in ids)
+    assert book_id(book, "alice") == book_id(parse_book(copy.deepcopy(VALID)), "alice")
 
 
 def test_book_id_of_a_title_without_latin_letters_still_works() -> None:
