@@ -3,27 +3,22 @@ books owned by two users, searched, listed, re-indexed and migrated."""
 
 from __future__ import annotations
 
-import math
 from contextlib import closing
 
 import pytest
 
 from chalicelib.adapters.migrate import available_migrations, migrate
 from chalicelib.adapters.pg import ConnectionFactory, ConnInfo, connect, connection_factory
-from chalicelib.adapters.pg_library import PgLibrary, index_name, search_sql, vector_literal
+from chalicelib.adapters.pg_library import PgLibrary, index_name
 from chalicelib.core.books import Book, Chapter, book_id
 from chalicelib.errors import LibraryError
 from chalicelib.ports import Embedder, SearchParams
 from tests.support.library_rows import insert_books
+from tests.support.search_plans import search_plan, unit
 
 KIND = "fake:4"
 ALL = SearchParams(top_k=50, min_similarity=-1.0, max_per_book=50)
 ALICE, BOB = "alice-sub", "bob-sub"
-
-
-def unit(*values: float) -> list[float]:
-    norm = math.sqrt(sum(v * v for v in values))
-    return [v / norm for v in values]
 
 
 def book(title: str, source: str = "") -> Book:
@@ -133,24 +128,7 @@ def test_remove_takes_an_owned_book_by_id_and_names_owners_when_a_title_is_ambig
 def test_the_search_still_uses_the_hnsw_and_gin_indexes_with_the_owner_filter(
     library: PgLibrary, pg_conn_factory: ConnectionFactory
 ) -> None:
-    with closing(pg_conn_factory()) as conn:
-        conn.run("BEGIN")
-        conn.run("SET LOCAL enable_seqscan = off")  # as PgLibrary.search does
-        rows = conn.run(
-            "EXPLAIN " + search_sql(4),
-            query=vector_literal(unit(1, 0, 0, 0)),
-            any_term="monopoly",
-            words="monopoly",
-            candidates=40,
-            min_similarity=0.3,
-            common_chapters=500,
-            rrf_k=60,
-            max_per_book=12,
-            top_k=24,
-            caller=ALICE,
-        )
-        conn.run("ROLLBACK")
-    plan = "\n".join(row[0] for row in rows)
+    plan = search_plan(pg_conn_factory, "monopoly", ALICE)
     assert index_name(4) in plan and "chapters_named_terms_gin" in plan
     assert "Seq Scan" not in plan
 

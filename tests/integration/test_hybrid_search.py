@@ -3,26 +3,21 @@ statement, the evidence each chapter carries, and the upgrade of a library loade
 
 from __future__ import annotations
 
-import math
 from contextlib import closing
 from dataclasses import replace
 
 from chalicelib.adapters.migrate import available_migrations, migrate
 from chalicelib.adapters.pg import ConnectionFactory, ConnInfo, connect, connection_factory
-from chalicelib.adapters.pg_library import PgLibrary, search_sql, vector_literal
+from chalicelib.adapters.pg_library import PgLibrary
 from chalicelib.core.books import Book, Chapter
 from chalicelib.core.retrieval import query_terms, relevant_chapters, search_text
 from chalicelib.ports import SearchParams
 from tests.support.library_rows import insert_books
+from tests.support.search_plans import search_plan, unit
 
 READER = "reader"  # the user searches are made for: sees the shared books, owns none
 
 KIND = "fake:4"
-
-
-def unit(*values: float) -> list[float]:
-    norm = math.sqrt(sum(v * v for v in values))
-    return [v / norm for v in values]
 
 
 def chapter(number: int, title: str, topics: list[str], summary: str) -> Chapter:
@@ -119,24 +114,7 @@ def test_query_words_that_look_like_query_syntax_are_only_words(pg_conn_factory:
 def test_the_statement_uses_both_indexes(pg_conn_factory: ConnectionFactory) -> None:
     library = PgLibrary(pg_conn_factory)
     library.load_books([ECONOMICS, PROGRAMMING], VECTORS, KIND)
-    with closing(pg_conn_factory()) as conn:
-        conn.run("BEGIN")
-        conn.run("SET LOCAL enable_seqscan = off")  # as PgLibrary.search does
-        rows = conn.run(
-            "EXPLAIN " + search_sql(4),
-            query=vector_literal(unit(1, 0, 0, 0)),
-            any_term="perfect | competition",
-            words="perfect competition",
-            candidates=40,
-            min_similarity=0.3,
-            common_chapters=500,
-            rrf_k=60,
-            max_per_book=12,
-            top_k=24,
-            caller=READER,
-        )
-        conn.run("ROLLBACK")
-    plan = "\n".join(row[0] for row in rows)
+    plan = search_plan(pg_conn_factory, "perfect competition", READER)
     assert "chapters_embedding_hnsw_4" in plan and "chapters_named_terms_gin" in plan
 
 
