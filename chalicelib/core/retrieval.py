@@ -147,9 +147,19 @@ _WORD = re.compile(r"[^\W_]+")
 MAX_QUERY_TERMS = 32
 
 
+# A run of seven or more digits (an order number, a timestamp, a phone number) names no subject,
+# and it pulls the offline embedder's query vector off the subject the words name. Shorter numbers
+# stay: a year, a model number ("80486"), a standard ("IFRS 16").
+_IDENTIFIER = re.compile(r"(?<![^\W\d_])\d{7,}(?![^\W\d_])")
+
+
 def search_text(query: str) -> str:
-    """The part of the query that names the subject: 'Learn DCF valuation' -> 'DCF valuation'."""
+    """The part of the query that names the subject: 'Learn DCF valuation' -> 'DCF valuation',
+    less long digit runs that name none ('... order 20240117093512' -> '... order')."""
     stripped = _REQUEST_PREFIX.sub("", query).strip()
+    subject = " ".join(_IDENTIFIER.sub(" ", stripped).split()).strip(" ,;:-")
+    if len(subject) >= 2:
+        return subject
     return stripped if len(stripped) >= 2 else query
 
 

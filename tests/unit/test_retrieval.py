@@ -35,6 +35,12 @@ from tests.support.outline_fixtures import a_part, a_section
         ("Crash course on negotiation", "negotiation"),
         ("Machine learning basics", "Machine learning basics"),  # "learning" here is the subject
         ("Learn", "Learn"),  # nothing would be left: keep the query as it is
+        # a long run of digits is an identifier, not a subject; shorter numbers are kept
+        ("Learn about terminal value, answer lost 16738357790036", "terminal value, answer lost"),
+        ("Learn bond pricing 2024117093512 for exam", "bond pricing for exam"),
+        ("Learn about the 80486 processor", "the 80486 processor"),
+        ("Teach me IFRS 16 and the 2008 crisis", "IFRS 16 and the 2008 crisis"),
+        ("Learn 1234567890", "1234567890"),  # nothing else: keep it
     ],
 )
 def test_the_request_wording_is_stripped_and_the_subject_kept(query: str, expected: str) -> None:
