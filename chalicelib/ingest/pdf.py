@@ -159,13 +159,19 @@ def _slice(pages: list[str], start: int, end: int, title: str, next_title: str |
 # --- chapters from type sizes -----------------------------------------------------------------
 
 
+def _type_sizes(lines: list[Line]) -> Counter[float]:
+    """Characters set in each type size; the most common size is the body's."""
+    weight: Counter[float] = Counter()
+    for _, text, size, _ in lines:
+        weight[size] += len(text)
+    return weight
+
+
 def _from_heading_sizes(lines: list[Line], pages: list[str]) -> list[RawChapter]:
     """Chapters start at lines set in the largest type that occurs on 2 to 80 lines of the
     document, at least 1.3 times the body's size (a title set on two lines counts once); lines
     in the next size down, still larger than the body, are their sub-headings."""
-    weight: Counter[float] = Counter()
-    for _, text, size, _ in lines:
-        weight[size] += len(text)
+    weight = _type_sizes(lines)
     if not weight:
         return []
     body = weight.most_common(1)[0][0]
@@ -214,9 +220,7 @@ def _from_numbered_headings(lines: list[Line], pages: list[str]) -> list[RawChap
     enough for `_from_heading_sizes` ("1 Introduction", "Chapter 2: Tools" in bold body-size
     type): the longest run counting up from 1, after any contents page listing the same; "1.2"
     lines in the same style become sub-headings."""
-    weight: Counter[float] = Counter()
-    for _, text, size, _ in lines:
-        weight[size] += len(text)
+    weight = _type_sizes(lines)
     if not weight:
         return []
     body = weight.most_common(1)[0][0]
@@ -246,11 +250,9 @@ def _from_page_openings(lines: list[Line], pages: list[str]) -> list[RawChapter]
     """Chapters at pages that open with a short line set apart in bold or larger type (a chapter
     titled "Introduction" in bold body-size type, starting a new page), when 2 or more pages and
     at most 60% of them do; running headers (a line opening most pages) are passed over."""
-    if not lines:
+    weight = _type_sizes(lines)
+    if not weight:
         return []
-    weight: Counter[float] = Counter()
-    for _, text, size, _ in lines:
-        weight[size] += len(text)
     body = weight.most_common(1)[0][0]
     by_page: dict[int, list[Line]] = {}
     for line in lines:
